@@ -1,0 +1,44 @@
+//! Limits that bound the work and memory of decoding untrusted input.
+
+/// Bounds on what a decoder accepts. Input beyond a limit is rejected with
+/// [`Error::Limit`](crate::Error::Limit) or
+/// [`Error::DecompressedTooLarge`](crate::Error::DecompressedTooLarge), never truncated
+/// silently. The defaults suit a server that ingests profiles from a fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest input after gzip decompression, in bytes. Default 256 MiB.
+    pub max_decompressed_bytes: u64,
+    /// Deepest stack, in locations. Default 4096.
+    pub max_stack_depth: usize,
+    /// Most labels on one sample. Default 64.
+    pub max_labels_per_sample: usize,
+    /// Most samples in one profile. Default 10 million.
+    pub max_samples: usize,
+    /// Most value columns (sample types). Default 32.
+    pub max_sample_types: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_decompressed_bytes: 256 << 20,
+            max_stack_depth: 4096,
+            max_labels_per_sample: 64,
+            max_samples: 10_000_000,
+            max_sample_types: 32,
+        }
+    }
+}
+
+impl DecodeLimits {
+    /// Fails with [`Error::Limit`](crate::Error::Limit) when `n > limit`.
+    pub fn check(what: &'static str, n: usize, limit: usize) -> crate::Result<()> {
+        if n > limit {
+            return Err(crate::Error::Limit {
+                what,
+                limit: limit as u64,
+            });
+        }
+        Ok(())
+    }
+}
