@@ -1,1 +1,8 @@
-//! placeholder
+//! flamedb benchmarks: seeded synthetic inputs for the criterion benches in `benches/`, and
+//! (in `scripts/`) the macro comparison against DuckDB and chDB on ../shared/bench data.
+//!
+//! The generators here are deterministic by seed: a call graph of `functions` names, stacks
+//! as random walks of depth 10..60 from a few roots, stack popularity skewed (Zipf-like) so a
+//! few hundred stacks carry most samples, as in a real CPU profile.
+
+pub mod synth;
