@@ -22,11 +22,15 @@ fn bench_pprof(c: &mut Criterion) {
         return;
     };
     let limits = DecodeLimits::default();
-    let raw = gzip::maybe_gunzip(&gz, &limits).expect("gunzip").into_owned();
+    let raw = gzip::maybe_gunzip(&gz, &limits)
+        .expect("gunzip")
+        .into_owned();
     let samples = pprof::decode(&raw, &limits).expect("decode").samples.len() as u64;
     let mut g = c.benchmark_group("pprof_large_cpu");
     g.throughput(Throughput::Elements(samples));
-    g.bench_function("raw", |b| b.iter(|| pprof::decode(black_box(&raw), &limits).expect("decode")));
+    g.bench_function("raw", |b| {
+        b.iter(|| pprof::decode(black_box(&raw), &limits).expect("decode"))
+    });
     g.bench_function("gzip", |b| {
         b.iter(|| {
             let raw = gzip::maybe_gunzip(black_box(&gz), &limits).expect("gunzip");
@@ -34,7 +38,9 @@ fn bench_pprof(c: &mut Criterion) {
         })
     });
     g.throughput(Throughput::Bytes(raw.len() as u64));
-    g.bench_function("raw_bytes", |b| b.iter(|| pprof::decode(black_box(&raw), &limits).expect("decode")));
+    g.bench_function("raw_bytes", |b| {
+        b.iter(|| pprof::decode(black_box(&raw), &limits).expect("decode"))
+    });
     g.finish();
 }
 

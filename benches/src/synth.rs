@@ -45,11 +45,22 @@ impl SynthApp {
     /// `functions` names and `stacks` distinct stacks of depth 10..60 from seed `seed`.
     pub fn new(seed: u64, functions: usize, stacks: usize) -> Self {
         let mut rng = Rng::new(seed);
-        let pkgs = ["index", "query", "http", "runtime", "encoding/json", "sync", "net"];
+        let pkgs = [
+            "index",
+            "query",
+            "http",
+            "runtime",
+            "encoding/json",
+            "sync",
+            "net",
+        ];
         let names: Vec<String> = (0..functions)
             .map(|i| {
                 let pkg = pkgs[rng.below(pkgs.len())];
-                format!("github.com/acme/search-api/internal/{pkg}.(*Shard{}).Func{i}", i % 97)
+                format!(
+                    "github.com/acme/search-api/internal/{pkg}.(*Shard{}).Func{i}",
+                    i % 97
+                )
             })
             .collect();
         // Each function calls a handful of others: a random graph walked from 4 roots.

@@ -17,6 +17,8 @@
 //! Tour:
 //! - [`model`]: [`Profile`], [`Location`], [`Function`], [`Mapping`], [`Frame`] (the
 //!   user-facing view of one frame, inlining expanded).
+//! - [`symbols`]: [`Symbols`], the symbol tables and stack tree a profile (and a store
+//!   block) owns, and their merge with id remapping.
 //! - [`strings`], [`stack`], [`labels`], [`ids`]: the interning tables and dense ids.
 //! - [`pprof`], [`folded`], [`perf`]: one module per format, each with `decode` (and
 //!   `encode` where the format is written).
@@ -40,6 +42,7 @@ pub mod pprof;
 pub mod stack;
 pub mod strings;
 pub mod summary;
+pub mod symbols;
 
 pub use detect::{Format, detect};
 pub use error::{Error, Result};
@@ -50,6 +53,7 @@ pub use model::{Frame, FrameKind, Function, Line, Location, Mapping, Profile, Sa
 pub use stack::{StackNode, StackTree};
 pub use strings::{StrId, StringTable};
 pub use summary::Summary;
+pub use symbols::Symbols;
 
 /// Options for [`decode`].
 #[derive(Debug, Clone, Default)]
@@ -63,7 +67,11 @@ pub struct DecodeOptions {
 
 /// Decodes a profile of the given format, or of the detected one when `format` is `None`.
 /// gzip-compressed input is decompressed first (bounded by the limits).
-pub fn decode(data: &[u8], format: Option<Format>, options: &DecodeOptions) -> Result<(Format, Profile)> {
+pub fn decode(
+    data: &[u8],
+    format: Option<Format>,
+    options: &DecodeOptions,
+) -> Result<(Format, Profile)> {
     let data = gzip::maybe_gunzip(data, &options.limits)?;
     let format = match format {
         Some(f) => f,

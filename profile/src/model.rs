@@ -1,10 +1,6 @@
 //! The profile model: metadata, symbol tables, the stack tree and the samples.
 
-use crate::{
-    FunctionId, Label, LabelSetId, LabelSets, LocationId, MappingId, StackId, StackTree, StrId,
-    StringTable,
-};
-use hashbrown::HashMap;
+use crate::{FunctionId, Label, LabelSetId, LabelSets, MappingId, StackId, StrId, Symbols};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -171,16 +167,19 @@ pub struct Sample {
     pub time_nanos: Option<i64>,
 }
 
-/// A decoded profile.
+/// A decoded profile: metadata, [`Symbols`], label sets and samples.
 ///
-/// Everything is interned: strings in [`StringTable`], functions, mappings and locations in
-/// tables addressed by dense ids, stacks in a [`StackTree`] (root first), label sets in
+/// Everything is interned: strings, functions, mappings and locations in tables addressed by
+/// dense ids, stacks in a [`StackTree`](crate::StackTree) (root first), label sets in
 /// [`LabelSets`]. Sample values are one flat vector with one value per sample type per
 /// sample, so a profile of any size allocates per distinct item, never per frame per sample.
+///
+/// A profile dereferences to its [`Symbols`], so `profile.strings`, `profile.stacks` and the
+/// interning methods are at hand.
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
-    /// All strings.
-    pub strings: StringTable,
+    /// Symbol tables and stacks.
+    pub symbols: Symbols,
     /// One value type per value column of every sample.
     pub sample_types: Vec<ValueType>,
     /// The sampling event's type (pprof `period_type`).
@@ -201,34 +200,26 @@ pub struct Profile {
     pub keep_frames: StrId,
     /// pprof `doc_url`, empty when none.
     pub doc_url: StrId,
-    /// Mappings, by [`MappingId`].
-    pub mappings: Vec<Mapping>,
-    /// Functions, by [`FunctionId`].
-    pub functions: Vec<Function>,
-    /// Lines of all locations; each location owns a range.
-    pub lines: Vec<Line>,
-    /// Locations, by [`LocationId`].
-    pub locations: Vec<Location>,
-    /// All stacks.
-    pub stacks: StackTree,
     /// All label sets.
     pub label_sets: LabelSets,
     /// The samples, in source order.
     pub samples: Vec<Sample>,
     /// `sample_types.len()` values per sample, sample after sample.
     pub values: Vec<i64>,
-    function_index: HashMap<Function, FunctionId>,
-    mapping_index: HashMap<Mapping, MappingId>,
-    location_index: HashMap<LocationKey, LocationId>,
 }
 
-/// Identity of a location for interning: mapping, address, kind and its lines.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct LocationKey {
-    mapping: Option<MappingId>,
-    address: u64,
-    kind: FrameKind,
-    lines: Box<[Line]>,
+impl std::ops::Deref for Profile {
+    type Target = Symbols;
+
+    fn deref(&self) -> &Symbols {
+        &self.symbols
+    }
+}
+
+impl std::ops::DerefMut for Profile {
+    fn deref_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
 }
 
 impl Profile {
@@ -237,125 +228,23 @@ impl Profile {
         Self::default()
     }
 
-    /// Interns a string.
-    pub fn intern(&mut self, s: &str) -> StrId {
-        self.strings.intern(s)
-    }
-
     /// Adds a value type `kind`/`unit` to the sample types. Call before adding samples.
     pub fn add_sample_type(&mut self, kind: &str, unit: &str) {
         let vt = ValueType {
-            kind: self.strings.intern(kind),
-            unit: self.strings.intern(unit),
+            kind: self.symbols.strings.intern(kind),
+            unit: self.symbols.strings.intern(unit),
         };
         self.sample_types.push(vt);
     }
 
-    /// Appends a function without deduplication (pprof keeps every `Function` message).
-    pub fn push_function(&mut self, f: Function) -> FunctionId {
-        let id = FunctionId::from_index(self.functions.len());
-        self.functions.push(f);
-        self.function_index.entry(f).or_insert(id);
-        id
-    }
-
-    /// Interns a function: an equal function added before returns its id.
-    pub fn intern_function(&mut self, f: Function) -> FunctionId {
-        if let Some(&id) = self.function_index.get(&f) {
-            return id;
-        }
-        self.push_function(f)
-    }
-
-    /// Appends a mapping without deduplication.
-    pub fn push_mapping(&mut self, m: Mapping) -> MappingId {
-        let id = MappingId::from_index(self.mappings.len());
-        self.mappings.push(m);
-        self.mapping_index.entry(m).or_insert(id);
-        id
-    }
-
-    /// Interns a mapping.
-    pub fn intern_mapping(&mut self, m: Mapping) -> MappingId {
-        if let Some(&id) = self.mapping_index.get(&m) {
-            return id;
-        }
-        self.push_mapping(m)
-    }
-
-    /// Appends a location with `lines` without deduplication (pprof keeps every `Location`).
-    pub fn push_location(
-        &mut self,
-        mapping: Option<MappingId>,
-        address: u64,
-        lines: &[Line],
-        kind: FrameKind,
-        is_folded: bool,
-    ) -> LocationId {
-        let id = LocationId::from_index(self.locations.len());
-        let start = self.lines.len() as u32;
-        self.lines.extend_from_slice(lines);
-        self.locations.push(Location {
-            mapping,
-            address,
-            lines: start..self.lines.len() as u32,
-            kind,
-            is_folded,
-        });
-        let key = LocationKey {
-            mapping,
-            address,
-            kind,
-            lines: lines.into(),
-        };
-        self.location_index.entry(key).or_insert(id);
-        id
-    }
-
-    /// Interns a location: an equal location added before returns its id.
-    pub fn intern_location(
-        &mut self,
-        mapping: Option<MappingId>,
-        address: u64,
-        lines: &[Line],
-        kind: FrameKind,
-    ) -> LocationId {
-        let key = LocationKey {
-            mapping,
-            address,
-            kind,
-            lines: lines.into(),
-        };
-        if let Some(&id) = self.location_index.get(&key) {
-            return id;
-        }
-        self.push_location(mapping, address, lines, kind, false)
-    }
-
-    /// Interns a one-line location for a function called `name` (folded and perf frames).
-    pub fn intern_named_location(
-        &mut self,
-        name: &str,
-        mapping: Option<MappingId>,
-        address: u64,
-        kind: FrameKind,
-    ) -> LocationId {
-        let name = self.strings.intern(name);
-        let function = self.intern_function(Function {
-            name,
-            system_name: name,
-            ..Function::default()
-        });
-        let line = Line {
-            function: Some(function),
-            line: 0,
-            column: 0,
-        };
-        self.intern_location(mapping, address, &[line], kind)
-    }
-
     /// Adds a sample. `values` must have one value per sample type.
-    pub fn push_sample(&mut self, stack: StackId, values: &[i64], labels: LabelSetId, time_nanos: Option<i64>) {
+    pub fn push_sample(
+        &mut self,
+        stack: StackId,
+        values: &[i64],
+        labels: LabelSetId,
+        time_nanos: Option<i64>,
+    ) {
         debug_assert_eq!(values.len(), self.sample_types.len());
         self.samples.push(Sample {
             stack,
@@ -376,93 +265,12 @@ impl Profile {
         self.label_sets.get(sample.labels)
     }
 
-    /// The lines of a location.
-    pub fn location_lines(&self, id: LocationId) -> &[Line] {
-        let r = &self.locations[id.index()].lines;
-        &self.lines[r.start as usize..r.end as usize]
-    }
-
     /// `type/unit` of a value type, as pprof and Pyroscope print it (`cpu/nanoseconds`).
     pub fn value_type_name(&self, vt: ValueType) -> String {
-        format!("{}/{}", self.strings.get(vt.kind), self.strings.get(vt.unit))
-    }
-
-    /// The name of a line of a location: its function's name, or for a location without
-    /// symbol the mapping and address as pprof prints them: `libc.so.6 0x1a2b`, or `0x1a2b`
-    /// without a mapping file name.
-    pub fn line_name(&self, location: LocationId, line: Option<&Line>) -> Cow<'_, str> {
-        let named = line
-            .and_then(|l| l.function)
-            .and_then(|f| self.functions.get(f.index()))
-            .map(|f| if f.name.is_empty() { f.system_name } else { f.name })
-            .filter(|n| !n.is_empty());
-        if let Some(name) = named {
-            return Cow::Borrowed(self.strings.get(name));
-        }
-        let loc = &self.locations[location.index()];
-        let file = loc
-            .mapping
-            .and_then(|m| self.mappings.get(m.index()))
-            .map(|m| self.strings.get(m.filename))
-            .unwrap_or("");
-        let base = file.rsplit('/').next().unwrap_or(file);
-        if base.is_empty() {
-            Cow::Owned(format!("0x{:x}", loc.address))
-        } else {
-            Cow::Owned(format!("{base} 0x{:x}", loc.address))
-        }
-    }
-
-    /// The name of a location's outermost line (its own function, not an inlined callee).
-    pub fn location_name(&self, location: LocationId) -> Cow<'_, str> {
-        self.line_name(location, self.location_lines(location).last())
-    }
-
-    /// The frames of a location, outermost (caller) first, as they appear in a root-first
-    /// stack: an inlined callee comes after the function it was inlined into.
-    pub fn location_frames(&self, location: LocationId) -> impl Iterator<Item = Frame<'_>> + '_ {
-        let loc = &self.locations[location.index()];
-        let lines = self.location_lines(location);
-        let mapping = loc.mapping.and_then(|m| self.mappings.get(m.index()));
-        let n = lines.len().max(1);
-        (0..n).rev().map(move |i| {
-            let line = lines.get(i);
-            let function = line
-                .and_then(|l| l.function)
-                .and_then(|f| self.functions.get(f.index()));
-            Frame {
-                name: self.line_name(location, line),
-                system_name: function.map_or("", |f| self.strings.get(f.system_name)),
-                file: function.map_or("", |f| self.strings.get(f.filename)),
-                line: line.map_or(0, |l| l.line),
-                mapping_file: mapping.map_or("", |m| self.strings.get(m.filename)),
-                build_id: mapping.map_or("", |m| self.strings.get(m.build_id)),
-                address: loc.address,
-                inlined: i > 0,
-                kind: loc.kind,
-            }
-        })
-    }
-
-    /// The frames of a stack, root first, inlined frames expanded.
-    pub fn frames(&self, stack: StackId) -> Vec<Frame<'_>> {
-        self.stacks
-            .locations(stack)
-            .into_iter()
-            .flat_map(|loc| self.location_frames(loc))
-            .collect()
-    }
-
-    /// The frame names of a stack, root first, inlined frames expanded.
-    pub fn frame_names(&self, stack: StackId) -> Vec<Cow<'_, str>> {
-        self.frames(stack).into_iter().map(|f| f.name).collect()
-    }
-
-    /// Number of frames of a stack with inlined frames expanded.
-    pub fn frame_depth(&self, stack: StackId) -> usize {
-        self.stacks
-            .leaf_first(stack)
-            .map(|l| self.location_lines(l).len().max(1))
-            .sum()
+        format!(
+            "{}/{}",
+            self.strings.get(vt.kind),
+            self.strings.get(vt.unit)
+        )
     }
 }

@@ -78,7 +78,8 @@ impl Summary {
                 Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
             })
             .or_else(|| {
-                (p.time_nanos != 0).then(|| (p.time_nanos, p.time_nanos.saturating_add(p.duration_nanos)))
+                (p.time_nanos != 0)
+                    .then(|| (p.time_nanos, p.time_nanos.saturating_add(p.duration_nanos)))
             });
         Summary {
             sample_types: p.sample_types.iter().map(|&vt| name(vt)).collect(),

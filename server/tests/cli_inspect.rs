@@ -34,7 +34,11 @@ fn inspect(files: &[PathBuf], extra: &[&str]) -> (bool, Vec<Value>, String) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    (out.status.success(), lines, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The `inspect --json` facts a corpus entry predicts: (format, samples, value_sums[0],
@@ -81,10 +85,17 @@ fn inspect_json_matches_corpus_facts() {
             wanted.push((path.clone(), p));
         }
     }
-    assert!(wanted.len() > 100, "expected most of the corpus to be inspectable");
+    assert!(
+        wanted.len() > 100,
+        "expected most of the corpus to be inspectable"
+    );
     let (ok, lines, stderr) = inspect(&files, &[]);
     assert!(ok, "inspect failed: {stderr}");
-    assert_eq!(lines.len(), wanted.len(), "one JSON line per file; stderr: {stderr}");
+    assert_eq!(
+        lines.len(),
+        wanted.len(),
+        "one JSON line per file; stderr: {stderr}"
+    );
     let mut failures = Vec::new();
     for (line, (path, (format, samples, sum0, stacks))) in lines.iter().zip(&wanted) {
         let got = (
@@ -93,7 +104,10 @@ fn inspect_json_matches_corpus_facts() {
             line["value_sums"][0].as_i64().map(i128::from).unwrap_or(0),
         );
         if got != (*format, *samples, *sum0) {
-            failures.push(format!("{path}: got {got:?}, expected {:?}", (format, samples, sum0)));
+            failures.push(format!(
+                "{path}: got {got:?}, expected {:?}",
+                (format, samples, sum0)
+            ));
         }
         if let Some(stacks) = stacks {
             if line["distinct_stacks"].as_u64() != Some(*stacks) {
@@ -109,7 +123,12 @@ fn inspect_json_matches_corpus_facts() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -129,8 +148,14 @@ fn bad_file_is_reported_and_others_still_inspected() {
     assert_eq!(lines[0]["value_sums"][0], 5);
     assert_eq!(lines[0]["distinct_stacks"], 2);
     assert_eq!(lines[0]["max_depth"], 2);
-    assert!(stderr.contains(&bad.display().to_string()), "stderr names the bad file: {stderr}");
-    assert!(stderr.contains(&missing.display().to_string()), "stderr names the missing file: {stderr}");
+    assert!(
+        stderr.contains(&bad.display().to_string()),
+        "stderr names the bad file: {stderr}"
+    );
+    assert!(
+        stderr.contains(&missing.display().to_string()),
+        "stderr names the missing file: {stderr}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

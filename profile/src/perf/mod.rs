@@ -14,5 +14,7 @@ pub struct PerfOptions {
 /// Decodes `perf script` output.
 pub fn decode(data: &[u8], options: &PerfOptions) -> Result<Profile> {
     let _ = (data, options);
-    Err(crate::Error::UnknownFormat("perf script decoding is being written".into()))
+    Err(crate::Error::UnknownFormat(
+        "perf script decoding is being written".into(),
+    ))
 }

@@ -119,7 +119,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn inspect_file(path: &PathBuf, format: Option<Format>, options: &DecodeOptions) -> anyhow::Result<Report> {
+fn inspect_file(
+    path: &PathBuf,
+    format: Option<Format>,
+    options: &DecodeOptions,
+) -> anyhow::Result<Report> {
     let data = std::fs::read(path)?;
     let (format, profile) = flamedb_profile::decode(&data, format, options)?;
     let s = Summary::of(&profile);
@@ -154,17 +158,29 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(out, "  format            {}", r.format)?;
     writeln!(out, "  sample types      {}", types.join(", "))?;
     if let Some(pt) = &r.period_type {
-        writeln!(out, "  period            {} {}/{}", r.period, pt.r#type, pt.unit)?;
+        writeln!(
+            out,
+            "  period            {} {}/{}",
+            r.period, pt.r#type, pt.unit
+        )?;
     }
     match r.time_range_nanos {
-        Some((a, b)) => writeln!(out, "  time range (ns)   {a} .. {b} ({:.3} s)", (b - a) as f64 / 1e9)?,
+        Some((a, b)) => writeln!(
+            out,
+            "  time range (ns)   {a} .. {b} ({:.3} s)",
+            (b - a) as f64 / 1e9
+        )?,
         None => writeln!(out, "  time range        unknown")?,
     }
     writeln!(out, "  samples           {}", r.samples)?;
     let sums: Vec<String> = r.value_sums.iter().map(|v| v.to_string()).collect();
     writeln!(out, "  value sums        {}", sums.join(", "))?;
     writeln!(out, "  distinct stacks   {}", r.distinct_stacks)?;
-    writeln!(out, "  max depth         {} locations, {} frames", r.max_depth, r.max_frame_depth)?;
+    writeln!(
+        out,
+        "  max depth         {} locations, {} frames",
+        r.max_depth, r.max_frame_depth
+    )?;
     writeln!(
         out,
         "  symbols           {} locations, {} functions, {} mappings",
@@ -172,8 +188,16 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     )?;
     writeln!(out, "  label keys        {}", r.label_keys.join(", "))?;
     if !r.numeric_label_keys.is_empty() {
-        writeln!(out, "  numeric labels    {}", r.numeric_label_keys.join(", "))?;
+        writeln!(
+            out,
+            "  numeric labels    {}",
+            r.numeric_label_keys.join(", ")
+        )?;
     }
-    writeln!(out, "  inlined frames    {}", if r.has_inlined_frames { "yes" } else { "no" })?;
+    writeln!(
+        out,
+        "  inlined frames    {}",
+        if r.has_inlined_frames { "yes" } else { "no" }
+    )?;
     Ok(())
 }
