@@ -25,6 +25,8 @@ pub struct StackNode {
 pub struct StackTree {
     nodes: Vec<StackNode>,
     children: HashMap<(StackId, LocationId), StackId>,
+    /// False for a tree built by [`StackTree::from_nodes`] until its first `child` call.
+    indexed: bool,
 }
 
 impl Default for StackTree {
@@ -43,6 +45,7 @@ impl StackTree {
                 depth: 0,
             }],
             children: HashMap::new(),
+            indexed: true,
         }
     }
 
@@ -56,8 +59,45 @@ impl StackTree {
         false
     }
 
+    /// A tree from its nodes (without the root), each given as `(parent, location)`.
+    /// Parents must precede their children. The child index is built on the first
+    /// [`StackTree::child`], so a tree that is only read costs no hashing. `None` when a
+    /// parent does not precede its child.
+    pub fn from_nodes(nodes: impl IntoIterator<Item = (StackId, LocationId)>) -> Option<Self> {
+        let mut tree = StackTree {
+            nodes: vec![StackTree::new().nodes[0]],
+            children: HashMap::new(),
+            indexed: false,
+        };
+        for (parent, location) in nodes {
+            let depth = tree.nodes.get(parent.index())?.depth + 1;
+            tree.nodes.push(StackNode {
+                parent,
+                location,
+                depth,
+            });
+        }
+        Some(tree)
+    }
+
+    fn ensure_index(&mut self) {
+        if self.indexed {
+            return;
+        }
+        self.indexed = true;
+        self.children.clear();
+        self.children.reserve(self.nodes.len());
+        for (i, n) in self.nodes.iter().enumerate().skip(1) {
+            // A duplicate node (possible only in a corrupt source) keeps its first id.
+            self.children
+                .entry((n.parent, n.location))
+                .or_insert(StackId::from_index(i));
+        }
+    }
+
     /// The stack `parent` extended by `location` as its new leaf.
     pub fn child(&mut self, parent: StackId, location: LocationId) -> StackId {
+        self.ensure_index();
         let next = StackId::from_index(self.nodes.len());
         let depth = self.nodes[parent.index()].depth + 1;
         let id = *self.children.entry((parent, location)).or_insert(next);
@@ -145,5 +185,17 @@ mod tests {
         assert_eq!(t.leaf_first(b).collect::<Vec<_>>(), vec![l(4), l(2), l(1)]);
         assert_eq!(t.depth(b), 3);
         assert_eq!(t.intern([]), StackId::EMPTY);
+    }
+
+    #[test]
+    fn from_nodes_rebuilds_the_same_tree() {
+        let mut t = StackTree::new();
+        let a = t.intern([LocationId(7), LocationId(8)]);
+        let nodes = t.nodes()[1..].iter().map(|n| (n.parent, n.location));
+        let mut r = StackTree::from_nodes(nodes).unwrap();
+        assert_eq!(r.locations(a), vec![LocationId(7), LocationId(8)]);
+        assert_eq!(r.depth(a), 2);
+        assert_eq!(r.intern([LocationId(7), LocationId(8)]), a);
+        assert!(StackTree::from_nodes([(StackId(5), LocationId(1))]).is_none());
     }
 }

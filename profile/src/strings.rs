@@ -86,16 +86,65 @@ impl StringTable {
         (id.index() < self.ends.len()).then(|| slice(&self.bytes, &self.ends, id.0))
     }
 
-    /// The id of `s`, if it was interned.
+    /// The id of `s`, if it was interned. Linear in the table size for a table built by
+    /// [`StringTable::from_parts`] until its first [`StringTable::intern`].
     pub fn lookup(&self, s: &str) -> Option<StrId> {
+        if self.index.len() != self.ends.len() {
+            return self.iter().find(|(_, t)| *t == s).map(|(id, _)| id);
+        }
         let hash = self.hasher.hash_one(s);
         self.index
             .find(hash, |&id| self.get(StrId(id)) == s)
             .map(|&id| StrId(id))
     }
 
+    /// A table from its raw parts: all strings concatenated and the end offset of each
+    /// (the first string must be empty). The hash index is built on the first `intern`, so
+    /// a table that is only read costs no hashing. `None` when the parts are inconsistent.
+    pub fn from_parts(bytes: String, ends: Vec<u32>) -> Option<Self> {
+        let mut prev = 0u32;
+        for &end in &ends {
+            if end < prev || end as usize > bytes.len() || !bytes.is_char_boundary(end as usize) {
+                return None;
+            }
+            prev = end;
+        }
+        if ends.first() != Some(&0) || prev as usize != bytes.len() {
+            return None;
+        }
+        Some(StringTable {
+            bytes,
+            ends,
+            index: HashTable::new(),
+            hasher: Default::default(),
+        })
+    }
+
+    /// The raw parts: all strings concatenated, and the end offset of each.
+    pub fn parts(&self) -> (&str, &[u32]) {
+        (&self.bytes, &self.ends)
+    }
+
+    fn ensure_index(&mut self) {
+        if self.index.len() == self.ends.len() {
+            return;
+        }
+        let Self {
+            bytes,
+            ends,
+            index,
+            hasher,
+        } = self;
+        index.clear();
+        for id in 0..ends.len() as u32 {
+            let hash = hasher.hash_one(slice(bytes, ends, id));
+            index.insert_unique(hash, id, |&id| hasher.hash_one(slice(bytes, ends, id)));
+        }
+    }
+
     /// Interns `s`, returning its id; a string seen before gets its earlier id.
     pub fn intern(&mut self, s: &str) -> StrId {
+        self.ensure_index();
         let hash = self.hasher.hash_one(s);
         let Self {
             bytes,
@@ -151,6 +200,18 @@ mod tests {
         assert_eq!(t.lookup("main"), Some(a));
         assert_eq!(t.lookup("absent"), None);
         assert_eq!(t.get(StrId(99)), "");
+    }
+
+    #[test]
+    fn from_parts_checks_and_indexes_lazily() {
+        let mut t = StringTable::from_parts("mainwork".into(), vec![0, 4, 8]).unwrap();
+        assert_eq!(t.get(StrId(2)), "work");
+        assert_eq!(t.lookup("main"), Some(StrId(1)));
+        assert_eq!(t.intern("work"), StrId(2));
+        assert_eq!(t.intern("new"), StrId(3));
+        assert!(StringTable::from_parts("ab".into(), vec![0, 3]).is_none());
+        assert!(StringTable::from_parts("ab".into(), vec![1, 2]).is_none());
+        assert!(StringTable::from_parts("é".into(), vec![0, 1, 2]).is_none());
     }
 
     #[test]

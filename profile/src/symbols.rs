@@ -31,6 +31,9 @@ pub struct Symbols {
     function_index: HashMap<Function, FunctionId>,
     mapping_index: HashMap<Mapping, MappingId>,
     location_index: HashMap<LocationKey, LocationId>,
+    /// Whether the three indexes above cover the tables (tables built by
+    /// [`Symbols::from_tables`] are indexed on their first insertion).
+    indexed: bool,
 }
 
 /// Identity of a location for interning: mapping, address, kind and its lines.
@@ -48,6 +51,79 @@ impl Symbols {
         Self::default()
     }
 
+    /// Tables from their parts, checking that every reference is in range (string ids,
+    /// mapping and function ids, line ranges, stack locations). Interning indexes are built
+    /// on the first insertion, so tables that are only read cost no hashing. On failure,
+    /// says which table is inconsistent.
+    pub fn from_tables(
+        strings: StringTable,
+        mappings: Vec<Mapping>,
+        functions: Vec<Function>,
+        lines: Vec<Line>,
+        locations: Vec<Location>,
+        stacks: StackTree,
+    ) -> Result<Self, &'static str> {
+        let n_str = strings.len() as u32;
+        let str_ok = |s: StrId| s.0 < n_str;
+        if !mappings.iter().all(|m| str_ok(m.filename) && str_ok(m.build_id)) {
+            return Err("mapping refers to a missing string");
+        }
+        if !functions
+            .iter()
+            .all(|f| str_ok(f.name) && str_ok(f.system_name) && str_ok(f.filename))
+        {
+            return Err("function refers to a missing string");
+        }
+        let n_fn = functions.len();
+        if !lines.iter().all(|l| l.function.is_none_or(|f| f.index() < n_fn)) {
+            return Err("line refers to a missing function");
+        }
+        let n_lines = lines.len() as u32;
+        let n_map = mappings.len();
+        if !locations.iter().all(|l| {
+            l.lines.start <= l.lines.end
+                && l.lines.end <= n_lines
+                && l.mapping.is_none_or(|m| m.index() < n_map)
+        }) {
+            return Err("location refers to missing lines or mapping");
+        }
+        let n_loc = locations.len();
+        if !stacks.nodes()[1..].iter().all(|n| n.location.index() < n_loc) {
+            return Err("stack refers to a missing location");
+        }
+        Ok(Symbols {
+            strings,
+            mappings,
+            functions,
+            lines,
+            locations,
+            stacks,
+            ..Symbols::default()
+        })
+    }
+
+    fn ensure_index(&mut self) {
+        if self.indexed {
+            return;
+        }
+        self.indexed = true;
+        for (i, f) in self.functions.iter().enumerate() {
+            self.function_index.entry(*f).or_insert(FunctionId::from_index(i));
+        }
+        for (i, m) in self.mappings.iter().enumerate() {
+            self.mapping_index.entry(*m).or_insert(MappingId::from_index(i));
+        }
+        for (i, l) in self.locations.iter().enumerate() {
+            let key = LocationKey {
+                mapping: l.mapping,
+                address: l.address,
+                kind: l.kind,
+                lines: self.lines[l.lines.start as usize..l.lines.end as usize].into(),
+            };
+            self.location_index.entry(key).or_insert(LocationId::from_index(i));
+        }
+    }
+
     /// Interns a string.
     pub fn intern(&mut self, s: &str) -> StrId {
         self.strings.intern(s)
@@ -55,6 +131,7 @@ impl Symbols {
 
     /// Appends a function without deduplication (pprof keeps every `Function` message).
     pub fn push_function(&mut self, f: Function) -> FunctionId {
+        self.ensure_index();
         let id = FunctionId::from_index(self.functions.len());
         self.functions.push(f);
         self.function_index.entry(f).or_insert(id);
@@ -63,6 +140,7 @@ impl Symbols {
 
     /// Interns a function: an equal function added before returns its id.
     pub fn intern_function(&mut self, f: Function) -> FunctionId {
+        self.ensure_index();
         if let Some(&id) = self.function_index.get(&f) {
             return id;
         }
@@ -71,6 +149,7 @@ impl Symbols {
 
     /// Appends a mapping without deduplication.
     pub fn push_mapping(&mut self, m: Mapping) -> MappingId {
+        self.ensure_index();
         let id = MappingId::from_index(self.mappings.len());
         self.mappings.push(m);
         self.mapping_index.entry(m).or_insert(id);
@@ -79,6 +158,7 @@ impl Symbols {
 
     /// Interns a mapping.
     pub fn intern_mapping(&mut self, m: Mapping) -> MappingId {
+        self.ensure_index();
         if let Some(&id) = self.mapping_index.get(&m) {
             return id;
         }
@@ -94,6 +174,7 @@ impl Symbols {
         kind: FrameKind,
         is_folded: bool,
     ) -> LocationId {
+        self.ensure_index();
         let id = LocationId::from_index(self.locations.len());
         let start = self.lines.len() as u32;
         self.lines.extend_from_slice(lines);
@@ -122,6 +203,7 @@ impl Symbols {
         lines: &[Line],
         kind: FrameKind,
     ) -> LocationId {
+        self.ensure_index();
         let key = LocationKey {
             mapping,
             address,

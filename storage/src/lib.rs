@@ -1,0 +1,1 @@
+//! The flamedb store (being written).

@@ -1,0 +1,288 @@
+//! Object paths. [`PartitionKey`] and [`BlockPath`] are the only code that knows the layout
+//!
+//! ```text
+//! {root}/{tenant}/app={app}/version={version}/dc={dc}/date={YYYY-MM-DD}/{block id}/{file}
+//! ```
+//!
+//! Partition values are escaped so any label value is safe in a path: bytes outside
+//! `[A-Za-z0-9._-]` become `%XX` (upper-case hex), and the empty value is written `~`
+//! (a real `~` is escaped as `%7E`). Paths are hive style, so directory listings prune by
+//! app, version, dc and date before any file is opened.
+
+use crate::{Error, Result};
+use chrono::{DateTime, NaiveDate};
+use object_store::path::Path;
+
+/// Version of the object layout; stored in every block's metadata.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Identifies a partition: tenant, app, version, data center and UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionKey {
+    /// Tenant (`X-Scope-OrgID`); every tenant has its own prefix.
+    pub tenant: String,
+    /// Application (service) name.
+    pub app: String,
+    /// Application version; empty when unknown.
+    pub version: String,
+    /// Data center (region, zone); empty when unknown.
+    pub dc: String,
+    /// UTC day of the samples.
+    pub date: NaiveDate,
+}
+
+/// A block: a partition and a block id (a UUIDv7, so ids sort by creation time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockPath {
+    /// The partition holding the block.
+    pub partition: PartitionKey,
+    /// The block id, 32 lower-case hex digits.
+    pub id: String,
+}
+
+impl PartitionKey {
+    /// The UTC day of `time_nanos` (nanoseconds since the Unix epoch).
+    pub fn date_of(time_nanos: i64) -> NaiveDate {
+        DateTime::from_timestamp_nanos(time_nanos).date_naive()
+    }
+
+    /// `{root}/{tenant}/app=../version=../dc=../date=..`
+    pub fn path(&self, root: &Path) -> Path {
+        let mut p = root.clone();
+        for part in [
+            escape(&self.tenant),
+            format!("app={}", escape(&self.app)),
+            format!("version={}", escape(&self.version)),
+            format!("dc={}", escape(&self.dc)),
+            format!("date={}", self.date.format("%Y-%m-%d")),
+        ] {
+            p = p.child(part);
+        }
+        p
+    }
+
+    /// The prefix of all of a tenant's data.
+    pub fn tenant_path(root: &Path, tenant: &str) -> Path {
+        root.clone().child(escape(tenant))
+    }
+
+    /// Parses the partition parts of a path below `root`: the five segments after the root.
+    pub fn parse(root: &Path, path: &Path) -> Result<(PartitionKey, Vec<String>)> {
+        let bad = |why: &str| Error::Path {
+            path: path.to_string(),
+            message: why.to_string(),
+        };
+        let parts: Vec<String> = path
+            .prefix_match(root)
+            .ok_or_else(|| bad("not below the store root"))?
+            .map(|p| p.as_ref().to_string())
+            .collect();
+        if parts.len() < 5 {
+            return Err(bad("fewer than 5 partition segments"));
+        }
+        let value = |i: usize, key: &str| -> Result<String> {
+            let v = parts[i]
+                .strip_prefix(key)
+                .and_then(|v| v.strip_prefix('='))
+                .ok_or_else(|| bad(&format!("segment {} is not {key}=...", i + 1)))?;
+            unescape(v).ok_or_else(|| bad(&format!("bad escape in {key}")))
+        };
+        let tenant = unescape(&parts[0]).ok_or_else(|| bad("bad escape in tenant"))?;
+        let date = NaiveDate::parse_from_str(&value(4, "date")?, "%Y-%m-%d")
+            .map_err(|e| bad(&format!("bad date: {e}")))?;
+        let key = PartitionKey {
+            tenant,
+            app: value(1, "app")?,
+            version: value(2, "version")?,
+            dc: value(3, "dc")?,
+            date,
+        };
+        Ok((key, parts[5..].to_vec()))
+    }
+}
+
+impl BlockPath {
+    /// A new block in `partition` with a fresh, time-ordered id.
+    pub fn new(partition: PartitionKey) -> Self {
+        BlockPath {
+            partition,
+            id: uuid::Uuid::now_v7().simple().to_string(),
+        }
+    }
+
+    /// The block's directory.
+    pub fn dir(&self, root: &Path) -> Path {
+        self.partition.path(root).child(self.id.as_str())
+    }
+
+    /// One file of the block.
+    pub fn file(&self, root: &Path, file: BlockFile) -> Path {
+        self.dir(root).child(file.name())
+    }
+
+    /// Parses the path of a block file (or directory) below `root`.
+    pub fn parse(root: &Path, path: &Path) -> Result<(BlockPath, Option<BlockFile>)> {
+        let (partition, rest) = PartitionKey::parse(root, path)?;
+        let bad = |why: &str| Error::Path {
+            path: path.to_string(),
+            message: why.to_string(),
+        };
+        let id = rest.first().ok_or_else(|| bad("no block id"))?;
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("block id is not 32 hex digits"));
+        }
+        let file = rest.get(1).and_then(|f| BlockFile::from_name(f));
+        Ok((
+            BlockPath {
+                partition,
+                id: id.clone(),
+            },
+            file,
+        ))
+    }
+}
+
+/// The files of a block. `Meta` is written last: a block without it is incomplete and
+/// invisible to readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockFile {
+    /// Block metadata (JSON), written last.
+    Meta,
+    /// Sample rows (Parquet).
+    Samples,
+    /// One row per ingested profile with its pre-summed total (Parquet).
+    Profiles,
+    /// Series labels (Parquet).
+    Series,
+    /// The symbol and stack dictionary (flamedb binary format).
+    Symbols,
+    /// Function-to-stacks roaring bitmaps (flamedb binary format).
+    Index,
+}
+
+impl BlockFile {
+    /// Every file, `Meta` last.
+    pub const ALL: [BlockFile; 6] = [
+        BlockFile::Samples,
+        BlockFile::Profiles,
+        BlockFile::Series,
+        BlockFile::Symbols,
+        BlockFile::Index,
+        BlockFile::Meta,
+    ];
+
+    /// The file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockFile::Meta => "meta.json",
+            BlockFile::Samples => "samples.parquet",
+            BlockFile::Profiles => "profiles.parquet",
+            BlockFile::Series => "series.parquet",
+            BlockFile::Symbols => "symbols.bin",
+            BlockFile::Index => "index.bin",
+        }
+    }
+
+    /// The file of a name.
+    pub fn from_name(name: &str) -> Option<BlockFile> {
+        BlockFile::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// Escapes a partition value (see the module doc).
+pub fn escape(value: &str) -> String {
+    if value.is_empty() {
+        return "~".to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // "." and ".." are not valid path segments.
+    if out == "." || out == ".." {
+        return out.replace('.', "%2E");
+    }
+    out
+}
+
+/// Reverses [`escape`]; `None` for a malformed escape or invalid UTF-8.
+pub fn unescape(s: &str) -> Option<String> {
+    if s == "~" {
+        return Some(String::new());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PartitionKey {
+        PartitionKey {
+            tenant: "acme".into(),
+            app: "search-api".into(),
+            version: "v1.2/3 beta".into(),
+            dc: String::new(),
+            date: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+        }
+    }
+
+    #[test]
+    fn paths_are_hive_style_and_escaped() {
+        let root = Path::from("data");
+        let b = BlockPath {
+            partition: key(),
+            id: "0192f5a0c3d47e8a9b1c2d3e4f506172".into(),
+        };
+        assert_eq!(
+            b.file(&root, BlockFile::Samples).to_string(),
+            "data/acme/app=search-api/version=v1.2%2F3%20beta/dc=~/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f506172/samples.parquet"
+        );
+        let (parsed, file) = BlockPath::parse(&root, &b.file(&root, BlockFile::Meta)).unwrap();
+        assert_eq!(parsed, b);
+        assert_eq!(file, Some(BlockFile::Meta));
+    }
+
+    #[test]
+    fn escape_round_trips() {
+        for v in ["", "~", "a=b", "x/y", "ünï", ".", "..", "%41", "plain-1.2_3"] {
+            assert_eq!(unescape(&escape(v)).as_deref(), Some(v), "{v:?}");
+            assert!(!escape(v).contains('/'));
+        }
+        assert_eq!(unescape("%4"), None);
+        assert_eq!(unescape("%zz"), None);
+    }
+
+    #[test]
+    fn malformed_paths_are_errors() {
+        let root = Path::from("data");
+        for p in ["data/acme/app=a", "other/acme/app=a/version=b/dc=c/date=2026-01-01/x", "data/acme/app=a/version=b/dc=c/date=2026-13-01/0192f5a0c3d47e8a9b1c2d3e4f506172"] {
+            assert!(BlockPath::parse(&root, &Path::from(p)).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn date_of_is_utc() {
+        assert_eq!(
+            PartitionKey::date_of(1_764_287_999_000_000_000),
+            NaiveDate::from_ymd_opt(2025, 11, 27).unwrap()
+        );
+    }
+}
