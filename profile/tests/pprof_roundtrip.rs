@@ -18,12 +18,18 @@ struct Semantic {
     sample_types: Vec<(String, String)>,
     comments: Vec<String>,
     mappings: Vec<SemMapping>,
-    functions: Vec<(String, String, String, i64)>,
+    functions: Vec<SemFunction>,
     locations: Vec<SemLocation>,
     samples: Vec<SemSample>,
 }
 
 type SemMapping = (u64, u64, u64, String, String, [bool; 4]);
+/// `(name, system name, file, start line)`.
+type SemFunction = (String, String, String, i64);
+/// Function, line, column.
+type SemLine = (Option<SemFunction>, i64, i64);
+/// Name, system name, file, line, mapping file, build id, address, inlined.
+type SemFrame = (String, String, String, i64, String, String, u64, bool);
 
 #[derive(Debug, PartialEq)]
 struct SemLocation {
@@ -31,15 +37,13 @@ struct SemLocation {
     address: u64,
     is_folded: bool,
     kind: FrameKind,
-    /// `(function name, system name, file, start line)`, line, column.
-    lines: Vec<(Option<(String, String, String, i64)>, i64, i64)>,
+    lines: Vec<SemLine>,
 }
 
 #[derive(Debug, PartialEq)]
 struct SemSample {
-    /// Resolved frames root first: name, system name, file, line, mapping file, build id,
-    /// address, inlined.
-    frames: Vec<(String, String, String, i64, String, String, u64, bool)>,
+    /// Resolved frames, root first.
+    frames: Vec<SemFrame>,
     /// The locations, root first, fully resolved (covers columns, flags, start lines).
     stack: Vec<SemLocation>,
     values: Vec<i64>,
@@ -154,26 +158,31 @@ fn semantic(p: &Profile) -> Semantic {
 struct Spec {
     words: Vec<String>,
     sample_types: Vec<(usize, usize)>,
-    meta: (
-        Option<(usize, usize)>,
-        i64,
-        i64,
-        i64,
-        Option<usize>,
-        Vec<usize>,
-        [usize; 3],
-    ),
+    meta: SpecMeta,
     mappings: Vec<(u64, u64, u64, usize, usize, [bool; 4])>,
     functions: Vec<(usize, usize, usize, i64)>,
-    /// mapping, address, lines (function, line, column), is_folded.
-    locations: Vec<(Option<usize>, u64, Vec<(Option<usize>, i64, i64)>, bool)>,
-    /// stack (location indexes, root first), values, labels (key, str or num+unit).
-    samples: Vec<(
-        Vec<usize>,
-        Vec<i64>,
-        Vec<(usize, Result<usize, (i64, usize)>)>,
-    )>,
+    locations: Vec<SpecLocation>,
+    samples: Vec<SpecSample>,
 }
+
+/// Period type, period, time, duration, default sample type, comments, drop/keep/doc_url.
+type SpecMeta = (
+    Option<(usize, usize)>,
+    i64,
+    i64,
+    i64,
+    Option<usize>,
+    Vec<usize>,
+    [usize; 3],
+);
+/// Mapping, address, lines (function, line, column), is_folded.
+type SpecLocation = (Option<usize>, u64, Vec<(Option<usize>, i64, i64)>, bool);
+/// Stack (location indexes, root first), values, labels (key, str or num + unit).
+type SpecSample = (
+    Vec<usize>,
+    Vec<i64>,
+    Vec<(usize, Result<usize, (i64, usize)>)>,
+);
 
 fn spec() -> impl Strategy<Value = Spec> {
     let words = prop::collection::vec("[a-zA-Z_./:é]{1,8}", 1..12);
