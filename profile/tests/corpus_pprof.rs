@@ -238,3 +238,32 @@ fn mutants_and_truncations_never_panic() {
         failures.join("\n")
     );
 }
+
+/// Decoding speed on google-pprof/large.cpu (20,430 samples), raw and gzipped. Prints
+/// samples/s and asserts nothing about time (speed belongs in benches); run with
+/// `cargo test --release -p flamedb-profile --test corpus_pprof -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; run in release mode"]
+fn decode_speed_on_large_cpu() {
+    let Some(dir) = common::corpus_dir() else {
+        return;
+    };
+    let gz = std::fs::read(dir.join("pprof/google-pprof/large.cpu")).unwrap();
+    let limits = DecodeLimits::default();
+    let raw = gzip::maybe_gunzip(&gz, &limits).unwrap().into_owned();
+    for (what, data) in [("raw", &raw), ("gzipped", &gz)] {
+        let rounds = 20;
+        let start = std::time::Instant::now();
+        let mut samples = 0;
+        for _ in 0..rounds {
+            samples += decode_maybe_gzip(data, &limits).unwrap().samples.len();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(samples, 20_430 * rounds);
+        eprintln!(
+            "large.cpu {what}: {:.2} ms per decode, {:.2} M samples/s",
+            secs * 1e3 / rounds as f64,
+            samples as f64 / secs / 1e6
+        );
+    }
+}
