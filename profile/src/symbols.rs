@@ -301,7 +301,7 @@ impl Symbols {
                 mapping_file: mapping.map_or("", |m| self.strings.get(m.filename)),
                 build_id: mapping.map_or("", |m| self.strings.get(m.build_id)),
                 address: loc.address,
-                inlined: i > 0,
+                inlined: i + 1 < n,
                 kind: loc.kind,
             }
         })

@@ -1,11 +1,22 @@
 //! pprof (`perftools.profiles.Profile`, google/pprof `proto/profile.proto`).
+//!
+//! ```text
+//!   bytes ─► [gzip::maybe_gunzip] ─► prost ─► proto::Profile ─► decode ─► Profile
+//!   Profile ─► encode ─► proto::Profile ─► prost ─► bytes ─► [gzip] ─► .pb.gz
+//! ```
+//!
+//! - [`proto`]: the messages, hand-written prost structs.
+//! - [`decode`] takes raw (decompressed) bytes, as [`crate::decode`] passes them after its
+//!   own gunzip; [`decode_maybe_gzip`] accepts either. The module docs of `decode.rs` list
+//!   how malformed content is handled (padding of short value lists, dangling ids, ...).
+//! - [`encode`] writes raw protobuf, [`encode_gzip`] gzipped; ids are positions + 1.
 
-use crate::{DecodeLimits, Profile, Result};
+mod decode;
+mod encode;
+pub mod proto;
 
-/// Decodes a raw (already decompressed) pprof message.
-pub fn decode(data: &[u8], limits: &DecodeLimits) -> Result<Profile> {
-    let _ = (data, limits);
-    Err(crate::Error::UnknownFormat(
-        "pprof decoding is being written".into(),
-    ))
-}
+pub use decode::{decode, decode_maybe_gzip, from_proto};
+pub use encode::{encode, encode_gzip, to_proto};
+
+#[cfg(test)]
+mod tests;
