@@ -33,7 +33,11 @@ pub fn to_text(data: &[u8]) -> (Cow<'_, str>, TextEncoding) {
         );
     }
     let data = data.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(data);
-    (String::from_utf8_lossy(data), TextEncoding::Utf8)
+    // `from_utf8` is the fast validator; the lossy path is only for broken input.
+    match std::str::from_utf8(data) {
+        Ok(s) => (Cow::Borrowed(s), TextEncoding::Utf8),
+        Err(_) => (String::from_utf8_lossy(data), TextEncoding::Utf8),
+    }
 }
 
 fn utf16(data: &[u8], unit: fn([u8; 2]) -> u16) -> String {
