@@ -35,9 +35,6 @@ pub fn encode(p: &Profile, opts: &FoldedOptions) -> String {
     // Then per stack text: distinct nodes may render alike (same names, other addresses).
     let mut lines: Vec<(String, [i128; 2])> = Vec::with_capacity(per_stack.len());
     for (stack, sums) in per_stack {
-        if sums.iter().take(columns.len()).all(|&s| s <= 0) {
-            continue;
-        }
         if let Some(text) = stack_text(p, stack, opts.annotate) {
             lines.push((text, sums));
         }
@@ -49,11 +46,13 @@ pub fn encode(p: &Profile, opts: &FoldedOptions) -> String {
     while let Some((stack, first)) = lines.get(i) {
         let mut sums = *first;
         i += 1;
-        while let Some((next, more)) = lines.get(i).filter(|(s, _)| s == stack) {
-            let _ = next;
+        while let Some((_, more)) = lines.get(i).filter(|(s, _)| s == stack) {
             sums[0] += more[0];
             sums[1] += more[1];
             i += 1;
+        }
+        if sums.iter().take(columns.len()).all(|&s| s <= 0) {
+            continue;
         }
         out.push_str(stack);
         for (j, &is_milli) in milli.iter().enumerate() {

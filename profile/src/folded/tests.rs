@@ -193,6 +193,20 @@ fn encodes_sorted_summed_lines() {
 }
 
 #[test]
+fn stacks_rendering_alike_are_summed_before_dropping_non_positive_sums() {
+    let mut p = Profile::new();
+    p.add_sample_type("samples", "count");
+    let a1 = p.intern_named_location("f", None, 0x10, FrameKind::Unspecified);
+    let a2 = p.intern_named_location("f", None, 0x20, FrameKind::Unspecified);
+    let b = p.intern_named_location("g", None, 0, FrameKind::Unspecified);
+    for (loc, v) in [(a1, -5), (a2, 7), (b, -1)] {
+        let id = p.stacks.intern([loc]);
+        p.push_sample(id, &[v], crate::LabelSetId::EMPTY, None);
+    }
+    assert_eq!(encode(&p, &FoldedOptions::default()), "f 2\n");
+}
+
+#[test]
 fn encodes_millicounts_as_decimals_and_two_columns() {
     let (p, _) = dec("a 31.23\nb 2.567\nc 19\nd 0.001\n");
     assert_eq!(
