@@ -292,17 +292,10 @@ fn is_vmlinux(dso: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn ev(
-        line: &str,
-    ) -> Option<(
-        String,
-        Option<String>,
-        String,
-        Option<i64>,
-        Option<u64>,
-        String,
-        String,
-    )> {
+    /// comm, pid, tid, time, period, event, trailing.
+    type Ev<S> = (S, Option<S>, S, Option<i64>, Option<u64>, S, S);
+
+    fn ev(line: &str) -> Option<Ev<String>> {
         let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         parse_event_line(line.as_bytes()).map(|e| {
             (
@@ -319,18 +312,7 @@ mod tests {
 
     #[test]
     fn event_lines_of_every_shape() {
-        let cases: &[(
-            &str,
-            (
-                &str,
-                Option<&str>,
-                &str,
-                Option<i64>,
-                Option<u64>,
-                &str,
-                &str,
-            ),
-        )] = &[
+        let cases: &[(&str, Ev<&str>)] = &[
             (
                 "java 25607 4794564.109216: cycles:",
                 (
