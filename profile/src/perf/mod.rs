@@ -31,8 +31,10 @@
 //! # Model
 //!
 //! - Sample types: `samples/count` (1 per event) and, when the kept events print a period,
-//!   `<event>/count` (`nanoseconds` for `cpu-clock` and `task-clock`) holding it; an event
-//!   without printed period counts 1 there, as inferno weighs it. `period_type` is the
+//!   `<event>/count` (`nanoseconds` for `cpu-clock` and `task-clock`) holding it, where
+//!   `<event>` is the first event's name without modifiers, or the name asked for; an event
+//!   without printed period counts 1 there, as inferno weighs it. That column is the
+//!   default sample type. `period_type` is the
 //!   event; `period` is the period when every event has the same one, else 0.
 //! - Each sample has string labels `comm`, `tid` and, when printed, `pid`, and
 //!   `time_nanos` = the printed timestamp in nanoseconds. perf's timestamps count from
