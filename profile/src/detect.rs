@@ -68,11 +68,11 @@ pub fn detect(data: &[u8]) -> Result<Format> {
     if text.starts_with("# ========") {
         return Ok(Format::PerfScript);
     }
-    let mut lines = text
+    let lines = text
         .lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty() && !l.starts_with('#'));
-    while let Some(line) = lines.next() {
+    for line in lines {
         if looks_like_folded_line(line) {
             return Ok(Format::Folded);
         }

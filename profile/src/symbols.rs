@@ -65,7 +65,10 @@ impl Symbols {
     ) -> Result<Self, &'static str> {
         let n_str = strings.len() as u32;
         let str_ok = |s: StrId| s.0 < n_str;
-        if !mappings.iter().all(|m| str_ok(m.filename) && str_ok(m.build_id)) {
+        if !mappings
+            .iter()
+            .all(|m| str_ok(m.filename) && str_ok(m.build_id))
+        {
             return Err("mapping refers to a missing string");
         }
         if !functions
@@ -75,7 +78,10 @@ impl Symbols {
             return Err("function refers to a missing string");
         }
         let n_fn = functions.len();
-        if !lines.iter().all(|l| l.function.is_none_or(|f| f.index() < n_fn)) {
+        if !lines
+            .iter()
+            .all(|l| l.function.is_none_or(|f| f.index() < n_fn))
+        {
             return Err("line refers to a missing function");
         }
         let n_lines = lines.len() as u32;
@@ -88,7 +94,10 @@ impl Symbols {
             return Err("location refers to missing lines or mapping");
         }
         let n_loc = locations.len();
-        if !stacks.nodes()[1..].iter().all(|n| n.location.index() < n_loc) {
+        if !stacks.nodes()[1..]
+            .iter()
+            .all(|n| n.location.index() < n_loc)
+        {
             return Err("stack refers to a missing location");
         }
         Ok(Symbols {
@@ -108,10 +117,14 @@ impl Symbols {
         }
         self.indexed = true;
         for (i, f) in self.functions.iter().enumerate() {
-            self.function_index.entry(*f).or_insert(FunctionId::from_index(i));
+            self.function_index
+                .entry(*f)
+                .or_insert(FunctionId::from_index(i));
         }
         for (i, m) in self.mappings.iter().enumerate() {
-            self.mapping_index.entry(*m).or_insert(MappingId::from_index(i));
+            self.mapping_index
+                .entry(*m)
+                .or_insert(MappingId::from_index(i));
         }
         for (i, l) in self.locations.iter().enumerate() {
             let key = LocationKey {
@@ -120,7 +133,9 @@ impl Symbols {
                 kind: l.kind,
                 lines: self.lines[l.lines.start as usize..l.lines.end as usize].into(),
             };
-            self.location_index.entry(key).or_insert(LocationId::from_index(i));
+            self.location_index
+                .entry(key)
+                .or_insert(LocationId::from_index(i));
         }
     }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use flamedb_profile::folded::{self, FoldedReport, TextEncoding};
-use flamedb_profile::{DecodeLimits, FrameKind, Profile};
+use flamedb_profile::{DecodeLimits, FrameKind, Profile, Summary};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,13 +44,15 @@ fn check(path: &str, facts: &Value, p: &Profile, r: &FoldedReport, bad: &mut Vec
             bad.push(format!("{path}: {what}: got {got}, expected {want}"));
         }
     };
+    // One sample per sample line.
+    eq("samples", p.samples.len().into(), &facts["sample_lines"]);
     for (what, got) in [
         ("lines", r.lines),
         ("sample_lines", r.sample_lines),
         ("blank_lines", r.blank_lines),
         ("comment_lines", r.comment_lines),
         ("invalid_lines", r.invalid_lines),
-        ("distinct_stacks", p.samples.len()),
+        ("distinct_stacks", Summary::of(p).distinct_stacks),
     ] {
         eq(what, got.into(), &facts[what]);
     }
@@ -91,19 +93,12 @@ fn check(path: &str, facts: &Value, p: &Profile, r: &FoldedReport, bad: &mut Vec
     );
     eq("max_depth", max_depth.into(), &facts["max_depth"]);
 
-    // annotation_counts count frame occurrences over sample lines; the profile has one
-    // sample per distinct stack, so this is comparable when no stack repeats.
+    // annotation_counts count frame occurrences over sample lines (one sample per line).
     if let Some(ann) = facts.get("annotation_counts").and_then(Value::as_object) {
-        if r.sample_lines == p.samples.len() {
-            for (suffix, want) in ann {
-                let (_, kind) = FrameKind::split_suffix(&format!("frame{suffix}"));
-                let got = kinds.get(&kind).copied().unwrap_or(0);
-                eq(&format!("annotation_counts[{suffix}]"), got.into(), want);
-            }
-        } else {
-            bad.push(format!(
-                "{path}: repeated stacks, annotation_counts not comparable"
-            ));
+        for (suffix, want) in ann {
+            let (_, kind) = FrameKind::split_suffix(&format!("frame{suffix}"));
+            let got = kinds.get(&kind).copied().unwrap_or(0);
+            eq(&format!("annotation_counts[{suffix}]"), got.into(), want);
         }
     }
     check_totals(path, facts, p, r, bad);

@@ -44,11 +44,9 @@ struct Decoder<'a> {
     report: FoldedReport,
     /// Raw frame text (suffix included) -> its location.
     frames: HashMap<&'a str, LocationId>,
-    /// Sample index + 1 of each stack-tree node, 0 when the stack has no sample yet.
-    sample_of_stack: Vec<u32>,
-    /// The stack of each sample, in order of first appearance.
+    /// The stack of each sample (one per sample line), in line order.
     sample_stacks: Vec<StackId>,
-    /// `columns` sums per sample, in thousandths.
+    /// `columns` counts per sample, in thousandths.
     sums: Vec<i128>,
     /// Value columns: 0 before the first sample line, then 1 or 2.
     columns: usize,
@@ -68,7 +66,6 @@ impl<'a> Decoder<'a> {
             limits: *limits,
             report: FoldedReport::default(),
             frames: HashMap::new(),
-            sample_of_stack: Vec::new(),
             sample_stacks: Vec::new(),
             sums: Vec::new(),
             columns: 0,
@@ -129,7 +126,7 @@ impl<'a> Decoder<'a> {
         };
         self.report.sample_lines += 1;
         let id = self.intern_stack(stack, number)?;
-        let sample = self.sample_of(id)?;
+        let sample = self.new_sample(id)?;
         let columns = self.columns;
         for (j, count) in counts.iter().take(columns).enumerate() {
             self.fractional |= count.fractional;
@@ -140,7 +137,7 @@ impl<'a> Decoder<'a> {
             if *sum > i128::from(i64::MAX) * 1000 {
                 return Err(Error::Folded {
                     line: number,
-                    message: "the counts of this stack add up to more than 64 bits hold".into(),
+                    message: "this count does not fit in 64 bits".into(),
                 });
             }
             if *sum > i128::from(i64::MAX) {
@@ -150,22 +147,11 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    /// The sample index of stack `id`, adding a sample the first time.
-    fn sample_of(&mut self, id: StackId) -> Result<usize> {
-        if self.sample_of_stack.len() <= id.index() {
-            self.sample_of_stack
-                .resize(self.p.stacks.len().max(id.index() + 1), 0);
-        }
-        let slot = &mut self.sample_of_stack[id.index()];
-        if *slot != 0 {
-            return Ok(*slot as usize - 1);
-        }
+    /// Adds a sample (one per sample line) of stack `id` and returns its index. Lines with
+    /// the same stack stay separate samples, as they are in the text; consumers sum them.
+    fn new_sample(&mut self, id: StackId) -> Result<usize> {
         let index = self.sample_stacks.len();
         DecodeLimits::check("samples", index + 1, self.limits.max_samples)?;
-        *slot = u32::try_from(index + 1).map_err(|_| Error::Limit {
-            what: "samples",
-            limit: u64::from(u32::MAX - 1),
-        })?;
         self.sample_stacks.push(id);
         self.sums.resize(self.sums.len() + self.columns, 0);
         Ok(index)

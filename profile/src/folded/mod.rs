@@ -25,9 +25,9 @@
 //!   caller can warn or reject, as inferno warns and goes on. When there is no sample line
 //!   but some invalid line the text is not folded at all and decoding fails with
 //!   [`Error::Folded`](crate::Error::Folded) naming the first invalid line.
-//! - **Summing.** A stack on several lines is one sample with the sum of the counts
-//!   (stacks are interned in the [`StackTree`](crate::StackTree)); samples are in order of
-//!   each stack's first line.
+//! - **One sample per line.** Every sample line is one sample, in line order, so a stack on
+//!   several lines is several samples of one interned stack (the
+//!   [`StackTree`](crate::StackTree) dedups it); merging sums them.
 //! - **Columns.** When the first sample line ends in two counts (`stack 31 56`, inferno's
 //!   differential input), every sample line must: the sample types are `before/count` and
 //!   `after/count`, and a line with one count is an error naming it. Otherwise there is
@@ -43,8 +43,9 @@
 //!   suffix. Every frame is a one-line location made by
 //!   [`Profile::intern_named_location`](crate::Profile::intern_named_location).
 //! - **Limits.** A stack deeper than `max_stack_depth` frames is an error naming its line;
-//!   more distinct stacks than `max_samples` is [`Error::Limit`](crate::Error::Limit). A
-//!   count, or a stack's sum, beyond 64 bits is an error naming the line.
+//!   more sample lines than `max_samples` is [`Error::Limit`](crate::Error::Limit). A
+//!   count beyond 64 bits (in thousandths for a fractional profile) is an error naming the
+//!   line.
 //! - No labels, no times, no period: `time_nanos` is 0.
 //!
 //! # Encoding

@@ -15,7 +15,12 @@ fn stacks(p: &Profile) -> Stacks {
             .into_iter()
             .map(|f| (f.name.into_owned(), f.kind))
             .collect();
-        out.insert(key, p.sample_values(i).to_vec());
+        let sums = out
+            .entry(key)
+            .or_insert_with(|| vec![0; p.sample_types.len()]);
+        for (sum, v) in sums.iter_mut().zip(p.sample_values(i)) {
+            *sum += v;
+        }
     }
     out
 }
@@ -50,7 +55,7 @@ fn sums_stacks_and_skips_blank_comment_and_invalid_lines() {
     assert_eq!(s[&key(&["a", "b c"])], [2]);
     assert_eq!(s[&key(&["x", "0x0", "y", "0x0"])], [4]);
     assert_eq!(s.len(), 3);
-    assert_eq!(p.samples.len(), 3);
+    assert_eq!(p.samples.len(), 4, "one sample per sample line");
     assert_eq!(
         (r.lines, r.sample_lines, r.blank_lines, r.comment_lines),
         (9, 4, 2, 2)
