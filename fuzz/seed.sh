@@ -4,9 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 src="${FLAMEDB_CORPUS:-../../shared/corpus}"
-mkdir -p corpus/pprof_decode corpus/folded_decode corpus/perf_decode corpus/any_decode
-find "$src/pprof" -type f -exec cp -t corpus/pprof_decode {} +
-find "$src/folded" "$src/collapsed-async-profiler" -type f -exec cp -t corpus/folded_decode {} +
-find "$src/perf-script" -type f -not -path '*/expected/*' -exec cp -t corpus/perf_decode {} +
-cp corpus/pprof_decode/* corpus/folded_decode/* corpus/perf_decode/* corpus/any_decode/ 2>/dev/null || true
-echo "seeded: $(ls corpus/pprof_decode | wc -l) pprof, $(ls corpus/folded_decode | wc -l) folded, $(ls corpus/perf_decode | wc -l) perf"
+seed() { # target, corpus folders...
+  local target=$1; shift
+  mkdir -p "corpus/$target"
+  for dir in "$@"; do
+    find "$src/$dir" -type f -not -path '*/expected/*' | while read -r f; do
+      cp "$f" "corpus/$target/$(echo "${f#"$src"/}" | tr '/' '_')"
+    done
+  done
+  echo "$target: $(ls "corpus/$target" | wc -l) seeds"
+}
+seed pprof_decode pprof
+seed folded_decode folded collapsed-async-profiler
+seed perf_decode perf-script
+seed any_decode pprof folded collapsed-async-profiler perf-script

@@ -4,10 +4,11 @@
 //! {root}/{tenant}/app={app}/version={version}/dc={dc}/date={YYYY-MM-DD}/{block id}/{file}
 //! ```
 //!
-//! Partition values are escaped so any label value is safe in a path: bytes outside
-//! `[A-Za-z0-9._-]` become `%XX` (upper-case hex), and the empty value is written `~`
-//! (a real `~` is escaped as `%7E`). Paths are hive style, so directory listings prune by
-//! app, version, dc and date before any file is opened.
+//! Partition values are escaped so any label value is safe in an object key on every store:
+//! bytes outside `[A-Za-z0-9._-]` become `+XX` (upper-case hex; `%` and `~` are avoided
+//! because object stores treat them specially), and the empty value is written `+` alone.
+//! Paths are hive style, so directory listings prune by app, version, dc and date before
+//! any file is opened.
 
 use crate::{Error, Result};
 use chrono::{DateTime, NaiveDate};
@@ -56,14 +57,14 @@ impl PartitionKey {
             format!("dc={}", escape(&self.dc)),
             format!("date={}", self.date.format("%Y-%m-%d")),
         ] {
-            p = p.child(part);
+            p = p.join(part);
         }
         p
     }
 
     /// The prefix of all of a tenant's data.
     pub fn tenant_path(root: &Path, tenant: &str) -> Path {
-        root.clone().child(escape(tenant))
+        root.clone().join(escape(tenant))
     }
 
     /// Parses the partition parts of a path below `root`: the five segments after the root.
@@ -112,12 +113,12 @@ impl BlockPath {
 
     /// The block's directory.
     pub fn dir(&self, root: &Path) -> Path {
-        self.partition.path(root).child(self.id.as_str())
+        self.partition.path(root).join(self.id.as_str())
     }
 
     /// One file of the block.
     pub fn file(&self, root: &Path, file: BlockFile) -> Path {
-        self.dir(root).child(file.name())
+        self.dir(root).join(file.name())
     }
 
     /// Parses the path of a block file (or directory) below `root`.
@@ -192,33 +193,33 @@ impl BlockFile {
 /// Escapes a partition value (see the module doc).
 pub fn escape(value: &str) -> String {
     if value.is_empty() {
-        return "~".to_string();
+        return "+".to_string();
     }
     let mut out = String::with_capacity(value.len());
     for &b in value.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push_str(&format!("+{b:02X}"));
         }
     }
     // "." and ".." are not valid path segments.
     if out == "." || out == ".." {
-        return out.replace('.', "%2E");
+        return out.replace('.', "+2E");
     }
     out
 }
 
 /// Reverses [`escape`]; `None` for a malformed escape or invalid UTF-8.
 pub fn unescape(s: &str) -> Option<String> {
-    if s == "~" {
+    if s == "+" {
         return Some(String::new());
     }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
+        if b[i] == b'+' {
             let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
@@ -253,7 +254,7 @@ mod tests {
         };
         assert_eq!(
             b.file(&root, BlockFile::Samples).to_string(),
-            "data/acme/app=search-api/version=v1.2%2F3%20beta/dc=~/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f506172/samples.parquet"
+            "data/acme/app=search-api/version=v1.2+2F3+20beta/dc=+/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f506172/samples.parquet"
         );
         let (parsed, file) = BlockPath::parse(&root, &b.file(&root, BlockFile::Meta)).unwrap();
         assert_eq!(parsed, b);
@@ -262,12 +263,12 @@ mod tests {
 
     #[test]
     fn escape_round_trips() {
-        for v in ["", "~", "a=b", "x/y", "ünï", ".", "..", "%41", "plain-1.2_3"] {
+        for v in ["", "+", "~", "a=b", "x/y", "ünï", ".", "..", "%41", "+41", "plain-1.2_3"] {
             assert_eq!(unescape(&escape(v)).as_deref(), Some(v), "{v:?}");
             assert!(!escape(v).contains('/'));
         }
-        assert_eq!(unescape("%4"), None);
-        assert_eq!(unescape("%zz"), None);
+        assert_eq!(unescape("+4"), None);
+        assert_eq!(unescape("+zz"), None);
     }
 
     #[test]
