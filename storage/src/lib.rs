@@ -6,7 +6,13 @@
 pub mod container;
 pub mod dict;
 pub mod error;
+pub mod index;
+pub mod labels;
+pub mod meta;
 pub mod path;
 
 pub use error::{Error, Result};
+pub use index::FunctionIndex;
+pub use labels::{LabelLimits, Labels};
+pub use meta::{BlockMeta, SampleType};
 pub use path::{BlockFile, BlockPath, PartitionKey};

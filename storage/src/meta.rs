@@ -1,0 +1,92 @@
+//! Block metadata (`meta.json`): what a block holds, written last so that a block without
+//! it is incomplete and invisible.
+
+use crate::{BlockPath, Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Newest `meta.json` format version this build writes and reads.
+pub const META_VERSION: u32 = 1;
+
+/// A value type of the block's samples (`cpu`/`nanoseconds`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SampleType {
+    /// What is measured.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its unit.
+    pub unit: String,
+}
+
+impl SampleType {
+    /// `type/unit`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.kind, self.unit)
+    }
+}
+
+/// The contents of `meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockMeta {
+    /// Format version of this file (and of the block's files).
+    pub format_version: u32,
+    /// Version of the object layout ([`crate::path::LAYOUT_VERSION`]).
+    pub layout_version: u32,
+    /// The block id (its directory name).
+    pub id: String,
+    /// Earliest sample time, ns since the Unix epoch.
+    pub min_time_nanos: i64,
+    /// Latest sample time, ns since the Unix epoch.
+    pub max_time_nanos: i64,
+    /// Sample rows (one per profile, stack and sample type).
+    pub rows: u64,
+    /// Profile rows (one per ingested profile and sample type).
+    pub profiles: u64,
+    /// Nodes of the stack tree (the empty stack included).
+    pub stacks: u64,
+    /// Series in the block.
+    pub series: u64,
+    /// Sample types; a sample row's `sample_type` indexes this list.
+    pub sample_types: Vec<SampleType>,
+    /// 0 for a block flushed from ingest, n + 1 for a compaction of level-n blocks.
+    pub compaction_level: u32,
+    /// Ids of the blocks this one replaces (compaction); empty for a flushed block.
+    pub sources: Vec<String>,
+    /// Sizes in bytes of the block's files.
+    pub file_sizes: Vec<(String, u64)>,
+    /// Write-ahead log records this block covers, for exactly-once replay:
+    /// `(writer id, first sequence number, last sequence number)`.
+    pub wal: Option<(String, u64, u64)>,
+    /// When the block was written, ns since the Unix epoch.
+    pub created_nanos: i64,
+}
+
+impl BlockMeta {
+    /// Serializes to JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses `meta.json` of `block`, rejecting unknown versions and a wrong id.
+    pub fn from_json(block: &BlockPath, path: &str, data: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            format_version: u32,
+        }
+        let v: VersionOnly = serde_json::from_slice(data)
+            .map_err(|e| Error::corrupt(path, format!("not block metadata: {e}")))?;
+        if v.format_version > META_VERSION || v.format_version == 0 {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_string(),
+                found: v.format_version,
+                supported: META_VERSION,
+            });
+        }
+        let meta: BlockMeta = serde_json::from_slice(data)
+            .map_err(|e| Error::corrupt(path, format!("bad block metadata: {e}")))?;
+        if meta.id != block.id {
+            return Err(Error::corrupt(path, format!("names block {} but lives in {}", meta.id, block.id)));
+        }
+        Ok(meta)
+    }
+}
