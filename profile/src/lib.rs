@@ -53,7 +53,7 @@ pub use model::{Frame, FrameKind, Function, Line, Location, Mapping, Profile, Sa
 pub use stack::{StackNode, StackTree};
 pub use strings::{StrId, StringTable};
 pub use summary::Summary;
-pub use symbols::Symbols;
+pub use symbols::{Remap, Symbols};
 
 /// Options for [`decode`].
 #[derive(Debug, Clone, Default)]

@@ -144,7 +144,10 @@ impl<'a> ContainerReader<'a> {
         let raw = zstd::bulk::decompress(stored, *raw_len as usize)
             .map_err(|e| Error::corrupt(&self.path, format!("section {id}: {e}")))?;
         if raw.len() != *raw_len as usize {
-            return Err(Error::corrupt(&self.path, format!("section {id}: wrong length")));
+            return Err(Error::corrupt(
+                &self.path,
+                format!("section {id}: wrong length"),
+            ));
         }
         Ok(raw)
     }
@@ -177,7 +180,10 @@ impl<'a> ContainerReader<'a> {
         if raw.len() % W != 0 {
             return Err(Error::corrupt(
                 &self.path,
-                format!("section {id}: length {} is not a multiple of {W}", raw.len()),
+                format!(
+                    "section {id}: length {} is not a multiple of {W}",
+                    raw.len()
+                ),
             ));
         }
         Ok(raw)
@@ -228,22 +234,35 @@ mod tests {
         assert_eq!(r.u32s(1).unwrap(), vec![0, 7, u32::MAX]);
         assert_eq!(r.i64s(2).unwrap(), vec![-1, 0, i64::MIN, i64::MAX]);
         assert_eq!(r.bytes(9).unwrap(), b"hello");
-        assert!(r.bytes(3).unwrap_err().to_string().contains("section 3 missing"));
+        assert!(
+            r.bytes(3)
+                .unwrap_err()
+                .to_string()
+                .contains("section 3 missing")
+        );
     }
 
     #[test]
     fn damage_is_detected() {
         let data = sample();
         for cut in [0, 10, 20, data.len() - 1] {
-            assert!(ContainerReader::parse("f", &data[..cut], MAGIC, 1).is_err(), "cut {cut}");
+            assert!(
+                ContainerReader::parse("f", &data[..cut], MAGIC, 1).is_err(),
+                "cut {cut}"
+            );
         }
         let mut flipped = data.clone();
         let last = flipped.len() - 2;
         flipped[last] ^= 0x40;
-        let err = ContainerReader::parse("blk/symbols.bin", &flipped, MAGIC, 1).err().unwrap();
+        let err = ContainerReader::parse("blk/symbols.bin", &flipped, MAGIC, 1)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("blk/symbols.bin"), "{err}");
         let newer = ContainerReader::parse("f", &data, MAGIC, 0);
-        assert!(matches!(newer, Err(Error::UnsupportedVersion { found: 1, .. })));
+        assert!(matches!(
+            newer,
+            Err(Error::UnsupportedVersion { found: 1, .. })
+        ));
         assert!(ContainerReader::parse("f", &data, *b"OTHERMAG", 1).is_err());
     }
 }

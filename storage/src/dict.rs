@@ -6,8 +6,8 @@
 //! A stack node is written as `(node index - parent index, location)`: in a block the tree
 //! is in depth-first order, so the first column is mostly 1 and compresses to nothing.
 
-use crate::container::{ContainerReader, ContainerWriter};
 use crate::Result;
+use crate::container::{ContainerReader, ContainerWriter};
 use flamedb_profile::{
     FrameKind, Function, FunctionId, Line, Location, LocationId, Mapping, MappingId, StackId,
     StackTree, StrId, StringTable, Symbols,
@@ -68,19 +68,37 @@ pub fn encode(s: &Symbols) -> Result<Vec<u8>> {
     let lines: Vec<Line> = (0..s.locations.len())
         .flat_map(|i| s.location_lines(LocationId::from_index(i)).iter().copied())
         .collect();
-    w.u32s(sec::LINE_FN, lines.iter().map(|l| l.function.map_or(0, |f| f.0 + 1)));
+    w.u32s(
+        sec::LINE_FN,
+        lines.iter().map(|l| l.function.map_or(0, |f| f.0 + 1)),
+    );
     w.i64s(sec::LINE_LINE, lines.iter().map(|l| l.line));
     w.i64s(sec::LINE_COL, lines.iter().map(|l| l.column));
 
     let l = &s.locations;
-    w.u32s(sec::LOC_MAPPING, l.iter().map(|l| l.mapping.map_or(0, |m| m.0 + 1)));
+    w.u32s(
+        sec::LOC_MAPPING,
+        l.iter().map(|l| l.mapping.map_or(0, |m| m.0 + 1)),
+    );
     w.u64s(sec::LOC_ADDR, l.iter().map(|l| l.address));
-    w.u32s(sec::LOC_LINES, l.iter().map(|l| l.lines.end - l.lines.start));
+    w.u32s(
+        sec::LOC_LINES,
+        l.iter().map(|l| l.lines.end - l.lines.start),
+    );
     w.bytes(sec::LOC_KIND, l.iter().map(|l| kind_code(l.kind)).collect());
-    w.bytes(sec::LOC_FOLDED, l.iter().map(|l| u8::from(l.is_folded)).collect());
+    w.bytes(
+        sec::LOC_FOLDED,
+        l.iter().map(|l| u8::from(l.is_folded)).collect(),
+    );
 
     let nodes = &s.stacks.nodes()[1..];
-    w.u32s(sec::STACK_UP, nodes.iter().enumerate().map(|(i, n)| i as u32 + 1 - n.parent.0));
+    w.u32s(
+        sec::STACK_UP,
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| i as u32 + 1 - n.parent.0),
+    );
     w.u32s(sec::STACK_LOC, nodes.iter().map(|n| n.location.0));
     w.finish()
 }
@@ -91,7 +109,9 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
     let mut ends = Vec::new();
     let mut end = 0u32;
     for len in r.u32s(sec::STR_ENDS)? {
-        end = end.checked_add(len).ok_or_else(|| r.corrupt("string lengths overflow"))?;
+        end = end
+            .checked_add(len)
+            .ok_or_else(|| r.corrupt("string lengths overflow"))?;
         ends.push(end);
     }
     let bytes = String::from_utf8(r.bytes(sec::STR_BYTES)?)
@@ -118,7 +138,11 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
             r.u32s(sec::FN_FILE)?,
             r.i64s(sec::FN_START)?,
         );
-        same_len(&r, "function", &[name.len(), system.len(), file.len(), start.len()])?;
+        same_len(
+            &r,
+            "function",
+            &[name.len(), system.len(), file.len(), start.len()],
+        )?;
         (0..name.len())
             .map(|i| Function {
                 name: StrId(name[i]),
@@ -129,7 +153,11 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
             .collect::<Vec<_>>()
     };
     let lines = {
-        let (func, line, col) = (r.u32s(sec::LINE_FN)?, r.i64s(sec::LINE_LINE)?, r.i64s(sec::LINE_COL)?);
+        let (func, line, col) = (
+            r.u32s(sec::LINE_FN)?,
+            r.i64s(sec::LINE_LINE)?,
+            r.i64s(sec::LINE_COL)?,
+        );
         same_len(&r, "line", &[func.len(), line.len(), col.len()])?;
         (0..func.len())
             .map(|i| Line {
@@ -147,7 +175,17 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
             r.bytes(sec::LOC_KIND)?,
             r.bytes(sec::LOC_FOLDED)?,
         );
-        same_len(&r, "location", &[mapping.len(), addr.len(), count.len(), kind.len(), folded.len()])?;
+        same_len(
+            &r,
+            "location",
+            &[
+                mapping.len(),
+                addr.len(),
+                count.len(),
+                kind.len(),
+                folded.len(),
+            ],
+        )?;
         let mut start = 0u32;
         let mut out = Vec::with_capacity(mapping.len());
         for i in 0..mapping.len() {
@@ -173,16 +211,29 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
             let parent = (i as u32 + 1).checked_sub(up[i]).unwrap_or(u32::MAX);
             (StackId(parent), LocationId(loc[i]))
         });
-        StackTree::from_nodes(nodes).ok_or_else(|| r.corrupt("a stack's parent does not precede it"))?
+        StackTree::from_nodes(nodes)
+            .ok_or_else(|| r.corrupt("a stack's parent does not precede it"))?
     };
-    Symbols::from_tables(strings, mappings, functions, lines, locations, stacks).map_err(|m| r.corrupt(m))
+    Symbols::from_tables(strings, mappings, functions, lines, locations, stacks)
+        .map_err(|m| r.corrupt(m))
 }
 
 type MappingColumns = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u32>, Vec<u32>, Vec<u8>);
 
 fn columns_of(r: &ContainerReader<'_>, c: MappingColumns, what: &str) -> Result<Vec<Mapping>> {
     let (start, limit, offset, file, build, flags) = c;
-    same_len(r, what, &[start.len(), limit.len(), offset.len(), file.len(), build.len(), flags.len()])?;
+    same_len(
+        r,
+        what,
+        &[
+            start.len(),
+            limit.len(),
+            offset.len(),
+            file.len(),
+            build.len(),
+            flags.len(),
+        ],
+    )?;
     Ok((0..start.len())
         .map(|i| Mapping {
             memory_start: start[i],
@@ -246,7 +297,6 @@ fn kind_of(code: u8) -> FrameKind {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,8 +325,16 @@ mod tests {
         });
         let main = s.intern_named_location("main", None, 0, FrameKind::Jit);
         let lines = [
-            Line { function: Some(f), line: 12, column: 4 },
-            Line { function: None, line: 0, column: 0 },
+            Line {
+                function: Some(f),
+                line: 12,
+                column: 4,
+            },
+            Line {
+                function: None,
+                line: 0,
+                column: 0,
+            },
         ];
         let inl = s.intern_location(Some(m), 0xdead_beef, &lines, FrameKind::Kernel);
         let bare = s.intern_location(Some(m), 0x1a2b, &[], FrameKind::Unspecified);

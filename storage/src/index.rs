@@ -40,7 +40,9 @@ impl FunctionIndex {
         for (i, node) in nodes.iter().enumerate().skip(1) {
             let p = node.parent.index();
             if !(p < i && i < p + size[p] as usize) {
-                return Err(Error::Invalid("stack tree is not in depth-first order".into()));
+                return Err(Error::Invalid(
+                    "stack tree is not in depth-first order".into(),
+                ));
             }
         }
         let mut bitmaps = vec![RoaringBitmap::new(); s.functions.len()];
@@ -65,7 +67,11 @@ impl FunctionIndex {
     pub fn stacks_with_name(&self, s: &Symbols, name: &str) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
         for (i, f) in s.functions.iter().enumerate() {
-            let fname = if f.name.is_empty() { f.system_name } else { f.name };
+            let fname = if f.name.is_empty() {
+                f.system_name
+            } else {
+                f.name
+            };
             if s.strings.get(fname) == name
                 && let Some(bm) = self.bitmaps.get(i)
             {
@@ -97,7 +103,10 @@ impl FunctionIndex {
         for bm in &self.bitmaps {
             bm.serialize_into(&mut bytes)
                 .map_err(|e| Error::Invalid(format!("roaring: {e}")))?;
-            ends.push(u32::try_from(bytes.len()).map_err(|_| Error::Invalid("index exceeds 4 GiB".into()))?);
+            ends.push(
+                u32::try_from(bytes.len())
+                    .map_err(|_| Error::Invalid("index exceeds 4 GiB".into()))?,
+            );
         }
         let mut w = ContainerWriter::new(MAGIC, VERSION);
         w.u32s(SEC_ENDS, ends.into_iter());
@@ -111,7 +120,10 @@ impl FunctionIndex {
         let ends = r.u32s(SEC_ENDS)?;
         let bytes = r.bytes(SEC_BITMAPS)?;
         if ends.len() != functions {
-            return Err(r.corrupt(format!("indexes {} functions, the dictionary has {functions}", ends.len())));
+            return Err(r.corrupt(format!(
+                "indexes {} functions, the dictionary has {functions}",
+                ends.len()
+            )));
         }
         let mut start = 0usize;
         let mut bitmaps = Vec::with_capacity(ends.len());
@@ -119,7 +131,8 @@ impl FunctionIndex {
             let chunk = bytes
                 .get(start..end as usize)
                 .ok_or_else(|| r.corrupt("bitmap offsets out of range"))?;
-            let bm = RoaringBitmap::deserialize_from(chunk).map_err(|e| r.corrupt(format!("bitmap: {e}")))?;
+            let bm = RoaringBitmap::deserialize_from(chunk)
+                .map_err(|e| r.corrupt(format!("bitmap: {e}")))?;
             bitmaps.push(bm);
             start = end as usize;
         }
@@ -135,8 +148,14 @@ mod tests {
     #[test]
     fn contains_matches_a_walk_of_every_stack() {
         let mut s = Symbols::new();
-        let loc = |s: &mut Symbols, n: &str| s.intern_named_location(n, None, 0, FrameKind::Unspecified);
-        let (main, a, b, c) = (loc(&mut s, "main"), loc(&mut s, "a"), loc(&mut s, "b"), loc(&mut s, "c"));
+        let loc =
+            |s: &mut Symbols, n: &str| s.intern_named_location(n, None, 0, FrameKind::Unspecified);
+        let (main, a, b, c) = (
+            loc(&mut s, "main"),
+            loc(&mut s, "a"),
+            loc(&mut s, "b"),
+            loc(&mut s, "c"),
+        );
         let stacks = [
             s.stacks.intern([main, a, b]),
             s.stacks.intern([main, b]),
@@ -145,7 +164,8 @@ mod tests {
         ];
         let (dfs, remap) = s.compact(stacks);
         let index = FunctionIndex::build(&dfs).unwrap();
-        let back = FunctionIndex::decode("i", &index.encode().unwrap(), dfs.functions.len()).unwrap();
+        let back =
+            FunctionIndex::decode("i", &index.encode().unwrap(), dfs.functions.len()).unwrap();
         assert_eq!(back, index);
         for name in ["main", "a", "b", "c", "absent"] {
             let bm = index.stacks_with_name(&dfs, name);

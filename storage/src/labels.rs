@@ -31,7 +31,10 @@ impl Labels {
     /// Labels from pairs; a later pair wins over an earlier one with the same name. Names
     /// must be non-empty and match `[A-Za-z_][A-Za-z0-9_.]*` (Prometheus and Pyroscope
     /// names, plus `.`).
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>, limits: &LabelLimits) -> Result<Self> {
+    pub fn new(
+        pairs: impl IntoIterator<Item = (String, String)>,
+        limits: &LabelLimits,
+    ) -> Result<Self> {
         let mut v: Vec<(String, String)> = Vec::new();
         for (k, val) in pairs {
             check_name(&k, limits)?;
@@ -89,14 +92,23 @@ impl Labels {
     }
 
     /// These labels plus `extra` (which win on conflicts), checked against `limits`.
-    pub fn merged(&self, extra: impl IntoIterator<Item = (String, String)>, limits: &LabelLimits) -> Result<Self> {
+    pub fn merged(
+        &self,
+        extra: impl IntoIterator<Item = (String, String)>,
+        limits: &LabelLimits,
+    ) -> Result<Self> {
         Labels::new(self.0.iter().cloned().chain(extra), limits)
     }
 }
 
 fn check_name(k: &str, limits: &LabelLimits) -> Result<()> {
-    let ok_first = k.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-    let ok_rest = k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    let ok_first = k
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    let ok_rest = k
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
     if !ok_first || !ok_rest {
         return Err(Error::Invalid(format!(
             "label name {k:?} is not valid: use letters, digits, '_' and '.', not starting with a digit"
@@ -125,7 +137,10 @@ mod tests {
     #[test]
     fn sorted_unique_and_checked() {
         let labels = l(&[("pod", "a"), ("app", "x"), ("pod", "b")]).unwrap();
-        assert_eq!(labels.pairs(), &[("app".into(), "x".into()), ("pod".into(), "b".into())]);
+        assert_eq!(
+            labels.pairs(),
+            &[("app".into(), "x".into()), ("pod".into(), "b".into())]
+        );
         assert_eq!(labels.get("pod"), Some("b"));
         assert_eq!(labels.get("dc"), None);
         assert!(l(&[("1x", "a")]).is_err());

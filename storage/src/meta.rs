@@ -85,7 +85,10 @@ impl BlockMeta {
         let meta: BlockMeta = serde_json::from_slice(data)
             .map_err(|e| Error::corrupt(path, format!("bad block metadata: {e}")))?;
         if meta.id != block.id {
-            return Err(Error::corrupt(path, format!("names block {} but lives in {}", meta.id, block.id)));
+            return Err(Error::corrupt(
+                path,
+                format!("names block {} but lives in {}", meta.id, block.id),
+            ));
         }
         Ok(meta)
     }

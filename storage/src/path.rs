@@ -263,7 +263,19 @@ mod tests {
 
     #[test]
     fn escape_round_trips() {
-        for v in ["", "+", "~", "a=b", "x/y", "ünï", ".", "..", "%41", "+41", "plain-1.2_3"] {
+        for v in [
+            "",
+            "+",
+            "~",
+            "a=b",
+            "x/y",
+            "ünï",
+            ".",
+            "..",
+            "%41",
+            "+41",
+            "plain-1.2_3",
+        ] {
             assert_eq!(unescape(&escape(v)).as_deref(), Some(v), "{v:?}");
             assert!(!escape(v).contains('/'));
         }
@@ -274,7 +286,11 @@ mod tests {
     #[test]
     fn malformed_paths_are_errors() {
         let root = Path::from("data");
-        for p in ["data/acme/app=a", "other/acme/app=a/version=b/dc=c/date=2026-01-01/x", "data/acme/app=a/version=b/dc=c/date=2026-13-01/0192f5a0c3d47e8a9b1c2d3e4f506172"] {
+        for p in [
+            "data/acme/app=a",
+            "other/acme/app=a/version=b/dc=c/date=2026-01-01/x",
+            "data/acme/app=a/version=b/dc=c/date=2026-13-01/0192f5a0c3d47e8a9b1c2d3e4f506172",
+        ] {
             assert!(BlockPath::parse(&root, &Path::from(p)).is_err(), "{p}");
         }
     }

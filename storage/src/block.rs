@@ -1,0 +1,407 @@
+//! Writing and reading a block: its Parquet tables, dictionary, index and metadata.
+//!
+//! A block is written file by file, `meta.json` last and with a create-only put, so a reader
+//! either sees a complete block or none. Reading verifies versions, lengths and every
+//! reference (a sample's stack, series and sample type), so a damaged block gives an error
+//! that names its file instead of a wrong answer.
+
+use crate::rows::{BlockData, ProfileRows, SampleRows};
+use crate::schema::{self, FORMAT_KEY};
+use crate::{BlockFile, BlockMeta, BlockPath, Error, FunctionIndex, Labels, Result, dict};
+use arrow::array::{
+    Array, ArrayRef, Int64Array, MapArray, MapBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampNanosecondArray, UInt16Array, UInt32Array,
+};
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::sync::Arc;
+
+/// Rows per Parquet row group of the samples table.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+fn writer_props(format: String) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(20_000)
+        .set_key_value_metadata(Some(vec![KeyValue::new(FORMAT_KEY.to_string(), format)]))
+        .set_created_by(format!("flamedb {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+fn parquet_bytes(
+    path: &str,
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    format: String,
+) -> Result<Vec<u8>> {
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let pq = |source| Error::Parquet {
+        path: path.to_string(),
+        source,
+    };
+    let mut w =
+        ArrowWriter::try_new(Vec::new(), schema.clone(), Some(writer_props(format))).map_err(pq)?;
+    w.write(&batch).map_err(pq)?;
+    w.into_inner().map_err(pq)
+}
+
+fn samples_columns(s: &SampleRows) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(UInt16Array::from(s.sample_type.clone())),
+        Arc::new(UInt32Array::from(s.series.clone())),
+        Arc::new(TimestampNanosecondArray::from(s.time.clone()).with_timezone("UTC")),
+        Arc::new(UInt32Array::from(s.stack.clone())),
+        Arc::new(Int64Array::from(s.value.clone())),
+    ]
+}
+
+fn profiles_columns(p: &ProfileRows) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(UInt16Array::from(p.sample_type.clone())),
+        Arc::new(UInt32Array::from(p.series.clone())),
+        Arc::new(TimestampNanosecondArray::from(p.time.clone()).with_timezone("UTC")),
+        Arc::new(Int64Array::from(p.duration.clone())),
+        Arc::new(Int64Array::from(p.period.clone())),
+        Arc::new(Int64Array::from(p.total.clone())),
+        Arc::new(UInt32Array::from(p.stacks.clone())),
+    ]
+}
+
+fn series_columns(series: &[Labels]) -> Result<Vec<ArrayRef>> {
+    let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    for labels in series {
+        for (k, v) in labels.pairs() {
+            b.keys().append_value(k);
+            b.values().append_value(v);
+        }
+        b.append(true)?;
+    }
+    let ids: Vec<u32> = (0..series.len() as u32).collect();
+    Ok(vec![Arc::new(UInt32Array::from(ids)), Arc::new(b.finish())])
+}
+
+/// Writes `data` (normalized: see [`BlockData::normalize`]) as block `block` below `root`
+/// and returns its metadata. `meta` supplies the fields the data does not determine
+/// (compaction level, sources, WAL range); the rest are computed here.
+pub async fn write_block(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+    data: &BlockData,
+    mut meta: BlockMeta,
+) -> Result<BlockMeta> {
+    let file = |f: BlockFile| block.file(root, f);
+    let name = |f: BlockFile| file(f).to_string();
+    let samples = parquet_bytes(
+        &name(BlockFile::Samples),
+        &schema::SAMPLES,
+        samples_columns(&data.samples),
+        format!("samples/{}", schema::SAMPLES_VERSION),
+    )?;
+    let profiles = parquet_bytes(
+        &name(BlockFile::Profiles),
+        &schema::PROFILES,
+        profiles_columns(&data.profiles),
+        format!("profiles/{}", schema::PROFILES_VERSION),
+    )?;
+    let series = parquet_bytes(
+        &name(BlockFile::Series),
+        &schema::SERIES,
+        series_columns(&data.series)?,
+        format!("series/{}", schema::SERIES_VERSION),
+    )?;
+    let symbols = dict::encode(&data.symbols)?;
+    let index = FunctionIndex::build(&data.symbols)?.encode()?;
+    let files = [
+        (BlockFile::Samples, samples),
+        (BlockFile::Profiles, profiles),
+        (BlockFile::Series, series),
+        (BlockFile::Symbols, symbols),
+        (BlockFile::Index, index),
+    ];
+    meta.file_sizes = files
+        .iter()
+        .map(|(f, b)| (f.name().to_string(), b.len() as u64))
+        .collect();
+    let puts = files
+        .into_iter()
+        .map(|(f, bytes)| async move { store.put(&file(f), PutPayload::from(bytes)).await });
+    futures::future::try_join_all(puts).await?;
+
+    let (min, max) = data.time_range().unwrap_or((0, 0));
+    meta.format_version = crate::meta::META_VERSION;
+    meta.layout_version = crate::path::LAYOUT_VERSION;
+    meta.id = block.id.clone();
+    meta.min_time_nanos = min;
+    meta.max_time_nanos = max;
+    meta.rows = data.samples.len() as u64;
+    meta.profiles = data.profiles.len() as u64;
+    meta.stacks = data.symbols.stacks.len() as u64;
+    meta.series = data.series.len() as u64;
+    meta.sample_types = data.sample_types.clone();
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
+    let meta_path = file(BlockFile::Meta);
+    match store
+        .put_opts(&meta_path, PutPayload::from(meta.to_json()), opts)
+        .await
+    {
+        Ok(_) => {}
+        // Stores without conditional puts: a plain put is still atomic per object.
+        Err(object_store::Error::NotImplemented { .. }) => {
+            store
+                .put(&meta_path, PutPayload::from(meta.to_json()))
+                .await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(meta)
+}
+
+/// Reads a block's metadata.
+pub async fn read_meta(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+) -> Result<BlockMeta> {
+    let path = block.file(root, BlockFile::Meta);
+    let bytes = store.get(&path).await?.bytes().await?;
+    BlockMeta::from_json(block, path.as_ref(), &bytes)
+}
+
+/// Reads a block's dictionary.
+pub async fn read_symbols(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+) -> Result<flamedb_profile::Symbols> {
+    let path = block.file(root, BlockFile::Symbols);
+    let bytes = get_bytes(store, &path).await?;
+    dict::decode(path.as_ref(), &bytes)
+}
+
+/// Reads a block's function index, checked against its dictionary's function count.
+pub async fn read_index(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+    functions: usize,
+) -> Result<FunctionIndex> {
+    let path = block.file(root, BlockFile::Index);
+    let bytes = get_bytes(store, &path).await?;
+    FunctionIndex::decode(path.as_ref(), &bytes, functions)
+}
+
+async fn get_bytes(store: &dyn ObjectStore, path: &Path) -> Result<Bytes> {
+    match store.get(path).await {
+        Ok(r) => Ok(r.bytes().await?),
+        Err(object_store::Error::NotFound { .. }) => Err(Error::corrupt(path, "file missing")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads a whole Parquet table of a block into one batch, checking its format marker.
+async fn read_table(
+    store: &dyn ObjectStore,
+    path: &Path,
+    table: &str,
+    version: u32,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let bytes = get_bytes(store, path).await?;
+    let pq = |source| Error::Parquet {
+        path: path.to_string(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq)?;
+    let marker = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == FORMAT_KEY))
+        .and_then(|k| k.value.clone())
+        .unwrap_or_default();
+    let found = marker
+        .strip_prefix(table)
+        .and_then(|v| v.strip_prefix('/'))
+        .and_then(|v| v.parse::<u32>().ok())
+        .ok_or_else(|| {
+            Error::corrupt(
+                path,
+                format!("not a flamedb {table} table (marker {marker:?})"),
+            )
+        })?;
+    if found > version {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_string(),
+            found,
+            supported: version,
+        });
+    }
+    let reader = builder.build().map_err(pq)?;
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    let batch = arrow::compute::concat_batches(schema, &batches)?;
+    Ok(batch)
+}
+
+fn column<'a, T: Array + 'static>(
+    batch: &'a RecordBatch,
+    path: &Path,
+    name: &str,
+) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| Error::corrupt(path, format!("column {name} missing or of the wrong type")))
+}
+
+/// Reads a whole block into memory and checks its internal references.
+pub async fn read_block(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+) -> Result<(BlockMeta, BlockData)> {
+    let meta = read_meta(store, root, block).await?;
+    let symbols = read_symbols(store, root, block).await?;
+
+    let sp = block.file(root, BlockFile::Samples);
+    let b = read_table(
+        store,
+        &sp,
+        "samples",
+        schema::SAMPLES_VERSION,
+        &schema::SAMPLES,
+    )
+    .await?;
+    let samples = SampleRows {
+        sample_type: column::<UInt16Array>(&b, &sp, "sample_type")?
+            .values()
+            .to_vec(),
+        series: column::<UInt32Array>(&b, &sp, "series_id")?
+            .values()
+            .to_vec(),
+        time: column::<TimestampNanosecondArray>(&b, &sp, "time")?
+            .values()
+            .to_vec(),
+        stack: column::<UInt32Array>(&b, &sp, "stack_id")?
+            .values()
+            .to_vec(),
+        value: column::<Int64Array>(&b, &sp, "value")?.values().to_vec(),
+    };
+
+    let pp = block.file(root, BlockFile::Profiles);
+    let b = read_table(
+        store,
+        &pp,
+        "profiles",
+        schema::PROFILES_VERSION,
+        &schema::PROFILES,
+    )
+    .await?;
+    let profiles = ProfileRows {
+        sample_type: column::<UInt16Array>(&b, &pp, "sample_type")?
+            .values()
+            .to_vec(),
+        series: column::<UInt32Array>(&b, &pp, "series_id")?
+            .values()
+            .to_vec(),
+        time: column::<TimestampNanosecondArray>(&b, &pp, "time")?
+            .values()
+            .to_vec(),
+        duration: column::<Int64Array>(&b, &pp, "duration_nanos")?
+            .values()
+            .to_vec(),
+        period: column::<Int64Array>(&b, &pp, "period")?.values().to_vec(),
+        total: column::<Int64Array>(&b, &pp, "total")?.values().to_vec(),
+        stacks: column::<UInt32Array>(&b, &pp, "stacks")?.values().to_vec(),
+    };
+
+    let lp = block.file(root, BlockFile::Series);
+    let b = read_table(
+        store,
+        &lp,
+        "series",
+        schema::SERIES_VERSION,
+        &schema::SERIES,
+    )
+    .await?;
+    let series = series_of(&b, &lp)?;
+
+    let data = BlockData {
+        symbols,
+        sample_types: meta.sample_types.clone(),
+        series,
+        samples,
+        profiles,
+    };
+    check_references(&meta, &data, block, root)?;
+    Ok((meta, data))
+}
+
+fn series_of(b: &RecordBatch, path: &Path) -> Result<Vec<Labels>> {
+    let ids = column::<UInt32Array>(b, path, "series_id")?;
+    let map = column::<MapArray>(b, path, "labels")?;
+    let keys = map
+        .keys()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::corrupt(path, "label names are not strings"))?;
+    let values = map
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::corrupt(path, "label values are not strings"))?;
+    let offsets = map.value_offsets();
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.values().iter().enumerate() {
+        if *id as usize != i {
+            return Err(Error::corrupt(path, format!("series id {id} at row {i}")));
+        }
+        let (a, z) = (offsets[i] as usize, offsets[i + 1] as usize);
+        let pairs = (a..z)
+            .map(|j| (keys.value(j).to_string(), values.value(j).to_string()))
+            .collect();
+        out.push(Labels::from_stored(pairs));
+    }
+    Ok(out)
+}
+
+fn check_references(meta: &BlockMeta, d: &BlockData, block: &BlockPath, root: &Path) -> Result<()> {
+    let sp = block.file(root, BlockFile::Samples);
+    let bad = |what: &str| Err(Error::corrupt(&sp, what));
+    if d.samples.len() as u64 != meta.rows {
+        return bad("row count differs from meta.json");
+    }
+    let (types, series, stacks) = (d.sample_types.len(), d.series.len(), d.symbols.stacks.len());
+    if d.samples
+        .sample_type
+        .iter()
+        .chain(&d.profiles.sample_type)
+        .any(|&t| t as usize >= types)
+    {
+        return bad("a row refers to a missing sample type");
+    }
+    if d.samples
+        .series
+        .iter()
+        .chain(&d.profiles.series)
+        .any(|&s| s as usize >= series)
+    {
+        return bad("a row refers to a missing series");
+    }
+    if d.samples.stack.iter().any(|&s| s as usize >= stacks) {
+        return bad("a row refers to a missing stack");
+    }
+    Ok(())
+}
