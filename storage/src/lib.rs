@@ -4,19 +4,27 @@
 //! below are documented individually.)
 
 pub mod block;
+pub mod catalog;
 pub mod container;
 pub mod dict;
 pub mod error;
+pub mod head;
 pub mod index;
 pub mod labels;
 pub mod meta;
 pub mod path;
 pub mod rows;
 pub mod schema;
+pub mod store;
+pub mod wal;
 
+pub use catalog::{BlockInfo, PartitionFilter};
 pub use error::{Error, Result};
+pub use head::AppendOptions;
 pub use index::FunctionIndex;
 pub use labels::{LabelLimits, Labels};
-pub use meta::{BlockMeta, SampleType};
+pub use meta::{BlockMeta, SampleType, WalRange};
 pub use path::{BlockFile, BlockPath, PartitionKey};
 pub use rows::{BlockData, ProfileRows, SampleRows};
+pub use store::{AppendReceipt, ReplayReport, Store, StoreConfig};
+pub use wal::WalRecord;

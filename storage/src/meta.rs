@@ -24,6 +24,17 @@ impl SampleType {
     }
 }
 
+/// A range of WAL sequence numbers of one writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalRange {
+    /// The writer's id (`wal/writer-id`).
+    pub writer: String,
+    /// First sequence number.
+    pub first: u64,
+    /// Last sequence number.
+    pub last: u64,
+}
+
 /// The contents of `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockMeta {
@@ -53,14 +64,36 @@ pub struct BlockMeta {
     pub sources: Vec<String>,
     /// Sizes in bytes of the block's files.
     pub file_sizes: Vec<(String, u64)>,
-    /// Write-ahead log records this block covers, for exactly-once replay:
-    /// `(writer id, first sequence number, last sequence number)`.
-    pub wal: Option<(String, u64, u64)>,
+    /// Write-ahead log records this block holds, per writer, for exactly-once replay
+    /// (compaction unions its sources' ranges).
+    pub wal: Vec<WalRange>,
     /// When the block was written, ns since the Unix epoch.
     pub created_nanos: i64,
 }
 
 impl BlockMeta {
+    /// Metadata with every field empty; [`crate::block::write_block`] fills in what the
+    /// data determines.
+    pub fn empty() -> Self {
+        BlockMeta {
+            format_version: META_VERSION,
+            layout_version: crate::path::LAYOUT_VERSION,
+            id: String::new(),
+            min_time_nanos: 0,
+            max_time_nanos: 0,
+            rows: 0,
+            profiles: 0,
+            stacks: 0,
+            series: 0,
+            sample_types: Vec::new(),
+            compaction_level: 0,
+            sources: Vec::new(),
+            file_sizes: Vec::new(),
+            wal: Vec::new(),
+            created_nanos: 0,
+        }
+    }
+
     /// Serializes to JSON.
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain data with string keys cannot fail.

@@ -44,7 +44,8 @@ pub static PROFILES: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// The labels column type: `map<utf8, utf8>` with sorted keys.
+/// The labels column type: `map<utf8, utf8>` (keys are written in sorted order, but the
+/// type does not claim it, as Arrow's map builder does not).
 pub fn labels_type() -> DataType {
     DataType::Map(
         Arc::new(Field::new(
@@ -58,7 +59,7 @@ pub fn labels_type() -> DataType {
             ),
             false,
         )),
-        true,
+        false,
     )
 }
 

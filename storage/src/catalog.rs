@@ -1,0 +1,147 @@
+//! The block catalog: which complete, current blocks exist, found by listing object storage.
+//!
+//! A block is complete when its `meta.json` exists (written last). A block is superseded
+//! when a complete block lists it among its `sources` (compaction); readers skip superseded
+//! blocks, so a sample is never counted twice nor missed while compaction runs. Metadata is
+//! immutable, so it is cached by path.
+
+use crate::block::read_meta;
+use crate::{BlockFile, BlockMeta, BlockPath, PartitionKey, Result, path};
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use hashbrown::{HashMap, HashSet};
+use object_store::ObjectStore;
+use object_store::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Which partitions to look at; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionFilter {
+    /// Apps to include.
+    pub apps: Option<Vec<String>>,
+    /// Versions to include.
+    pub versions: Option<Vec<String>>,
+    /// Data centers to include.
+    pub dcs: Option<Vec<String>>,
+    /// First and last UTC day to include.
+    pub dates: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl PartitionFilter {
+    /// Whether partition `k` passes.
+    pub fn matches(&self, k: &PartitionKey) -> bool {
+        let has = |set: &Option<Vec<String>>, v: &str| {
+            set.as_ref().is_none_or(|s| s.iter().any(|x| x == v))
+        };
+        has(&self.apps, &k.app)
+            && has(&self.versions, &k.version)
+            && has(&self.dcs, &k.dc)
+            && self.dates.is_none_or(|(a, b)| a <= k.date && k.date <= b)
+    }
+
+    /// The deepest listing prefix the filter pins down (one app, and then one version...).
+    fn prefix(&self, root: &Path, tenant: &str) -> Path {
+        let mut p = PartitionKey::tenant_path(root, tenant);
+        let single =
+            |s: &Option<Vec<String>>| s.as_ref().filter(|v| v.len() == 1).map(|v| v[0].clone());
+        for (key, value) in [
+            ("app", single(&self.apps)),
+            ("version", single(&self.versions)),
+            ("dc", single(&self.dcs)),
+        ] {
+            match value {
+                Some(v) => p = p.join(format!("{key}={}", path::escape(&v))),
+                None => break,
+            }
+        }
+        p
+    }
+}
+
+/// A complete, current block.
+#[derive(Debug, Clone)]
+pub struct BlockInfo {
+    /// Where it is.
+    pub path: BlockPath,
+    /// Its metadata.
+    pub meta: Arc<BlockMeta>,
+}
+
+/// Lists blocks, caching metadata.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    metas: Mutex<HashMap<BlockPath, Arc<BlockMeta>>>,
+}
+
+impl Catalog {
+    /// The complete, non-superseded blocks of `tenant` matching `filter`, sorted by path.
+    pub async fn blocks(
+        &self,
+        store: &dyn ObjectStore,
+        root: &Path,
+        tenant: &str,
+        filter: &PartitionFilter,
+    ) -> Result<Vec<BlockInfo>> {
+        let all = self.all_blocks(store, root, tenant, filter).await?;
+        let superseded: HashSet<&str> = all
+            .iter()
+            .flat_map(|b| b.meta.sources.iter().map(String::as_str))
+            .collect();
+        let mut out: Vec<BlockInfo> = all
+            .iter()
+            .filter(|b| !superseded.contains(b.path.id.as_str()))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Every complete block (superseded ones included) matching `filter`.
+    pub async fn all_blocks(
+        &self,
+        store: &dyn ObjectStore,
+        root: &Path,
+        tenant: &str,
+        filter: &PartitionFilter,
+    ) -> Result<Vec<BlockInfo>> {
+        let prefix = filter.prefix(root, tenant);
+        let objects: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+        let mut complete = Vec::new();
+        for o in objects {
+            let Ok((block, Some(BlockFile::Meta))) = BlockPath::parse(root, &o.location) else {
+                continue; // not ours, or not a meta file
+            };
+            if block.partition.tenant == tenant && filter.matches(&block.partition) {
+                complete.push(block);
+            }
+        }
+        let mut out = Vec::with_capacity(complete.len());
+        for block in complete {
+            let cached = self.metas.lock().map_err(poisoned)?.get(&block).cloned();
+            let meta = match cached {
+                Some(m) => m,
+                None => {
+                    let m = Arc::new(read_meta(store, root, &block).await?);
+                    self.metas
+                        .lock()
+                        .map_err(poisoned)?
+                        .insert(block.clone(), m.clone());
+                    m
+                }
+            };
+            out.push(BlockInfo { path: block, meta });
+        }
+        Ok(out)
+    }
+
+    /// Forgets a deleted block.
+    pub fn forget(&self, block: &BlockPath) {
+        if let Ok(mut m) = self.metas.lock() {
+            m.remove(block);
+        }
+    }
+}
+
+fn poisoned<T>(_: T) -> crate::Error {
+    crate::Error::Closed("catalog lock poisoned".into())
+}

@@ -1,0 +1,508 @@
+//! The store: the write path (decode, WAL, head), flushing heads to blocks, the catalog,
+//! and start-up replay.
+//!
+//! ```text
+//!  append(request) ─► decode + validate ─► ingest thread: WAL append + fdatasync (batched)
+//!                                               │ then, in sequence order
+//!                                               ▼
+//!                                        heads[partition].append ─► ack
+//!  flusher (every second): head over size or age ─► normalize ─► block files ─► meta.json
+//!                          then delete WAL segments whose records are all in blocks
+//! ```
+//!
+//! Exactly once: a flushed block records `(writer id, first seq, last seq)` of the WAL
+//! records it holds, and heads are applied in sequence order, so a partition's block holds
+//! every record of that partition up to its last seq. On start-up the log is replayed,
+//! skipping for each partition the records at or below the highest seq its blocks hold.
+
+use crate::block::{self, write_block};
+use crate::catalog::{BlockInfo, Catalog, PartitionFilter};
+use crate::head::{AppendOptions, AppendStats, Head};
+use crate::wal::{Wal, WalRecord};
+use crate::{BlockData, BlockMeta, BlockPath, Error, Labels, PartitionKey, Result};
+use flamedb_profile::{DecodeLimits, DecodeOptions, Profile};
+use hashbrown::HashMap;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Store settings (the server maps its flags and environment onto this).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Directory of the write-ahead log (local disk). Default `./data/wal`.
+    pub wal_dir: PathBuf,
+    /// WAL segment size before rotation. Default 64 MiB.
+    pub wal_segment_bytes: u64,
+    /// A head is flushed when it holds about this many bytes. Default 64 MiB.
+    pub flush_bytes: usize,
+    /// A head is flushed when its first profile is this old. Default 60 s.
+    pub flush_age: Duration,
+    /// How profiles become rows.
+    pub append: AppendOptions,
+    /// Bounds on decoding ingested profiles.
+    pub decode: DecodeLimits,
+    /// Most profiles waiting in one WAL batch. Default 512.
+    pub max_batch: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            wal_dir: PathBuf::from("data/wal"),
+            wal_segment_bytes: 64 << 20,
+            flush_bytes: 64 << 20,
+            flush_age: Duration::from_secs(60),
+            append: AppendOptions::default(),
+            decode: DecodeLimits::default(),
+            max_batch: 512,
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// WAL sequence number of the profile.
+    pub seq: u64,
+    /// Samples in the decoded profile.
+    pub samples: u64,
+    /// Rows and profile rows added.
+    pub stats: AppendStats,
+}
+
+/// What start-up replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Records applied to heads.
+    pub applied: u64,
+    /// Records skipped because blocks already hold them.
+    pub skipped: u64,
+    /// Records that failed to decode or apply (logged).
+    pub failed: u64,
+    /// Bytes of a torn last record dropped.
+    pub torn_bytes: u64,
+}
+
+struct Job {
+    record: WalRecord,
+    profile: Profile,
+    labels: Labels,
+    key: PartitionKey,
+    ack: oneshot::Sender<Result<(u64, AppendStats)>>,
+}
+
+struct Inner {
+    objects: Arc<dyn ObjectStore>,
+    root: Path,
+    config: StoreConfig,
+    heads: Mutex<HashMap<PartitionKey, Head>>,
+    /// Blocks taken from heads but not yet written: (key, data, first seq, last seq).
+    pending: Mutex<Vec<(PartitionKey, BlockData, (u64, u64))>>,
+    wal: Mutex<Wal>,
+    writer_id: String,
+    catalog: Catalog,
+    flush_lock: tokio::sync::Mutex<()>,
+}
+
+/// The store. Cheap to clone; all clones share one WAL and one set of heads.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+    jobs: mpsc::SyncSender<Job>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.inner.root)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the store on `objects` below `root`: replays the WAL into heads and starts
+    /// the ingest thread. Call [`Store::flush_due`] periodically (or
+    /// [`Store::spawn_background`]) and [`Store::close`] at shutdown.
+    pub async fn open(
+        objects: Arc<dyn ObjectStore>,
+        root: Path,
+        config: StoreConfig,
+    ) -> Result<(Store, ReplayReport)> {
+        let (wal, replayed, open_report) = Wal::open(&config.wal_dir, config.wal_segment_bytes)?;
+        let writer_id = wal.writer_id().to_string();
+        let inner = Arc::new(Inner {
+            objects,
+            root,
+            config,
+            heads: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
+            wal: Mutex::new(wal),
+            writer_id,
+            catalog: Catalog::default(),
+            flush_lock: tokio::sync::Mutex::new(()),
+        });
+        let mut report = ReplayReport {
+            torn_bytes: open_report.torn_bytes,
+            ..ReplayReport::default()
+        };
+        // Replay: skip what blocks already hold.
+        let mut watermarks: HashMap<PartitionKey, u64> = HashMap::new();
+        for r in replayed {
+            let prepared = prepare(&inner.config, &r.record);
+            let (profile, labels, key) = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(seq = r.seq, error = %e, "WAL record cannot be decoded; skipped");
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            let mark = match watermarks.get(&key) {
+                Some(&m) => m,
+                None => {
+                    let m = inner.flushed_watermark(&key).await?;
+                    watermarks.insert(key.clone(), m);
+                    m
+                }
+            };
+            if r.seq <= mark {
+                report.skipped += 1;
+                continue;
+            }
+            let mut heads = inner.heads.lock().map_err(poisoned)?;
+            let head = heads.entry(key.clone()).or_insert_with(|| Head::new(key));
+            match head.append(
+                r.seq,
+                &labels,
+                &profile,
+                r.record.time_nanos,
+                &inner.config.append,
+            ) {
+                Ok(_) => report.applied += 1,
+                Err(e) => {
+                    tracing::error!(seq = r.seq, error = %e, "WAL record cannot be applied; skipped");
+                    report.failed += 1;
+                }
+            }
+        }
+        let (tx, rx) = mpsc::sync_channel::<Job>(inner.config.max_batch * 4);
+        let thread_inner = inner.clone();
+        std::thread::Builder::new()
+            .name("flamedb-ingest".into())
+            .spawn(move || ingest_loop(&thread_inner, &rx))
+            .map_err(|e| Error::io("ingest thread", e))?;
+        Ok((Store { inner, jobs: tx }, report))
+    }
+
+    /// The object store and root prefix the blocks live under.
+    pub fn objects(&self) -> (&Arc<dyn ObjectStore>, &Path) {
+        (&self.inner.objects, &self.inner.root)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Decodes and validates a profile, writes it to the WAL (durably) and adds it to its
+    /// partition's head. Returns once the profile is durable; bad input is rejected before
+    /// anything is written.
+    pub async fn append(&self, mut record: WalRecord) -> Result<AppendReceipt> {
+        // Decoding is CPU work; keep it off the async workers.
+        let config = self.inner.config.clone();
+        let (record, profile, labels, key) = tokio::task::spawn_blocking(move || {
+            let (profile, labels, key) = prepare_new(&config, &mut record)?;
+            Ok::<_, Error>((record, profile, labels, key))
+        })
+        .await
+        .map_err(|e| Error::Closed(format!("decode task: {e}")))??;
+        let samples = profile.samples.len() as u64;
+        let (ack, done) = oneshot::channel();
+        let job = Job {
+            record,
+            profile,
+            labels,
+            key,
+            ack,
+        };
+        let jobs = self.jobs.clone();
+        tokio::task::spawn_blocking(move || jobs.send(job))
+            .await
+            .map_err(|e| Error::Closed(format!("ingest queue: {e}")))?
+            .map_err(|_| Error::Closed("ingest thread stopped".into()))?;
+        let (seq, stats) = done
+            .await
+            .map_err(|_| Error::Closed("ingest thread stopped".into()))??;
+        Ok(AppendReceipt {
+            seq,
+            samples,
+            stats,
+        })
+    }
+
+    /// Flushes heads that are over size or age (all non-empty heads when `force`), then
+    /// deletes WAL segments whose records are all in blocks. Returns the blocks written.
+    pub async fn flush_due(&self, force: bool) -> Result<Vec<BlockPath>> {
+        let _one_at_a_time = self.inner.flush_lock.lock().await;
+        let config = &self.inner.config;
+        {
+            let mut heads = self.inner.heads.lock().map_err(poisoned)?;
+            let mut pending = self.inner.pending.lock().map_err(poisoned)?;
+            for head in heads.values_mut() {
+                let due = !head.is_empty()
+                    && (force
+                        || head.approx_bytes() >= config.flush_bytes
+                        || head.since.elapsed() >= config.flush_age);
+                if due {
+                    let key = head.key.clone();
+                    let (data, range) = head.take();
+                    if let Some(range) = range {
+                        pending.push((key, data, range));
+                    }
+                }
+            }
+            heads.retain(|_, h| !h.is_empty());
+        }
+        let work: Vec<_> = std::mem::take(&mut *self.inner.pending.lock().map_err(poisoned)?);
+        let mut written = Vec::new();
+        let mut failed = Vec::new();
+        let mut first_error = None;
+        for (key, data, range) in work {
+            match self.inner.write_head_block(&key, &data, range).await {
+                Ok(path) => written.push(path),
+                Err(e) => {
+                    tracing::error!(partition = ?key, error = %e, "flush failed; will retry");
+                    first_error.get_or_insert_with(|| format!("{}/{}: {e}", key.app, key.version));
+                    failed.push((key, data, range));
+                }
+            }
+        }
+        let n_failed = failed.len();
+        self.inner.pending.lock().map_err(poisoned)?.extend(failed);
+        self.inner.truncate_wal()?;
+        if let Some(first) = first_error {
+            return Err(Error::Closed(format!(
+                "{n_failed} head(s) could not be flushed and stay in memory and in the WAL; first: {first}"
+            )));
+        }
+        Ok(written)
+    }
+
+    /// Flushes everything (for shutdown and tests).
+    pub async fn close(&self) -> Result<()> {
+        self.flush_due(true).await.map(|_| ())
+    }
+
+    /// Spawns the periodic flusher on the current tokio runtime; it stops when the
+    /// returned handle is aborted or dropped with the runtime.
+    pub fn spawn_background(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = store.flush_due(false).await {
+                    tracing::warn!(error = %e, "background flush");
+                }
+            }
+        })
+    }
+
+    /// The complete, current blocks of `tenant` matching `filter`.
+    pub async fn blocks(&self, tenant: &str, filter: &PartitionFilter) -> Result<Vec<BlockInfo>> {
+        self.inner
+            .catalog
+            .blocks(
+                self.inner.objects.as_ref(),
+                &self.inner.root,
+                tenant,
+                filter,
+            )
+            .await
+    }
+
+    /// Reads a whole block.
+    pub async fn read_block(&self, block: &BlockPath) -> Result<(BlockMeta, BlockData)> {
+        block::read_block(self.inner.objects.as_ref(), &self.inner.root, block).await
+    }
+
+    /// The catalog (shared metadata cache).
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+}
+
+impl Inner {
+    /// The highest WAL seq of this writer that blocks of `key` hold (0 when none).
+    async fn flushed_watermark(&self, key: &PartitionKey) -> Result<u64> {
+        let filter = PartitionFilter {
+            apps: Some(vec![key.app.clone()]),
+            versions: Some(vec![key.version.clone()]),
+            dcs: Some(vec![key.dc.clone()]),
+            dates: Some((key.date, key.date)),
+        };
+        let blocks = self
+            .catalog
+            .all_blocks(self.objects.as_ref(), &self.root, &key.tenant, &filter)
+            .await?;
+        Ok(blocks
+            .iter()
+            .flat_map(|b| b.meta.wal.iter())
+            .filter(|w| w.writer == self.writer_id)
+            .map(|w| w.last)
+            .max()
+            .unwrap_or(0))
+    }
+
+    async fn write_head_block(
+        &self,
+        key: &PartitionKey,
+        data: &BlockData,
+        range: (u64, u64),
+    ) -> Result<BlockPath> {
+        let normalized = data.clone().normalize();
+        let path = BlockPath::new(key.clone());
+        let meta = BlockMeta {
+            wal: vec![crate::meta::WalRange {
+                writer: self.writer_id.clone(),
+                first: range.0,
+                last: range.1,
+            }],
+            created_nanos: now_nanos(),
+            ..BlockMeta::empty()
+        };
+        write_block(self.objects.as_ref(), &self.root, &path, &normalized, meta).await?;
+        Ok(path)
+    }
+
+    /// Deletes WAL segments below the oldest record still only in memory.
+    fn truncate_wal(&self) -> Result<()> {
+        let heads = self.heads.lock().map_err(poisoned)?;
+        let pending = self.pending.lock().map_err(poisoned)?;
+        let mut wal = self.wal.lock().map_err(poisoned)?;
+        let oldest = heads
+            .values()
+            .filter_map(|h| h.wal_range.map(|r| r.0))
+            .chain(pending.iter().map(|p| p.2.0))
+            .min()
+            .unwrap_or_else(|| wal.next_seq());
+        wal.truncate_before(oldest)?;
+        Ok(())
+    }
+}
+
+/// The ingest thread: batches jobs, appends them to the WAL with one fsync, applies them
+/// to heads in sequence order, then acknowledges.
+fn ingest_loop(inner: &Inner, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < inner.config.max_batch {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let records: Vec<WalRecord> = jobs.iter().map(|j| j.record.clone()).collect();
+        let seqs = inner
+            .wal
+            .lock()
+            .map_err(poisoned)
+            .and_then(|mut w| w.append(&records));
+        let seqs = match seqs {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                for j in jobs {
+                    let _ = j
+                        .ack
+                        .send(Err(Error::Closed(format!("write-ahead log: {msg}"))));
+                }
+                continue;
+            }
+        };
+        let Ok(mut heads) = inner.heads.lock() else {
+            return;
+        };
+        for (job, seq) in jobs.into_iter().zip(seqs) {
+            let head = heads
+                .entry(job.key.clone())
+                .or_insert_with(|| Head::new(job.key.clone()));
+            let result = head
+                .append(
+                    seq,
+                    &job.labels,
+                    &job.profile,
+                    job.record.time_nanos,
+                    &inner.config.append,
+                )
+                .map(|stats| (seq, stats));
+            let _ = job.ack.send(result);
+        }
+    }
+}
+
+/// Decodes a new request, filling in its time when not given (profile time, else now).
+fn prepare_new(
+    config: &StoreConfig,
+    record: &mut WalRecord,
+) -> Result<(Profile, Labels, PartitionKey)> {
+    let profile = decode(config, record)?;
+    if record.time_nanos == 0 {
+        record.time_nanos = if profile.time_nanos != 0 {
+            profile.time_nanos
+        } else {
+            now_nanos()
+        };
+    }
+    let (labels, key) = partition_of(config, record)?;
+    Ok((profile, labels, key))
+}
+
+/// Decodes a replayed record.
+fn prepare(config: &StoreConfig, record: &WalRecord) -> Result<(Profile, Labels, PartitionKey)> {
+    let profile = decode(config, record)?;
+    let (labels, key) = partition_of(config, record)?;
+    Ok((profile, labels, key))
+}
+
+fn decode(config: &StoreConfig, record: &WalRecord) -> Result<Profile> {
+    let options = DecodeOptions {
+        limits: config.decode,
+        perf_event: (!record.perf_event.is_empty()).then(|| record.perf_event.clone()),
+    };
+    let (_, profile) = flamedb_profile::decode(&record.data, record.format, &options)?;
+    Ok(profile)
+}
+
+/// Series labels and partition of a record: `app` is required; `version` and `dc` are
+/// optional (empty when absent).
+fn partition_of(config: &StoreConfig, record: &WalRecord) -> Result<(Labels, PartitionKey)> {
+    let labels = Labels::new(record.labels.iter().cloned(), &config.append.label_limits)?;
+    let app = labels
+        .get("app")
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Error::Invalid("the label `app` (the application name) is required".into()))?
+        .to_string();
+    if record.tenant.is_empty() {
+        return Err(Error::Invalid("tenant must not be empty".into()));
+    }
+    let key = PartitionKey {
+        tenant: record.tenant.clone(),
+        app,
+        version: labels.get("version").unwrap_or("").to_string(),
+        dc: labels.get("dc").unwrap_or("").to_string(),
+        date: PartitionKey::date_of(record.time_nanos),
+    };
+    Ok((labels, key))
+}
+
+fn now_nanos() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Closed("a store lock was poisoned by a panic".into())
+}

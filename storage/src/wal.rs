@@ -1,0 +1,497 @@
+//! The write-ahead log: every accepted profile is appended here and fsynced before it is
+//! acknowledged, so a crash loses nothing that was acknowledged.
+//!
+//! ```text
+//! wal/
+//!   writer-id                      this writer's id (blocks record it with their WAL range)
+//!   00000000000000000001.wal       segment: header, then records; named by its first seq
+//!   00000000000000004711.wal
+//!
+//! segment header: "FLMDBWAL" | version u32
+//! record:         payload length u32 | crc32c(payload) u32 | payload
+//! payload:        version u8 | seq u64 | tenant | labels | format u8 | time i64 | event | data
+//!                 (strings and data are u32 length + bytes; labels are a u32 count of pairs)
+//! ```
+//!
+//! Records are written in batches (group commit): one `write` and one `fdatasync` for all
+//! the records waiting, which keeps fsync-per-acknowledgement affordable under load.
+//! Opening the log reads every segment. A record that is cut short or fails its checksum at
+//! the end of the last segment is a torn write from a crash: it was never acknowledged, so
+//! it is dropped and the file truncated there. Damage anywhere else is reported, and the
+//! rest of that segment skipped. Segments are deleted once every record in them is in a
+//! block on object storage ([`Wal::truncate_before`]).
+
+use crate::{Error, Result};
+use bytes::Bytes;
+use flamedb_profile::Format;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"FLMDBWAL";
+/// Newest segment format version this build writes and reads.
+pub const VERSION: u32 = 1;
+const RECORD_VERSION: u8 = 1;
+/// A record larger than this is refused (the ingest limits are far below it).
+const MAX_RECORD: u32 = 1 << 30;
+
+/// One ingested profile as received: enough to decode and apply it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalRecord {
+    /// Tenant.
+    pub tenant: String,
+    /// Series labels given at ingest (app, version, dc, ...).
+    pub labels: Vec<(String, String)>,
+    /// Format, `None` for detection.
+    pub format: Option<Format>,
+    /// Profile start time given at ingest, ns since the epoch; 0 when not given.
+    pub time_nanos: i64,
+    /// perf script event to keep; empty for the default.
+    pub perf_event: String,
+    /// The profile bytes as received (possibly gzipped).
+    pub data: Bytes,
+}
+
+/// A record read back, with its sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replayed {
+    /// Sequence number.
+    pub seq: u64,
+    /// The record.
+    pub record: WalRecord,
+}
+
+/// What opening the log found besides the records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Segments read.
+    pub segments: usize,
+    /// Bytes of a torn record dropped at the end of the last segment.
+    pub torn_bytes: u64,
+    /// Damaged places skipped (segment path and byte offset).
+    pub damaged: Vec<(String, u64)>,
+}
+
+/// An open write-ahead log.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    writer_id: String,
+    /// (first seq, path) of every segment, oldest first; the last one is being written.
+    segments: Vec<(u64, PathBuf)>,
+    file: File,
+    file_len: u64,
+    next_seq: u64,
+    segment_bytes: u64,
+}
+
+impl Wal {
+    /// Opens (creating) the log in `dir`, returning it and the records to replay.
+    /// Segments rotate at `segment_bytes`.
+    pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Vec<Replayed>, OpenReport)> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let writer_id = writer_id(dir)?;
+        let mut found: Vec<(u64, PathBuf)> = Vec::new();
+        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            let first = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".wal"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(first) = first {
+                found.push((first, path));
+            }
+        }
+        found.sort();
+        let mut report = OpenReport {
+            segments: found.len(),
+            ..OpenReport::default()
+        };
+        let mut records = Vec::new();
+        let mut next_seq = 1;
+        for (i, (_, path)) in found.iter().enumerate() {
+            let last = i + 1 == found.len();
+            let (recs, valid_len, damage) = read_segment(path)?;
+            if let Some(at) = damage {
+                if last {
+                    let len = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+                    report.torn_bytes = len - valid_len;
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(|e| Error::io(path, e))?;
+                    f.set_len(valid_len).map_err(|e| Error::io(path, e))?;
+                    f.sync_all().map_err(|e| Error::io(path, e))?;
+                } else {
+                    tracing::error!(segment = %path.display(), offset = at, "damaged WAL segment; rest of it skipped");
+                    report.damaged.push((path.display().to_string(), at));
+                }
+            }
+            for r in recs {
+                next_seq = next_seq.max(r.seq + 1);
+                records.push(r);
+            }
+        }
+        // Segments that are all header (no record) name a seq that may be ahead.
+        if let Some((first, _)) = found.last() {
+            next_seq = next_seq.max(*first);
+        }
+        let (file, path) = new_segment(dir, next_seq)?;
+        found.push((next_seq, path));
+        let wal = Wal {
+            dir: dir.to_path_buf(),
+            writer_id,
+            segments: found,
+            file,
+            file_len: header_len(),
+            next_seq,
+            segment_bytes,
+        };
+        Ok((wal, records, report))
+    }
+
+    /// This writer's id.
+    pub fn writer_id(&self) -> &str {
+        &self.writer_id
+    }
+
+    /// The sequence number the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Appends records durably (one write, one fdatasync) and returns their sequence
+    /// numbers. On error nothing is acknowledged; the partial write is a torn tail that the
+    /// next open drops.
+    pub fn append(&mut self, records: &[WalRecord]) -> Result<Vec<u64>> {
+        if self.file_len >= self.segment_bytes {
+            self.rotate()?;
+        }
+        let mut buf = Vec::new();
+        let mut seqs = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let seq = self.next_seq + i as u64;
+            let payload = encode_record(seq, r)?;
+            buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+            buf.extend_from_slice(&payload);
+            seqs.push(seq);
+        }
+        let path = self.current_path();
+        self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+        self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        self.file_len += buf.len() as u64;
+        self.next_seq += records.len() as u64;
+        Ok(seqs)
+    }
+
+    fn current_path(&self) -> PathBuf {
+        self.segments
+            .last()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default()
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        let (file, path) = new_segment(&self.dir, self.next_seq)?;
+        self.file = file;
+        self.file_len = header_len();
+        self.segments.push((self.next_seq, path));
+        Ok(())
+    }
+
+    /// Deletes every segment whose records all have sequence numbers below `seq` (they are
+    /// in blocks on object storage). The segment being written is kept.
+    pub fn truncate_before(&mut self, seq: u64) -> Result<usize> {
+        let mut removed = 0;
+        while self.segments.len() > 1 && self.segments[1].0 <= seq {
+            let (_, path) = self.segments.remove(0);
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// Number of segment files.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+}
+
+fn header_len() -> u64 {
+    MAGIC.len() as u64 + 4
+}
+
+fn new_segment(dir: &Path, first_seq: u64) -> Result<(File, PathBuf)> {
+    let path = dir.join(format!("{first_seq:020}.wal"));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    f.write_all(MAGIC).map_err(|e| Error::io(&path, e))?;
+    f.write_all(&VERSION.to_le_bytes())
+        .map_err(|e| Error::io(&path, e))?;
+    f.sync_all().map_err(|e| Error::io(&path, e))?;
+    sync_dir(dir)?;
+    Ok((f, path))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+fn writer_id(dir: &Path) -> Result<String> {
+    let path = dir.join("writer-id");
+    match fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            let tmp = dir.join("writer-id.tmp");
+            fs::write(&tmp, &id).map_err(|e| Error::io(&tmp, e))?;
+            File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&tmp, e))?;
+            fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            sync_dir(dir)?;
+            Ok(id)
+        }
+    }
+}
+
+/// Reads a segment: its valid records, the length of its valid prefix, and the offset of
+/// the first damage if any.
+fn read_segment(path: &Path) -> Result<(Vec<Replayed>, u64, Option<u64>)> {
+    let mut data = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(|e| Error::io(path, e))?;
+    let hl = header_len() as usize;
+    if data.len() < hl || &data[..8] != MAGIC {
+        // A crash while creating the segment leaves a short header.
+        return Ok((Vec::new(), 0, Some(0)));
+    }
+    let version = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
+    if version > VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.display().to_string(),
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let mut at = hl;
+    let mut out = Vec::new();
+    while at < data.len() {
+        let Some(head) = data.get(at..at + 8) else {
+            return Ok((out, at as u64, Some(at as u64)));
+        };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let payload = (len <= MAX_RECORD)
+            .then(|| data.get(at + 8..at + 8 + len as usize))
+            .flatten();
+        let Some(payload) = payload.filter(|p| crc32c::crc32c(p) == crc) else {
+            return Ok((out, at as u64, Some(at as u64)));
+        };
+        match decode_record(payload) {
+            Some(r) => out.push(r),
+            None => return Ok((out, at as u64, Some(at as u64))),
+        }
+        at += 8 + len as usize;
+    }
+    Ok((out, at as u64, None))
+}
+
+fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) -> Result<()> {
+    let len =
+        u32::try_from(b.len()).map_err(|_| Error::Invalid("WAL field exceeds 4 GiB".into()))?;
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(b);
+    Ok(())
+}
+
+fn format_code(f: Option<Format>) -> u8 {
+    match f {
+        None => 0,
+        Some(Format::Pprof) => 1,
+        Some(Format::Folded) => 2,
+        Some(Format::PerfScript) => 3,
+    }
+}
+
+fn encode_record(seq: u64, r: &WalRecord) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(r.data.len() + 128);
+    buf.push(RECORD_VERSION);
+    buf.extend_from_slice(&seq.to_le_bytes());
+    put_bytes(&mut buf, r.tenant.as_bytes())?;
+    buf.extend_from_slice(&(r.labels.len() as u32).to_le_bytes());
+    for (k, v) in &r.labels {
+        put_bytes(&mut buf, k.as_bytes())?;
+        put_bytes(&mut buf, v.as_bytes())?;
+    }
+    buf.push(format_code(r.format));
+    buf.extend_from_slice(&r.time_nanos.to_le_bytes());
+    put_bytes(&mut buf, r.perf_event.as_bytes())?;
+    put_bytes(&mut buf, &r.data)?;
+    if buf.len() > MAX_RECORD as usize {
+        return Err(Error::Invalid(
+            "profile too large for one WAL record".into(),
+        ));
+    }
+    Ok(buf)
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    fn string(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
+}
+
+fn decode_record(payload: &[u8]) -> Option<Replayed> {
+    let mut c = Cursor(payload);
+    if c.u8()? != RECORD_VERSION {
+        return None;
+    }
+    let seq = c.u64()?;
+    let tenant = c.string()?;
+    let n = c.u32()? as usize;
+    let mut labels = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        labels.push((c.string()?, c.string()?));
+    }
+    let format = match c.u8()? {
+        0 => None,
+        1 => Some(Format::Pprof),
+        2 => Some(Format::Folded),
+        3 => Some(Format::PerfScript),
+        _ => return None,
+    };
+    let time_nanos = c.u64()? as i64;
+    let perf_event = c.string()?;
+    let data = Bytes::copy_from_slice(c.bytes()?);
+    if !c.0.is_empty() {
+        return None;
+    }
+    Some(Replayed {
+        seq,
+        record: WalRecord {
+            tenant,
+            labels,
+            format,
+            time_nanos,
+            perf_event,
+            data,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u8) -> WalRecord {
+        WalRecord {
+            tenant: "t".into(),
+            labels: vec![("app".into(), format!("a{i}"))],
+            format: Some(Format::Folded),
+            time_nanos: 1_700_000_000_000_000_000 + i64::from(i),
+            perf_event: String::new(),
+            data: Bytes::from(format!("main;f{i} {i}\n")),
+        }
+    }
+
+    #[test]
+    fn records_survive_reopen_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        assert!(replay.is_empty());
+        assert_eq!(wal.append(&[rec(1), rec(2)]).unwrap(), vec![1, 2]);
+        assert_eq!(wal.append(&[rec(3)]).unwrap(), vec![3]);
+        let id = wal.writer_id().to_string();
+        drop(wal);
+        let (wal, replay, report) = Wal::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(wal.writer_id(), id);
+        assert_eq!(report.torn_bytes, 0);
+        let got: Vec<(u64, WalRecord)> = replay.into_iter().map(|r| (r.seq, r.record)).collect();
+        assert_eq!(got, vec![(1, rec(1)), (2, rec(2)), (3, rec(3))]);
+        assert_eq!(wal.next_seq(), 4);
+    }
+
+    #[test]
+    fn a_torn_tail_is_dropped_at_every_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        wal.append(&[rec(1)]).unwrap();
+        wal.append(&[rec(2)]).unwrap();
+        let path = wal.current_path();
+        drop(wal);
+        let full = fs::read(&path).unwrap();
+        let first_end = {
+            let len = u32::from_le_bytes(full[12..16].try_into().unwrap()) as usize;
+            12 + 8 + len
+        };
+        for cut in first_end..full.len() {
+            let d = tempfile::tempdir().unwrap();
+            fs::write(d.path().join("00000000000000000001.wal"), &full[..cut]).unwrap();
+            let (_, replay, report) = Wal::open(d.path(), 1 << 20).unwrap();
+            assert_eq!(replay.len(), 1, "cut at {cut}");
+            assert_eq!(replay[0].record, rec(1));
+            assert_eq!(report.torn_bytes as usize, cut - first_end);
+        }
+        // A flipped byte in the last record also reads as a torn tail.
+        let d = tempfile::tempdir().unwrap();
+        let mut bad = full.clone();
+        let last = bad.len() - 3;
+        bad[last] ^= 1;
+        fs::write(d.path().join("00000000000000000001.wal"), &bad).unwrap();
+        let (mut wal, replay, _) = Wal::open(d.path(), 1 << 20).unwrap();
+        assert_eq!(replay.len(), 1);
+        // New records continue after the surviving ones.
+        assert_eq!(wal.append(&[rec(9)]).unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn rotation_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(dir.path(), 64).unwrap();
+        for i in 1..=5 {
+            wal.append(&[rec(i)]).unwrap();
+        }
+        assert_eq!(wal.segment_count(), 5);
+        // Records 1..=3 are flushed: segments holding only those go.
+        assert_eq!(wal.truncate_before(4).unwrap(), 3);
+        drop(wal);
+        let (_, replay, _) = Wal::open(dir.path(), 64).unwrap();
+        let seqs: Vec<u64> = replay.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![4, 5]);
+    }
+}
