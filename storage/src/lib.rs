@@ -5,6 +5,7 @@
 
 pub mod block;
 pub mod catalog;
+pub mod compact;
 pub mod container;
 pub mod dict;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod store;
 pub mod wal;
 
 pub use catalog::{BlockInfo, PartitionFilter};
+pub use compact::{CompactionConfig, MaintenanceReport};
 pub use error::{Error, Result};
 pub use head::AppendOptions;
 pub use index::FunctionIndex;

@@ -1,0 +1,237 @@
+//! Compaction, garbage collection and retention.
+//!
+//! Compaction merges the current blocks of one partition into one block: dictionaries are
+//! merged with id remapping ([`BlockData::merge`]), rows re-sorted and summed, and the new
+//! block lists what it replaces in `sources`. Readers skip a block listed as a source of a
+//! complete block, so from the moment the new `meta.json` exists every sample is counted
+//! exactly once. Sources are deleted only after a grace period, so a reader that listed the
+//! old blocks just before can still read them.
+//!
+//! `sources` is transitive as long as the older blocks exist: a compaction of C (made from
+//! A and B) keeps A and B in its own sources if they are not deleted yet, so no order of
+//! deletions can make an old block current again.
+
+use crate::block::{read_block, write_block};
+use crate::catalog::{BlockInfo, PartitionFilter};
+use crate::{BlockData, BlockFile, BlockMeta, BlockPath, PartitionKey, Result, Store, WalRange};
+use futures::TryStreamExt;
+use hashbrown::{HashMap, HashSet};
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::time::Duration;
+
+/// Compaction and retention settings.
+#[derive(Debug, Clone)]
+pub struct CompactionConfig {
+    /// A partition is compacted when it has at least this many current blocks. Default 4.
+    pub min_blocks: usize,
+    /// Superseded blocks are deleted this long after the block replacing them was written.
+    /// Default 10 minutes.
+    pub grace: Duration,
+    /// Blocks whose newest sample is older than this are deleted; `None` keeps everything.
+    pub retention: Option<Duration>,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            min_blocks: 4,
+            grace: Duration::from_secs(600),
+            retention: None,
+        }
+    }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Blocks written by compaction.
+    pub compacted: Vec<BlockPath>,
+    /// Blocks deleted (superseded, incomplete or expired).
+    pub deleted: usize,
+}
+
+impl Store {
+    /// Merges the current blocks of partition `key` into one, if there are at least
+    /// `min_blocks` of them. Returns the new block.
+    pub async fn compact_partition(
+        &self,
+        key: &PartitionKey,
+        min_blocks: usize,
+    ) -> Result<Option<BlockPath>> {
+        let filter = exact(key);
+        let (objects, root) = self.objects();
+        let all = self
+            .catalog()
+            .all_blocks(objects.as_ref(), root, &key.tenant, &filter)
+            .await?;
+        let current = self.blocks(&key.tenant, &filter).await?;
+        let current: Vec<&BlockInfo> = current
+            .iter()
+            .filter(|b| b.path.partition == *key)
+            .collect();
+        if current.len() < min_blocks.max(2) {
+            return Ok(None);
+        }
+        let existing: HashSet<&str> = all.iter().map(|b| b.path.id.as_str()).collect();
+        let mut sources: Vec<String> = Vec::new();
+        let mut wal: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut datas = Vec::with_capacity(current.len());
+        let mut level = 0;
+        for b in &current {
+            let (meta, data) = read_block(objects.as_ref(), root, &b.path).await?;
+            sources.push(b.path.id.clone());
+            sources.extend(
+                meta.sources
+                    .iter()
+                    .filter(|s| existing.contains(s.as_str()))
+                    .cloned(),
+            );
+            for w in &meta.wal {
+                let e = wal.entry(w.writer.clone()).or_insert((w.first, w.last));
+                *e = (e.0.min(w.first), e.1.max(w.last));
+            }
+            level = level.max(meta.compaction_level + 1);
+            datas.push(data);
+        }
+        sources.sort();
+        sources.dedup();
+        let merged = tokio::task::spawn_blocking(move || BlockData::merge(datas).normalize())
+            .await
+            .map_err(|e| crate::Error::Closed(format!("compaction task: {e}")))?;
+        let path = BlockPath::new(key.clone());
+        let mut wal: Vec<WalRange> = wal
+            .into_iter()
+            .map(|(writer, (first, last))| WalRange {
+                writer,
+                first,
+                last,
+            })
+            .collect();
+        wal.sort_by(|a, b| a.writer.cmp(&b.writer));
+        let meta = BlockMeta {
+            compaction_level: level,
+            sources,
+            wal,
+            created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+            ..BlockMeta::empty()
+        };
+        write_block(objects.as_ref(), root, &path, &merged, meta).await?;
+        Ok(Some(path))
+    }
+
+    /// One maintenance pass over `tenant`: compacts partitions with enough blocks, deletes
+    /// superseded blocks past the grace period, incomplete blocks (a crash while writing)
+    /// older than the grace period, and blocks past retention.
+    pub async fn maintain(
+        &self,
+        tenant: &str,
+        config: &CompactionConfig,
+    ) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport::default();
+        let current = self.blocks(tenant, &PartitionFilter::default()).await?;
+        let mut partitions: Vec<PartitionKey> =
+            current.iter().map(|b| b.path.partition.clone()).collect();
+        partitions.sort();
+        partitions.dedup();
+        for key in &partitions {
+            if let Some(p) = self.compact_partition(key, config.min_blocks).await? {
+                report.compacted.push(p);
+            }
+        }
+        report.deleted += self.collect_garbage(tenant, config).await?;
+        Ok(report)
+    }
+
+    /// Deletes superseded, incomplete and expired blocks of `tenant`; returns how many.
+    pub async fn collect_garbage(&self, tenant: &str, config: &CompactionConfig) -> Result<usize> {
+        let (objects, root) = self.objects();
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let grace = config.grace.as_nanos() as i64;
+        let all = self
+            .catalog()
+            .all_blocks(objects.as_ref(), root, tenant, &PartitionFilter::default())
+            .await?;
+        // When was each block superseded (the earliest replacing block's creation)?
+        let mut superseded_at: HashMap<&str, i64> = HashMap::new();
+        for b in &all {
+            for s in &b.meta.sources {
+                let t = superseded_at.entry(s.as_str()).or_insert(i64::MAX);
+                *t = (*t).min(b.meta.created_nanos);
+            }
+        }
+        let mut doomed: Vec<&BlockPath> = Vec::new();
+        for b in &all {
+            let expired = config
+                .retention
+                .is_some_and(|r| b.meta.max_time_nanos < now - r.as_nanos() as i64);
+            let replaced = superseded_at
+                .get(b.path.id.as_str())
+                .is_some_and(|&t| t < now - grace);
+            if expired || replaced {
+                doomed.push(&b.path);
+            }
+        }
+        let mut deleted = 0;
+        for block in doomed {
+            delete_block(objects.as_ref(), root, block).await?;
+            self.catalog().forget(block);
+            deleted += 1;
+        }
+        deleted += self.delete_incomplete(tenant, now - grace).await?;
+        Ok(deleted)
+    }
+
+    /// Deletes block directories without `meta.json` whose files are older than `before`.
+    async fn delete_incomplete(&self, tenant: &str, before_nanos: i64) -> Result<usize> {
+        let (objects, root) = self.objects();
+        let prefix = PartitionKey::tenant_path(root, tenant);
+        let listed: Vec<_> = objects.list(Some(&prefix)).try_collect().await?;
+        let mut files: HashMap<BlockPath, (bool, i64)> = HashMap::new();
+        for o in &listed {
+            if let Ok((block, file)) = BlockPath::parse(root, &o.location) {
+                let e = files.entry(block).or_insert((false, i64::MIN));
+                e.0 |= file == Some(BlockFile::Meta);
+                e.1 = e.1.max(o.last_modified.timestamp_nanos_opt().unwrap_or(0));
+            }
+        }
+        let mut n = 0;
+        for (block, (has_meta, newest)) in files {
+            if !has_meta && newest < before_nanos {
+                delete_block(objects.as_ref(), root, &block).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Deletes a block, `meta.json` first so it stops being visible before its files go.
+pub async fn delete_block(
+    objects: &dyn ObjectStore,
+    root: &object_store::path::Path,
+    block: &BlockPath,
+) -> Result<()> {
+    for f in [
+        BlockFile::Meta,
+        BlockFile::Samples,
+        BlockFile::Profiles,
+        BlockFile::Series,
+        BlockFile::Symbols,
+        BlockFile::Index,
+    ] {
+        match objects.delete(&block.file(root, f)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn exact(key: &PartitionKey) -> PartitionFilter {
+    PartitionFilter {
+        apps: Some(vec![key.app.clone()]),
+        versions: Some(vec![key.version.clone()]),
+        dcs: Some(vec![key.dc.clone()]),
+        dates: Some((key.date, key.date)),
+    }
+}

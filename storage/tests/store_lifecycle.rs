@@ -1,0 +1,252 @@
+//! The store's life cycle: replay after restart without duplicates, compaction while
+//! readers read, garbage collection, retention, and damaged blocks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use flamedb_profile::{Format, StackId};
+use flamedb_storage::{
+    BlockFile, CompactionConfig, PartitionFilter, Store, StoreConfig, WalRecord,
+};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DAY: i64 = 1_764_300_000_000_000_000; // 2025-11-28
+
+fn record(app: &str, time: i64, folded: &str) -> WalRecord {
+    WalRecord {
+        tenant: "t".into(),
+        labels: vec![("app".into(), app.into()), ("dc".into(), "eu".into())],
+        format: Some(Format::Folded),
+        time_nanos: time,
+        perf_event: String::new(),
+        data: Bytes::from(folded.to_string()),
+    }
+}
+
+async fn open(objects: Arc<dyn ObjectStore>, wal: &std::path::Path) -> Store {
+    let config = StoreConfig {
+        wal_dir: wal.to_path_buf(),
+        ..StoreConfig::default()
+    };
+    Store::open(objects, Path::from("r"), config)
+        .await
+        .unwrap()
+        .0
+}
+
+/// Sum of values per folded stack over the current blocks of `app`.
+async fn sums(store: &Store, app: &str) -> BTreeMap<String, i64> {
+    let filter = PartitionFilter {
+        apps: Some(vec![app.into()]),
+        ..Default::default()
+    };
+    let mut out = BTreeMap::new();
+    for b in store.blocks("t", &filter).await.unwrap() {
+        let (_, d) = store.read_block(&b.path).await.unwrap();
+        for i in 0..d.samples.len() {
+            let names: Vec<String> = d
+                .symbols
+                .frames(StackId(d.samples.stack[i]))
+                .into_iter()
+                .map(|f| f.name.into_owned())
+                .collect();
+            *out.entry(names.join(";")).or_default() += d.samples.value[i];
+        }
+    }
+    out
+}
+
+fn map(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_replays_unflushed_profiles_exactly_once() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    {
+        let store = open(objects.clone(), wal.path()).await;
+        store
+            .append(record("api", DAY, "main;a 3\nmain;b 1\n"))
+            .await
+            .unwrap();
+        store.close().await.unwrap(); // flushed: in a block
+        store
+            .append(record("api", DAY + 1, "main;a 2\n"))
+            .await
+            .unwrap(); // only in the WAL
+    } // "crash": dropped without flushing
+    let store = open(objects.clone(), wal.path()).await;
+    store.close().await.unwrap();
+    assert_eq!(
+        sums(&store, "api").await,
+        map(&[("main;a", 5), ("main;b", 1)])
+    );
+    drop(store);
+    // A second restart replays nothing new.
+    let store = open(objects, wal.path()).await;
+    store.close().await.unwrap();
+    assert_eq!(
+        sums(&store, "api").await,
+        map(&[("main;a", 5), ("main;b", 1)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_app_and_bad_bodies_are_rejected_before_the_wal() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    let store = open(objects, wal.path()).await;
+    let mut r = record("api", DAY, "main;a 1\n");
+    r.labels.retain(|(k, _)| k != "app");
+    let err = store.append(r).await.unwrap_err().to_string();
+    assert!(err.contains("`app`"), "{err}");
+    let err = store
+        .append(record("api", DAY, "this is not\na profile\n"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1"), "{err}");
+    store.close().await.unwrap();
+    assert!(
+        store
+            .blocks("t", &PartitionFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_never_changes_what_readers_see() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    let store = open(objects, wal.path()).await;
+    // 12 profiles in 6 blocks: 12 x (main;a 1) and i x (main;b i).
+    let mut want_b = 0;
+    for i in 1..=12 {
+        want_b += i;
+        let text = format!("main;a 1\nmain;b {i}\n");
+        store.append(record("api", DAY + i, &text)).await.unwrap();
+        if i % 2 == 0 {
+            store.close().await.unwrap();
+        }
+    }
+    let want = map(&[("main;a", 12), ("main;b", want_b)]);
+    assert_eq!(
+        store
+            .blocks("t", &PartitionFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+    let reader = {
+        let store = store.clone();
+        let want = want.clone();
+        tokio::spawn(async move {
+            for _ in 0..30 {
+                assert_eq!(sums(&store, "api").await, want);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let keep = CompactionConfig {
+        min_blocks: 2,
+        grace: Duration::from_secs(3600),
+        retention: None,
+    };
+    let report = store.maintain("t", &keep).await.unwrap();
+    assert_eq!(report.compacted.len(), 1);
+    assert_eq!(report.deleted, 0, "sources stay during the grace period");
+    reader.await.unwrap();
+    assert_eq!(
+        store
+            .blocks("t", &PartitionFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(sums(&store, "api").await, want);
+    // Past the grace period the six sources go; the answer stays.
+    let now = CompactionConfig {
+        grace: Duration::ZERO,
+        ..keep
+    };
+    assert_eq!(store.collect_garbage("t", &now).await.unwrap(), 6);
+    assert_eq!(sums(&store, "api").await, want);
+    let (objects, root) = store.objects();
+    let left: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(objects.list(Some(root)))
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 6, "one block of six files: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_blocks_only() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    let store = open(objects, wal.path()).await;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let day = 86_400_000_000_000;
+    store
+        .append(record("old", now - 40 * day, "main;a 1\n"))
+        .await
+        .unwrap();
+    store
+        .append(record("new", now - day, "main;a 2\n"))
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let config = CompactionConfig {
+        retention: Some(Duration::from_secs(30 * 86_400)),
+        ..CompactionConfig::default()
+    };
+    assert_eq!(store.collect_garbage("t", &config).await.unwrap(), 1);
+    assert!(sums(&store, "old").await.is_empty());
+    assert_eq!(sums(&store, "new").await, map(&[("main;a", 2)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_block_names_itself_and_others_stay_readable() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    let store = open(objects.clone(), wal.path()).await;
+    store.append(record("a", DAY, "main;x 1\n")).await.unwrap();
+    store.append(record("b", DAY, "main;y 2\n")).await.unwrap();
+    store.append(record("c", DAY, "main;z 3\n")).await.unwrap();
+    store.close().await.unwrap();
+    let blocks = store
+        .blocks("t", &PartitionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(blocks.len(), 3);
+    let root = Path::from("r");
+    // Truncate a's samples, delete b's dictionary.
+    let a = blocks.iter().find(|b| b.path.partition.app == "a").unwrap();
+    let samples = a.path.file(&root, BlockFile::Samples);
+    let bytes = objects.get(&samples).await.unwrap().bytes().await.unwrap();
+    objects
+        .put(&samples, PutPayload::from(bytes.slice(..bytes.len() / 2)))
+        .await
+        .unwrap();
+    let b = blocks.iter().find(|b| b.path.partition.app == "b").unwrap();
+    objects
+        .delete(&b.path.file(&root, BlockFile::Symbols))
+        .await
+        .unwrap();
+
+    let err = store.read_block(&a.path).await.unwrap_err().to_string();
+    assert!(err.contains(&a.path.id), "error names the block: {err}");
+    let err = store.read_block(&b.path).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&b.path.id) && err.contains("symbols.bin"),
+        "{err}"
+    );
+    assert_eq!(sums(&store, "c").await, map(&[("main;z", 3)]));
+}
