@@ -1,8 +1,10 @@
-//! flamedb benchmarks: seeded synthetic inputs for the criterion benches in `benches/`, and
-//! (in `scripts/`) the macro comparison against DuckDB and chDB on ../shared/bench data.
+//! flamedb benchmarks: seeded synthetic inputs for the criterion benches in `benches/`,
+//! the loader of ../shared/bench's generated fleet, and the `flamedb-bench` driver of the
+//! macro comparison against DuckDB and chDB.
 //!
-//! The generators here are deterministic by seed: a call graph of `functions` names, stacks
-//! as random walks of depth 10..60 from a few roots, stack popularity skewed (Zipf-like) so a
-//! few hundred stacks carry most samples, as in a real CPU profile.
+//! The synthetic generators are deterministic by seed: a call graph of `functions` names,
+//! stacks as random walks of depth 10..60 from a few roots, stack popularity skewed
+//! (Zipf-like) so a few hundred stacks carry most samples, as in a real CPU profile.
 
 pub mod synth;
+pub mod workload;

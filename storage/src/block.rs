@@ -7,7 +7,7 @@
 
 use crate::rows::{BlockData, ProfileRows, SampleRows};
 use crate::schema::{self, FORMAT_KEY};
-use crate::{BlockFile, BlockMeta, BlockPath, Error, FunctionIndex, Labels, Result, dict};
+use crate::{BlockFile, BlockMeta, BlockPath, Error, Labels, Result, StackIndex, dict};
 use arrow::array::{
     Array, ArrayRef, Int64Array, MapArray, MapBuilder, RecordBatch, StringArray, StringBuilder,
     TimestampNanosecondArray, UInt16Array, UInt32Array,
@@ -18,16 +18,21 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::sync::Arc;
 
 /// Rows per Parquet row group of the samples table.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
 fn writer_props(format: String) -> WriterProperties {
+    // `profile` rises in small steps within a run of one stack: delta encoding stores it in
+    // a few bits per row, where a dictionary would spend a whole index.
     WriterProperties::builder()
+        .set_column_encoding(ColumnPath::from("profile"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(ColumnPath::from("profile"), false)
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -56,9 +61,7 @@ fn parquet_bytes(
 
 fn samples_columns(s: &SampleRows) -> Vec<ArrayRef> {
     vec![
-        Arc::new(UInt16Array::from(s.sample_type.clone())),
-        Arc::new(UInt32Array::from(s.series.clone())),
-        Arc::new(TimestampNanosecondArray::from(s.time.clone()).with_timezone("UTC")),
+        Arc::new(UInt32Array::from(s.profile.clone())),
         Arc::new(UInt32Array::from(s.stack.clone())),
         Arc::new(Int64Array::from(s.value.clone())),
     ]
@@ -119,14 +122,14 @@ pub async fn write_block(
         series_columns(&data.series)?,
         format!("series/{}", schema::SERIES_VERSION),
     )?;
+    // Checks the depth-first order the readers' containment index relies on.
+    StackIndex::build(&data.symbols)?;
     let symbols = dict::encode(&data.symbols)?;
-    let index = FunctionIndex::build(&data.symbols)?.encode()?;
     let files = [
         (BlockFile::Samples, samples),
         (BlockFile::Profiles, profiles),
         (BlockFile::Series, series),
         (BlockFile::Symbols, symbols),
-        (BlockFile::Index, index),
     ];
     meta.file_sizes = files
         .iter()
@@ -189,18 +192,6 @@ pub async fn read_symbols(
     let path = block.file(root, BlockFile::Symbols);
     let bytes = get_bytes(store, &path).await?;
     dict::decode(path.as_ref(), &bytes)
-}
-
-/// Reads a block's function index, checked against its dictionary's function count.
-pub async fn read_index(
-    store: &dyn ObjectStore,
-    root: &Path,
-    block: &BlockPath,
-    functions: usize,
-) -> Result<FunctionIndex> {
-    let path = block.file(root, BlockFile::Index);
-    let bytes = get_bytes(store, &path).await?;
-    FunctionIndex::decode(path.as_ref(), &bytes, functions)
 }
 
 async fn get_bytes(store: &dyn ObjectStore, path: &Path) -> Result<Bytes> {
@@ -285,15 +276,7 @@ pub async fn read_block(
     )
     .await?;
     let samples = SampleRows {
-        sample_type: column::<UInt16Array>(&b, &sp, "sample_type")?
-            .values()
-            .to_vec(),
-        series: column::<UInt32Array>(&b, &sp, "series_id")?
-            .values()
-            .to_vec(),
-        time: column::<TimestampNanosecondArray>(&b, &sp, "time")?
-            .values()
-            .to_vec(),
+        profile: column::<UInt32Array>(&b, &sp, "profile")?.values().to_vec(),
         stack: column::<UInt32Array>(&b, &sp, "stack_id")?
             .values()
             .to_vec(),
@@ -384,21 +367,18 @@ fn check_references(meta: &BlockMeta, d: &BlockData, block: &BlockPath, root: &P
         return bad("row count differs from meta.json");
     }
     let (types, series, stacks) = (d.sample_types.len(), d.series.len(), d.symbols.stacks.len());
-    if d.samples
-        .sample_type
-        .iter()
-        .chain(&d.profiles.sample_type)
-        .any(|&t| t as usize >= types)
-    {
-        return bad("a row refers to a missing sample type");
+    if d.profiles.sample_type.iter().any(|&t| t as usize >= types) {
+        return bad("a profile refers to a missing sample type");
+    }
+    if d.profiles.series.iter().any(|&s| s as usize >= series) {
+        return bad("a profile refers to a missing series");
     }
     if d.samples
-        .series
+        .profile
         .iter()
-        .chain(&d.profiles.series)
-        .any(|&s| s as usize >= series)
+        .any(|&p| p as usize >= d.profiles.len())
     {
-        return bad("a row refers to a missing series");
+        return bad("a row refers to a missing profile");
     }
     if d.samples.stack.iter().any(|&s| s as usize >= stacks) {
         return bad("a row refers to a missing stack");

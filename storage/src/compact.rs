@@ -217,7 +217,6 @@ pub async fn delete_block(
         BlockFile::Profiles,
         BlockFile::Series,
         BlockFile::Symbols,
-        BlockFile::Index,
     ] {
         match objects.delete(&block.file(root, f)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

@@ -125,7 +125,8 @@ impl Head {
         let mut remap = Remap::for_source(&profile.symbols);
         let first_time = profile.samples.iter().filter_map(|s| s.time_nanos).min();
         let res = opts.time_resolution_nanos.max(1);
-        let mut rows = SampleRows::default();
+        // (sample type, series, time, stack, value) of every non-zero value.
+        let mut rows: Vec<(u16, u32, i64, u32, i64)> = Vec::with_capacity(profile.samples.len());
         let n = profile.sample_types.len();
         for (i, s) in profile.samples.iter().enumerate() {
             let values = profile.sample_values(i);
@@ -152,45 +153,45 @@ impl Head {
                 .import_stack(&profile.symbols, &mut remap, s.stack);
             for (j, &v) in values.iter().enumerate().take(n) {
                 if v != 0 {
-                    rows.push(types[j], series, time, stack.0, v);
+                    rows.push((types[j], series, time, stack.0, v));
                 }
             }
         }
-        rows.sort_and_sum();
-        // One profile row per (sample type, series): its total and distinct stacks.
-        let mut totals: HashMap<(u16, u32), (i64, u32)> = HashMap::new();
-        for i in 0..rows.len() {
-            let e = totals
-                .entry((rows.sample_type[i], rows.series[i]))
-                .or_default();
-            e.0 = e.0.saturating_add(rows.value[i]);
-            e.1 += 1;
-        }
-        let mut keys: Vec<_> = totals.into_iter().collect();
-        keys.sort_unstable();
-        for ((t, series), (total, stacks)) in &keys {
-            self.profiles.push(
-                *t,
-                *series,
-                time_nanos,
+        rows.sort_unstable_by_key(|r| (r.0, r.1, r.2, r.3));
+        let mut stats = AppendStats::default();
+        let mut i = 0;
+        while i < rows.len() {
+            // One profile row per (sample type, series, time) group.
+            let (t, series, time) = (rows[i].0, rows[i].1, rows[i].2);
+            let p = self.profiles.len() as u32;
+            let mut total = 0i64;
+            let mut stacks = 0u32;
+            while i < rows.len() && (rows[i].0, rows[i].1, rows[i].2) == (t, series, time) {
+                let stack = rows[i].3;
+                let mut v = 0i64;
+                while i < rows.len()
+                    && (rows[i].0, rows[i].1, rows[i].2, rows[i].3) == (t, series, time, stack)
+                {
+                    v = v.saturating_add(rows[i].4);
+                    i += 1;
+                }
+                if v != 0 {
+                    self.samples.push(p, stack, v);
+                    total = total.saturating_add(v);
+                    stacks += 1;
+                }
+            }
+            self.profiles.push((
+                t,
+                series,
+                time,
                 profile.duration_nanos,
                 profile.period,
-                *total,
-                *stacks,
-            );
-        }
-        let stats = AppendStats {
-            rows: rows.len() as u64,
-            profiles: keys.len() as u64,
-        };
-        for i in 0..rows.len() {
-            self.samples.push(
-                rows.sample_type[i],
-                rows.series[i],
-                rows.time[i],
-                rows.stack[i],
-                rows.value[i],
-            );
+                total,
+                stacks,
+            ));
+            stats.rows += u64::from(stacks);
+            stats.profiles += 1;
         }
         self.wal_range = Some(match self.wal_range {
             Some((first, last)) => (first.min(seq), last.max(seq)),

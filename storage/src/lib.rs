@@ -1,7 +1,68 @@
 //! The flamedb store: profiles in, deduplicated stacks and Parquet sample columns out.
 //!
-//! (Crate tour and data-flow diagram: see the end of this crate's development; the modules
-//! below are documented individually.)
+//! ```text
+//!  append(tenant, labels, bytes) ─► decode (profile crate) ─► WAL (fsync, group commit)
+//!        │                                                      │ in sequence order
+//!        ▼                                                      ▼
+//!   400 on bad input                         Head per partition (app, version, dc, day):
+//!                                            Symbols (dictionary) + series + rows
+//!                                                      │ flush: size / age / shutdown
+//!                                                      ▼
+//!  {root}/{tenant}/app=/version=/dc=/date=/{block}/  samples.parquet  profiles.parquet
+//!                                                    series.parquet   symbols.bin
+//!                                                    meta.json (written last)
+//!        ▲                                                      │
+//!   Catalog (list + meta cache, skips superseded) ◄── compaction merges a partition's
+//!                                                     blocks; GC and retention delete
+//! ```
+//!
+//! # Design
+//!
+//! **Dictionary.** Strings, mappings, functions, locations and stacks are interned in
+//! [`flamedb_profile::Symbols`]; stacks form a parent-pointer tree (node = parent +
+//! location; a stack id is a node index), so a stack shared by a million samples is stored
+//! once and prefixes are shared. Dictionaries are scoped **per block**: every head has its
+//! own, so concurrent writers (heads, processes, machines) never coordinate, and a block
+//! is self-contained (readable, movable and deletable alone). The cost is repetition across
+//! blocks, which compaction removes within a partition: [`rows::BlockData::merge`] imports
+//! each block's symbols into a fresh dictionary with id remapping
+//! ([`flamedb_profile::Remap`], one lookup per distinct item), and
+//! [`rows::BlockData::normalize`] rewrites the tree in depth-first pre-order with only the
+//! stacks in use. Pre-order gives two things: every subtree is a contiguous id range (so
+//! "stacks containing F" is a few roaring runs, see [`index`]) and the rows of one subtree
+//! sort together. Within a partition of a
+//! day the dictionary is stored once; across partitions (an app's versions and data
+//! centers) it repeats, which the bytes-per-row measurement in benches/RESULTS.md shows;
+//! a shared per-app dictionary written by the compactor is the planned next step.
+//!
+//! **Samples.** `profiles.parquet` holds one row per ingested profile, sample type and
+//! series (sorted by those and time) with its pre-summed total, so totals over time never
+//! read samples. `samples.parquet` holds `(profile, stack, value)`, `profile` being the
+//! profile row's index, sorted by (sample type, series, stack, time): see [`rows`] for why
+//! this order is ~3x smaller than time order. Series labels live in `series.parquet` (one
+//! row per series, labels as a map), so 30 labels per series cost nothing per row; the
+//! series of a label filter are contiguous ids because series are sorted by labels.
+//!
+//! **Durability.** [`wal`]: appended and fdatasynced before acknowledging, batched so one
+//! fsync covers many concurrent appends; torn tails are dropped on open. Heads are applied
+//! in sequence order by one thread, and each block records the WAL range it holds, which
+//! makes replay after a crash exactly-once ([`store`]). A block's `meta.json` is written
+//! last with a create-only put: readers see whole blocks or nothing. HTTP object stores
+//! retry transient failures (5xx, timeouts) with backoff inside `object_store`.
+//!
+//! **Formats carry versions**: `meta.json` (`format_version`), Parquet files
+//! (`flamedb.format` key-value metadata), `symbols.bin` (container header),
+//! WAL segments (header) and the object layout ([`path::LAYOUT_VERSION`]); readers reject
+//! newer versions with [`Error::UnsupportedVersion`] and skip unknown sections.
+//!
+//! # Tour
+//! - [`path`]: the only code that knows object paths. [`meta`]: `meta.json`.
+//! - [`container`], [`dict`]: flamedb's own binary format. [`index`]: stack containment.
+//! - [`schema`], [`block`]: Parquet tables; writing and reading (verified) blocks.
+//! - [`rows`]: in-memory block data, normalisation and merging.
+//! - [`head`], [`wal`], [`store`]: the write path and replay. [`catalog`]: listing blocks.
+//! - [`compact`]: compaction, garbage collection, retention.
+//! - [`labels`]: series labels and their limits.
 
 pub mod block;
 pub mod catalog;
@@ -23,7 +84,7 @@ pub use catalog::{BlockInfo, PartitionFilter};
 pub use compact::{CompactionConfig, MaintenanceReport};
 pub use error::{Error, Result};
 pub use head::AppendOptions;
-pub use index::FunctionIndex;
+pub use index::StackIndex;
 pub use labels::{LabelLimits, Labels};
 pub use meta::{BlockMeta, SampleType, WalRange};
 pub use path::{BlockFile, BlockPath, PartitionKey};

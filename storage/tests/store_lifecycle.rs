@@ -184,7 +184,7 @@ async fn compaction_never_changes_what_readers_see() {
     let left: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(objects.list(Some(root)))
         .await
         .unwrap();
-    assert_eq!(left.len(), 6, "one block of six files: {left:?}");
+    assert_eq!(left.len(), 5, "one block of five files: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

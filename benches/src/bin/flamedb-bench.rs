@@ -1,0 +1,161 @@
+//! flamedb's macro benchmark driver (see benches/README.md).
+//!
+//! `flamedb-bench ingest --data DIR` ingests a generated fleet (../shared/bench
+//! gen_workload.py, normalized layout) into a store on local disk through the real write
+//! path (pprof bytes -> decode -> WAL with fsync -> heads -> Parquet blocks), and prints
+//! rows/s and bytes on disk per (profile x stack) row as JSON.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use flamedb_benches::workload::Workload;
+use flamedb_profile::{Format, pprof};
+use flamedb_storage::{PartitionFilter, Store, StoreConfig, WalRecord};
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest a generated workload and report rate and bytes per row.
+    Ingest {
+        /// Output directory of gen_workload.py.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where the store goes (default: a temporary directory).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Stop after this many profiles (0 = all).
+        #[arg(long, default_value_t = 0)]
+        max_profiles: usize,
+        /// Appends in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Ingest {
+            data,
+            store,
+            max_profiles,
+            concurrency,
+        } => ingest(data, store, max_profiles, concurrency).await,
+    }
+}
+
+async fn ingest(
+    data: PathBuf,
+    store_dir: Option<PathBuf>,
+    max_profiles: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let t = Instant::now();
+    let w = Workload::load(&data, max_profiles)?;
+    let rows = w.rows();
+    eprintln!(
+        "loaded {} profiles, {rows} rows in {:.1}s",
+        w.profiles.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let mut bodies = Vec::with_capacity(w.profiles.len());
+    for p in &w.profiles {
+        bodies.push((
+            p.labels.clone(),
+            p.time_nanos,
+            Bytes::from(pprof::encode_gzip(&w.to_profile(p)?)),
+        ));
+    }
+    let input_bytes: usize = bodies.iter().map(|b| b.2.len()).sum();
+    eprintln!(
+        "encoded pprof ({input_bytes} bytes gzipped) in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let tmp = tempfile::tempdir()?;
+    let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(dir.join("objects"))?;
+    let objects = Arc::new(LocalFileSystem::new_with_prefix(dir.join("objects"))?);
+    let config = StoreConfig {
+        wal_dir: dir.join("wal"),
+        ..StoreConfig::default()
+    };
+    let (store, _) = Store::open(objects, Path::from("data"), config).await?;
+    let flusher = store.spawn_background(std::time::Duration::from_secs(1));
+    let t = Instant::now();
+    let results: Vec<_> = futures::stream::iter(bodies.into_iter().map(|(labels, time, body)| {
+        let store = store.clone();
+        async move {
+            store
+                .append(WalRecord {
+                    tenant: "bench".into(),
+                    labels,
+                    format: Some(Format::Pprof),
+                    time_nanos: time,
+                    perf_event: String::new(),
+                    data: body,
+                })
+                .await
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    let acked = t.elapsed().as_secs_f64();
+    flusher.abort();
+    store.close().await?;
+    let durable = t.elapsed().as_secs_f64();
+    let stored_rows: u64 = results
+        .into_iter()
+        .map(|r| r.map(|r| r.stats.rows))
+        .sum::<Result<u64, _>>()?;
+    let blocks = store.blocks("bench", &PartitionFilter::default()).await?;
+    let mut by_file: std::collections::BTreeMap<String, u64> = Default::default();
+    for b in &blocks {
+        for (f, n) in &b.meta.file_sizes {
+            *by_file.entry(f.clone()).or_default() += n;
+        }
+    }
+    let total: u64 = by_file.values().sum();
+    let report = serde_json::json!({
+        "profiles": w.profiles.len(),
+        "rows": rows,
+        "stored_rows": stored_rows,
+        "blocks": blocks.len(),
+        "input_pprof_gzip_bytes": input_bytes,
+        "seconds_to_ack_all": acked,
+        "seconds_to_durable_blocks": durable,
+        "rows_per_second": rows as f64 / durable,
+        "bytes_on_disk": total,
+        "bytes_per_row": total as f64 / rows as f64,
+        "bytes_by_file": by_file,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report).context("json")?);
+    Ok(())
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
