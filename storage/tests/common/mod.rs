@@ -1,0 +1,3 @@
+//! Helpers shared by the storage integration tests.
+
+pub mod s3;
