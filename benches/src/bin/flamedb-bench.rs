@@ -10,7 +10,7 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use flamedb_benches::workload::Workload;
 use flamedb_profile::{Format, pprof};
-use flamedb_storage::{PartitionFilter, Store, StoreConfig, WalRecord};
+use flamedb_storage::{CompactionConfig, PartitionFilter, Store, StoreConfig, WalRecord};
 use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -121,19 +121,29 @@ async fn ingest(
         .into_iter()
         .map(|r| r.map(|r| r.stats.rows))
         .sum::<Result<u64, _>>()?;
-    let blocks = store.blocks("bench", &PartitionFilter::default()).await?;
-    let mut by_file: std::collections::BTreeMap<String, u64> = Default::default();
-    for b in &blocks {
-        for (f, n) in &b.meta.file_sizes {
-            *by_file.entry(f.clone()).or_default() += n;
-        }
-    }
+    let (flushed_blocks, flushed_by_file) = sizes(&store).await?;
+    // Steady state: compaction merges each partition's blocks (what a running server's
+    // compactor does in the background), then superseded blocks are collected.
+    let t = Instant::now();
+    let now = CompactionConfig {
+        min_blocks: 2,
+        grace: std::time::Duration::ZERO,
+        retention: None,
+    };
+    store.maintain("bench", &now).await?;
+    let compaction_s = t.elapsed().as_secs_f64();
+    let (blocks, by_file) = sizes(&store).await?;
     let total: u64 = by_file.values().sum();
+    let flushed_total: u64 = flushed_by_file.values().sum();
     let report = serde_json::json!({
         "profiles": w.profiles.len(),
         "rows": rows,
         "stored_rows": stored_rows,
-        "blocks": blocks.len(),
+        "blocks_after_flush": flushed_blocks,
+        "bytes_per_row_after_flush": flushed_total as f64 / rows as f64,
+        "bytes_by_file_after_flush": flushed_by_file,
+        "compaction_seconds": compaction_s,
+        "blocks": blocks,
         "input_pprof_gzip_bytes": input_bytes,
         "seconds_to_ack_all": acked,
         "seconds_to_durable_blocks": durable,
@@ -145,6 +155,18 @@ async fn ingest(
     });
     println!("{}", serde_json::to_string_pretty(&report).context("json")?);
     Ok(())
+}
+
+/// Number of current blocks and bytes per file kind.
+async fn sizes(store: &Store) -> Result<(usize, std::collections::BTreeMap<String, u64>)> {
+    let blocks = store.blocks("bench", &PartitionFilter::default()).await?;
+    let mut by_file: std::collections::BTreeMap<String, u64> = Default::default();
+    for b in &blocks {
+        for (f, n) in &b.meta.file_sizes {
+            *by_file.entry(f.clone()).or_default() += n;
+        }
+    }
+    Ok((blocks.len(), by_file))
 }
 
 fn peak_rss_mib() -> f64 {
