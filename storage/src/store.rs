@@ -94,13 +94,16 @@ struct Job {
     ack: oneshot::Sender<Result<(u64, AppendStats)>>,
 }
 
+/// A head taken for flushing: partition, data, WAL range.
+type PendingBlock = (PartitionKey, BlockData, (u64, u64));
+
 struct Inner {
     objects: Arc<dyn ObjectStore>,
     root: Path,
     config: StoreConfig,
     heads: Mutex<HashMap<PartitionKey, Head>>,
     /// Blocks taken from heads but not yet written: (key, data, first seq, last seq).
-    pending: Mutex<Vec<(PartitionKey, BlockData, (u64, u64))>>,
+    pending: Mutex<Vec<PendingBlock>>,
     wal: Mutex<Wal>,
     writer_id: String,
     catalog: Catalog,
@@ -229,7 +232,7 @@ impl Store {
             ack,
         };
         let jobs = self.jobs.clone();
-        tokio::task::spawn_blocking(move || jobs.send(job))
+        tokio::task::spawn_blocking(move || jobs.send(job).map_err(|_| ()))
             .await
             .map_err(|e| Error::Closed(format!("ingest queue: {e}")))?
             .map_err(|_| Error::Closed("ingest thread stopped".into()))?;

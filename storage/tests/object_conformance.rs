@@ -282,15 +282,21 @@ fn hand_built_block() -> BlockData {
         series: vec![labels("b"), labels("a")],
         ..BlockData::default()
     };
-    d.samples.push(0, 0, T0, parse_stack, 10);
-    d.samples.push(0, 0, T0, parse_stack, 5);
-    d.samples.push(0, 1, T0, compress_stack, 7);
-    d.samples.push(0, 1, T1, main_stack, 3);
-    d.samples.push(0, 0, T1, compress_stack, 4);
-    d.samples.push(0, 0, T1, compress_stack, -4);
-    d.profiles.push(0, 0, T0, 10_000_000_000, 10_000_000, 15, 1);
-    d.profiles.push(0, 1, T0, 10_000_000_000, 10_000_000, 7, 1);
-    d.profiles.push(0, 1, T1, 10_000_000_000, 10_000_000, 3, 1);
+    // Profiles: 0 = (b, T0), 1 = (a, T0), 2 = (a, T1), 3 = (b, T1) whose values cancel.
+    d.profiles
+        .push((0, 0, T0, 10_000_000_000, 10_000_000, 15, 1));
+    d.profiles
+        .push((0, 1, T0, 10_000_000_000, 10_000_000, 7, 1));
+    d.profiles
+        .push((0, 1, T1, 10_000_000_000, 10_000_000, 3, 1));
+    d.profiles
+        .push((0, 0, T1, 10_000_000_000, 10_000_000, 0, 0));
+    d.samples.push(0, parse_stack, 10);
+    d.samples.push(0, parse_stack, 5);
+    d.samples.push(1, compress_stack, 7);
+    d.samples.push(2, main_stack, 3);
+    d.samples.push(3, compress_stack, 4);
+    d.samples.push(3, compress_stack, -4);
     d.normalize()
 }
 
@@ -325,7 +331,6 @@ async fn block_round_trip(s: &dyn ObjectStore, root: &Path) -> Result<()> {
     assert_eq!(
         files,
         [
-            "index.bin",
             "meta.json",
             "profiles.parquet",
             "samples.parquet",
@@ -337,7 +342,7 @@ async fn block_round_trip(s: &dyn ObjectStore, root: &Path) -> Result<()> {
     let (meta, back) = block::read_block(s, root, &bp).await?;
     assert_eq!(meta.id, "0192f5a0c3d47e8a9b1c2d3e4f506172");
     assert_eq!((meta.min_time_nanos, meta.max_time_nanos), (T0, T1));
-    assert_eq!((meta.rows, meta.profiles, meta.series), (3, 3, 2));
+    assert_eq!((meta.rows, meta.profiles, meta.series), (3, 4, 2));
     // Tree nodes in use: empty, main, main;handle, main;handle;parse, main;handle;compress.
     assert_eq!(meta.stacks, 5);
     assert_eq!(meta.created_nanos, T1);
@@ -351,20 +356,17 @@ async fn block_round_trip(s: &dyn ObjectStore, root: &Path) -> Result<()> {
             let names = back
                 .symbols
                 .frame_names(flamedb_profile::StackId(sm.stack[i]));
-            (
-                sm.sample_type[i],
-                sm.series[i],
-                sm.time[i],
-                names.join(";"),
-                sm.value[i],
-            )
+            let (sample_type, series, time) = back.sample_key(i);
+            (sample_type, series, time, names.join(";"), sm.value[i])
         })
         .collect();
     assert_eq!(
         rows,
+        // Sorted by (sample type, series, stack, time); stacks are numbered depth first:
+        // main (1) before main;handle;compress (4).
         [
-            (0, 0, T0, "main;handle;compress".to_string(), 7),
             (0, 0, T1, "main".to_string(), 3),
+            (0, 0, T0, "main;handle;compress".to_string(), 7),
             (0, 1, T0, "main;handle;parse".to_string(), 15),
         ]
     );
@@ -376,6 +378,7 @@ async fn block_round_trip(s: &dyn ObjectStore, root: &Path) -> Result<()> {
             (0, 0, T0, 10_000_000_000, 10_000_000, 7, 1),
             (0, 0, T1, 10_000_000_000, 10_000_000, 3, 1),
             (0, 1, T0, 10_000_000_000, 10_000_000, 15, 1),
+            (0, 1, T1, 10_000_000_000, 10_000_000, 0, 0),
         ]
     );
 
