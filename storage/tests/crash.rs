@@ -83,7 +83,6 @@ async fn crash_safety_under_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeSet<String> = BTreeSet::new();
-    let mut sent: BTreeSet<String> = BTreeSet::new();
     for round in 0..ROUNDS {
         let mut child = Command::new(&exe)
             .args([
@@ -117,10 +116,6 @@ async fn crash_safety_under_sigkill() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         assert_eq!(seen, target, "round {round}: child stopped early");
-        // The profile being appended when killed may or may not have been stored.
-        for i in 0..=target {
-            sent.insert(format!("crash;r{round}_{i}"));
-        }
     }
     // Restart, replay, flush, and count.
     let store = open(dir.path()).await;
@@ -153,13 +148,21 @@ async fn crash_safety_under_sigkill() {
         lost.len(),
         &lost[..lost.len().min(10)]
     );
+    // The child keeps appending while the parent reads its output, so profiles after the
+    // last acknowledgement seen may be stored too; each at most once, and nothing else.
+    let is_profile = |k: &str| {
+        k.strip_prefix("crash;r")
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(r, i)| Some((r.parse::<u64>().ok()?, i.parse::<u64>().ok()?)))
+            .is_some_and(|(r, _)| r < ROUNDS)
+    };
     let extra: Vec<(&String, &i64)> = counts
         .iter()
-        .filter(|(k, v)| !sent.contains(*k) || **v != 1)
+        .filter(|(k, v)| !is_profile(k) || **v != 1)
         .collect();
     assert!(
         extra.is_empty(),
-        "{} stacks stored but never sent, or more than once, e.g. {:?}",
+        "{} stacks stored that were never appended, or more than once, e.g. {:?}",
         extra.len(),
         &extra[..extra.len().min(10)]
     );
