@@ -19,7 +19,8 @@
 //!   user-facing view of one frame, inlining expanded).
 //! - [`symbols`]: [`Symbols`], the symbol tables and stack tree a profile (and a store
 //!   block) owns, and their merge with id remapping.
-//! - [`strings`], [`stack`], [`labels`], [`ids`]: the interning tables and dense ids.
+//! - [`strings`], [`stack`], [`labels`], [`ids`]: the interning tables and dense ids;
+//!   `stack_builder` builds a whole stack tree at once for decoders.
 //! - [`pprof`], [`folded`], [`perf`]: one module per format, each with `decode` (and
 //!   `encode` where the format is written).
 //! - [`detect`]: format detection; [`decode`] is the entry point taking any format.
@@ -40,6 +41,7 @@ pub mod model;
 pub mod perf;
 pub mod pprof;
 pub mod stack;
+pub(crate) mod stack_builder;
 pub mod strings;
 pub mod summary;
 pub mod symbols;

@@ -5,9 +5,17 @@
 //! costs one hash lookup per frame and no allocation. **Stacks are root first**: the first
 //! location of a stack is the outermost caller (`main`), the last is the leaf where the
 //! sample was taken. (pprof lists locations leaf first; decoders reverse them.)
+//!
+//! The child index is a [`HashTable`] of `(parent, location, child)` slots of 12 bytes
+//! (a `HashMap<(StackId, LocationId), StackId>` pads its slots to 16), hashed as one `u64`.
+//! [`StackTree::intern`] skips the lookup below a node it has just created (a new node has
+//! no children yet), so a new branch costs one insert per node. Decoders that intern a whole
+//! profile at once use the crate's `StackTreeBuilder`, which needs no hash index at all
+//! for most nodes and leaves the tree's index to be built on its first `child` call.
 
 use crate::{LocationId, StackId};
-use hashbrown::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 /// One node of the [`StackTree`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +32,9 @@ pub struct StackNode {
 #[derive(Debug, Clone)]
 pub struct StackTree {
     nodes: Vec<StackNode>,
-    children: HashMap<(StackId, LocationId), StackId>,
+    /// Every node but the root, hashed by [`key`] of its `(parent, location)`.
+    children: HashTable<Slot>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// False for a tree built by [`StackTree::from_nodes`] until its first `child` call.
     indexed: bool,
 }
@@ -44,7 +54,8 @@ impl StackTree {
                 location: LocationId(u32::MAX),
                 depth: 0,
             }],
-            children: HashMap::new(),
+            children: HashTable::new(),
+            hasher: Default::default(),
             indexed: true,
         }
     }
@@ -66,7 +77,8 @@ impl StackTree {
     pub fn from_nodes(nodes: impl IntoIterator<Item = (StackId, LocationId)>) -> Option<Self> {
         let mut tree = StackTree {
             nodes: vec![StackTree::new().nodes[0]],
-            children: HashMap::new(),
+            children: HashTable::new(),
+            hasher: Default::default(),
             indexed: false,
         };
         for (parent, location) in nodes {
@@ -80,42 +92,98 @@ impl StackTree {
         Some(tree)
     }
 
+    /// A tree from nodes whose parents precede them and whose depths are right, indexed
+    /// on its first `child` call (for [`crate::stack_builder`]).
+    pub(crate) fn from_checked_nodes(nodes: Vec<StackNode>) -> Self {
+        StackTree {
+            nodes,
+            children: HashTable::new(),
+            hasher: Default::default(),
+            indexed: false,
+        }
+    }
+
+    /// Reserves room for `additional` more nodes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+        if self.indexed {
+            let hasher = &self.hasher;
+            self.children.reserve(additional, |s| s.hash(hasher));
+        }
+    }
+
     fn ensure_index(&mut self) {
         if self.indexed {
             return;
         }
         self.indexed = true;
-        self.children.clear();
-        self.children.reserve(self.nodes.len());
-        for (i, n) in self.nodes.iter().enumerate().skip(1) {
+        let Self {
+            nodes,
+            children,
+            hasher,
+            ..
+        } = self;
+        children.clear();
+        children.reserve(nodes.len(), |s| s.hash(hasher));
+        for (i, n) in nodes.iter().enumerate().skip(1) {
             // A duplicate node (possible only in a corrupt source) keeps its first id.
-            self.children
-                .entry((n.parent, n.location))
-                .or_insert(StackId::from_index(i));
+            let slot = Slot::new(n.parent, n.location, i as u32);
+            let hash = slot.hash(hasher);
+            if children
+                .find(hash, |s| s.is(n.parent, n.location))
+                .is_none()
+            {
+                children.insert_unique(hash, slot, |s| s.hash(hasher));
+            }
         }
     }
 
     /// The stack `parent` extended by `location` as its new leaf.
     pub fn child(&mut self, parent: StackId, location: LocationId) -> StackId {
         self.ensure_index();
-        let next = StackId::from_index(self.nodes.len());
-        let depth = self.nodes[parent.index()].depth + 1;
-        let id = *self.children.entry((parent, location)).or_insert(next);
-        if id == next {
-            self.nodes.push(StackNode {
-                parent,
-                location,
-                depth,
-            });
+        let hash = self.hasher.hash_one(key(parent, location));
+        match self.children.find(hash, |s| s.is(parent, location)) {
+            Some(s) => StackId(s.child),
+            None => self.push(parent, location, hash),
         }
+    }
+
+    /// Appends node `(parent, location)`, which must not exist yet, with `hash` its hash.
+    fn push(&mut self, parent: StackId, location: LocationId, hash: u64) -> StackId {
+        let id = StackId::from_index(self.nodes.len());
+        let depth = self.nodes[parent.index()].depth + 1;
+        self.nodes.push(StackNode {
+            parent,
+            location,
+            depth,
+        });
+        let hasher = &self.hasher;
+        let slot = Slot::new(parent, location, id.0);
+        self.children.insert_unique(hash, slot, |s| s.hash(hasher));
         id
     }
 
     /// Interns a stack given root first.
     pub fn intern(&mut self, root_first: impl IntoIterator<Item = LocationId>) -> StackId {
-        root_first
-            .into_iter()
-            .fold(StackId::EMPTY, |parent, loc| self.child(parent, loc))
+        self.ensure_index();
+        let mut locations = root_first.into_iter();
+        let mut node = StackId::EMPTY;
+        for location in locations.by_ref() {
+            let hash = self.hasher.hash_one(key(node, location));
+            match self.children.find(hash, |s| s.is(node, location)) {
+                Some(s) => node = StackId(s.child),
+                None => {
+                    node = self.push(node, location, hash);
+                    break;
+                }
+            }
+        }
+        // Below a node just created nothing exists yet: append without looking up.
+        for location in locations {
+            let hash = self.hasher.hash_one(key(node, location));
+            node = self.push(node, location, hash);
+        }
+        node
     }
 
     /// The node of `id`. Panics if `id` does not come from this tree.
@@ -163,6 +231,39 @@ impl StackTree {
     /// All nodes in id order; a node's parent always has a smaller id.
     pub fn nodes(&self) -> &[StackNode] {
         &self.nodes
+    }
+}
+
+/// The index key of node `(parent, location)`.
+#[inline]
+pub(crate) fn key(parent: StackId, location: LocationId) -> u64 {
+    (u64::from(parent.0) << 32) | u64::from(location.0)
+}
+
+/// One entry of the child index.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    parent: u32,
+    location: u32,
+    child: u32,
+}
+
+impl Slot {
+    fn new(parent: StackId, location: LocationId, child: u32) -> Slot {
+        Slot {
+            parent: parent.0,
+            location: location.0,
+            child,
+        }
+    }
+
+    #[inline]
+    fn is(&self, parent: StackId, location: LocationId) -> bool {
+        self.parent == parent.0 && self.location == location.0
+    }
+
+    fn hash(&self, hasher: &hashbrown::DefaultHashBuilder) -> u64 {
+        hasher.hash_one(key(StackId(self.parent), LocationId(self.location)))
     }
 }
 

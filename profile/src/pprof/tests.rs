@@ -359,3 +359,57 @@ fn round_trip_keeps_everything_pprof_can_carry() {
     assert_eq!(out.sample[0].location_id, vec![1, 1]);
     assert_eq!(out.string_table[0], b"");
 }
+
+#[test]
+fn unpacked_and_unknown_sample_fields_decode_like_packed_ones() {
+    let mut msg = base(&[]);
+    msg.location = vec![loc(1, 0, 0x10, &[]), loc(2, 0, 0x20, &[])];
+    msg.sample = vec![sample(&[1, 2], &[4])];
+    let packed = dec(&msg).unwrap();
+    // sample { location_id: 1 (unpacked); location_id: 2; value: 4; field 9: 1 }.
+    let unpacked_sample = [0x08, 1, 0x08, 2, 0x10, 4, 0x48, 1];
+    msg.sample.clear();
+    let mut bytes = msg.encode_to_vec();
+    bytes.extend_from_slice(&[0x12, unpacked_sample.len() as u8]);
+    bytes.extend_from_slice(&unpacked_sample);
+    let unpacked = decode(&bytes, &DecodeLimits::default()).unwrap();
+    assert_eq!(
+        unpacked.frame_names(unpacked.samples[0].stack),
+        packed.frame_names(packed.samples[0].stack)
+    );
+    assert_eq!(unpacked.values, packed.values);
+    // A sample cut short is prost's error.
+    let cut = [0x12, 2, 0x0a, 5];
+    bytes.extend_from_slice(&cut);
+    assert!(matches!(
+        decode(&bytes, &DecodeLimits::default()),
+        Err(Error::PprofProtobuf(_))
+    ));
+}
+
+#[test]
+fn decoded_tables_are_indexed_for_later_interning() {
+    let mut msg = base(&["main"]);
+    msg.function.push(proto::Function {
+        id: 1,
+        name: 3,
+        ..Default::default()
+    });
+    msg.location = vec![loc(1, 0, 0x10, &[1])];
+    msg.sample = vec![sample(&[1], &[1])];
+    let mut p = dec(&msg).unwrap();
+    let lines = p.location_lines(LocationId(0)).to_vec();
+    assert_eq!(
+        p.intern_location(None, 0x10, &lines, crate::FrameKind::Unspecified),
+        LocationId(0)
+    );
+    let stack = p.samples[0].stack;
+    assert_eq!(p.stacks.intern([LocationId(0)]), stack);
+    assert_eq!(
+        from_proto(&msg, &DecodeLimits::default())
+            .unwrap()
+            .stacks
+            .len(),
+        p.stacks.len()
+    );
+}
