@@ -8,7 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flamedb_benches::synth::SynthApp;
 use flamedb_profile::{DecodeLimits, Profile, Remap, Symbols, folded};
 use flamedb_storage::head::{AppendOptions, Head};
-use flamedb_storage::{BlockMeta, BlockPath, Labels, LabelLimits, PartitionKey, block};
+use flamedb_storage::{BlockMeta, BlockPath, LabelLimits, Labels, PartitionKey, block};
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use std::hint::black_box;
@@ -55,15 +55,27 @@ fn bench_dictionary(c: &mut Criterion) {
 
 fn bench_block_write(c: &mut Criterion) {
     let ps = profiles(200);
-    let labels = Labels::new([("app".to_string(), "search-api".to_string())], &LabelLimits::default()).expect("labels");
+    let labels = Labels::new(
+        [("app".to_string(), "search-api".to_string())],
+        &LabelLimits::default(),
+    )
+    .expect("labels");
     let mut head = Head::new(key());
     for (i, p) in ps.iter().enumerate() {
-        head.append(i as u64 + 1, &labels, p, 1_764_300_000_000_000_000 + i as i64 * 10_000_000_000, &AppendOptions::default())
-            .expect("append");
+        head.append(
+            i as u64 + 1,
+            &labels,
+            p,
+            1_764_300_000_000_000_000 + i as i64 * 10_000_000_000,
+            &AppendOptions::default(),
+        )
+        .expect("append");
     }
     let rows = head.rows();
     let (data, _) = head.take();
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let mut g = c.benchmark_group("block");
     g.throughput(Throughput::Elements(rows as u64));
     g.sample_size(20);
@@ -71,8 +83,14 @@ fn bench_block_write(c: &mut Criterion) {
         b.iter(|| {
             let store = InMemory::new();
             let normalized = data.clone().normalize();
-            rt.block_on(block::write_block(&store, &Path::from("r"), &BlockPath::new(key()), &normalized, BlockMeta::empty()))
-                .expect("write")
+            rt.block_on(block::write_block(
+                &store,
+                &Path::from("r"),
+                &BlockPath::new(key()),
+                &normalized,
+                BlockMeta::empty(),
+            ))
+            .expect("write")
         })
     });
     g.finish();
