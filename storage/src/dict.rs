@@ -3,8 +3,13 @@
 //! One [`container`](crate::container) with one section per column. Ids are positions, as in
 //! memory: string 0 is `""`, stack node 0 is the empty stack and is not written. Optional
 //! references (a line's function, a location's mapping) are written as `id + 1`, 0 for none.
-//! A stack node is written as `(node index - parent index, location)`: in a block the tree
-//! is in depth-first order, so the first column is mostly 1 and compresses to nothing.
+//! A stack node is written as `node index - parent index` (in a block the tree is in
+//! depth-first order, so this is mostly 1) and its location **relative to its caller**:
+//! the position of the location among the distinct callees seen so far under the parent's
+//! location (1-based), or 0 followed by the location id in a separate column the first
+//! time that caller calls it. Programs call few distinct functions from each function, so
+//! the codes are tiny and repeat, where raw location ids cost ~8 bits per node after zstd
+//! (measured on the bench fleet: 0.95 -> see benches/RESULTS.md).
 
 use crate::Result;
 use crate::container::{ContainerReader, ContainerWriter};
@@ -12,6 +17,7 @@ use flamedb_profile::{
     FrameKind, Function, FunctionId, Line, Location, LocationId, Mapping, MappingId, StackId,
     StackTree, StrId, StringTable, Symbols,
 };
+use hashbrown::HashMap;
 
 /// File magic of `symbols.bin`.
 pub const MAGIC: [u8; 8] = *b"FLMDBSYM";
@@ -40,7 +46,8 @@ mod sec {
     pub const LOC_KIND: u32 = 43;
     pub const LOC_FOLDED: u32 = 44;
     pub const STACK_UP: u32 = 50;
-    pub const STACK_LOC: u32 = 51;
+    pub const STACK_CALLEE: u32 = 52;
+    pub const STACK_NEW_LOC: u32 = 53;
 }
 
 /// Encodes `s` as `symbols.bin`.
@@ -99,7 +106,9 @@ pub fn encode(s: &Symbols) -> Result<Vec<u8>> {
             .enumerate()
             .map(|(i, n)| i as u32 + 1 - n.parent.0),
     );
-    w.u32s(sec::STACK_LOC, nodes.iter().map(|n| n.location.0));
+    let (codes, new_locs) = callee_codes(s);
+    w.u32s(sec::STACK_CALLEE, codes.into_iter());
+    w.u32s(sec::STACK_NEW_LOC, new_locs.into_iter());
     w.finish()
 }
 
@@ -204,8 +213,12 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
         out
     };
     let stacks = {
-        let (up, loc) = (r.u32s(sec::STACK_UP)?, r.u32s(sec::STACK_LOC)?);
-        same_len(&r, "stack", &[up.len(), loc.len()])?;
+        let up = r.u32s(sec::STACK_UP)?;
+        let codes = r.u32s(sec::STACK_CALLEE)?;
+        let new_locs = r.u32s(sec::STACK_NEW_LOC)?;
+        same_len(&r, "stack", &[up.len(), codes.len()])?;
+        let loc = callee_locations(&up, &codes, &new_locs)
+            .ok_or_else(|| r.corrupt("stack callee codes are inconsistent"))?;
         let nodes = (0..up.len()).map(|i| {
             // Node i + 1; a bad distance yields an out-of-range parent, rejected below.
             let parent = (i as u32 + 1).checked_sub(up[i]).unwrap_or(u32::MAX);
@@ -216,6 +229,65 @@ pub fn decode(path: &str, data: &[u8]) -> Result<Symbols> {
     };
     Symbols::from_tables(strings, mappings, functions, lines, locations, stacks)
         .map_err(|m| r.corrupt(m))
+}
+
+/// Per stack node (without the root): its callee code, and the location ids of escapes.
+fn callee_codes(s: &Symbols) -> (Vec<u32>, Vec<u32>) {
+    let nodes = s.stacks.nodes();
+    let mut callees: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut codes = Vec::with_capacity(nodes.len());
+    let mut new_locs = Vec::new();
+    for n in &nodes[1..] {
+        let caller = caller_of(
+            nodes.get(n.parent.index()).map(|p| p.location.0),
+            n.parent.0,
+        );
+        let list = callees.entry(caller).or_default();
+        match list.iter().position(|&l| l == n.location.0) {
+            Some(i) => codes.push(i as u32 + 1),
+            None => {
+                codes.push(0);
+                new_locs.push(n.location.0);
+                list.push(n.location.0);
+            }
+        }
+    }
+    (codes, new_locs)
+}
+
+/// Reverses [`callee_codes`]: the location of every node (without the root), or `None`
+/// when a code or parent is out of range.
+fn callee_locations(up: &[u32], codes: &[u32], new_locs: &[u32]) -> Option<Vec<u32>> {
+    let mut callees: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut locs: Vec<u32> = Vec::with_capacity(codes.len());
+    let mut next_new = new_locs.iter();
+    for (i, (&d, &code)) in up.iter().zip(codes).enumerate() {
+        let parent = (i as u32 + 1).checked_sub(d)?;
+        let parent_loc = match parent {
+            0 => None,
+            p => Some(*locs.get(p as usize - 1)?),
+        };
+        let list = callees.entry(caller_of(parent_loc, parent)).or_default();
+        let loc = match code {
+            0 => {
+                let l = *next_new.next()?;
+                list.push(l);
+                l
+            }
+            c => *list.get(c as usize - 1)?,
+        };
+        locs.push(loc);
+    }
+    Some(locs)
+}
+
+/// The caller key of a node: its parent's location, or a sentinel for root children.
+fn caller_of(parent_location: Option<u32>, parent: u32) -> u32 {
+    if parent == 0 {
+        u32::MAX
+    } else {
+        parent_location.unwrap_or(u32::MAX)
+    }
 }
 
 type MappingColumns = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u32>, Vec<u32>, Vec<u8>);
@@ -363,6 +435,26 @@ mod tests {
         let main = back.intern_named_location("main", None, 0, FrameKind::Jit);
         assert_eq!(main, LocationId(0));
         assert_eq!(back.stacks.intern([main]), StackId(1));
+    }
+
+    proptest::proptest! {
+        /// Any tree (depth-first after compaction, or in insertion order) round-trips,
+        /// node for node: the callee coding and the parent distances lose nothing.
+        #[test]
+        fn random_trees_round_trip(stacks in proptest::collection::vec(
+            proptest::collection::vec(0u8..12, 0..12), 0..40), compact in proptest::bool::ANY) {
+            let mut s = Symbols::new();
+            let locs: Vec<LocationId> = (0..12)
+                .map(|i| s.intern_named_location(&format!("f{i}"), None, 0, FrameKind::Unspecified))
+                .collect();
+            let ids: Vec<StackId> = stacks
+                .iter()
+                .map(|st| s.stacks.intern(st.iter().map(|&i| locs[i as usize])))
+                .collect();
+            let s = if compact { s.compact(ids).0 } else { s };
+            let back = decode("p", &encode(&s).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back.stacks.nodes(), s.stacks.nodes());
+        }
     }
 
     #[test]

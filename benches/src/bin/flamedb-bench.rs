@@ -18,6 +18,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// A caching allocator, as the server uses: decoding frees and reallocates the same
+/// buffers for every profile (benches/RESULTS.md measures the difference).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -70,14 +75,22 @@ async fn ingest(
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let mut bodies = Vec::with_capacity(w.profiles.len());
-    for p in &w.profiles {
-        bodies.push((
-            p.labels.clone(),
-            p.time_nanos,
-            Bytes::from(pprof::encode_gzip(&w.to_profile(p)?)),
-        ));
-    }
+    let cache = data.join(format!("flamedb-pprof-{}.cache", w.profiles.len()));
+    let bodies = match read_cache(&cache, &w) {
+        Some(b) => b,
+        None => {
+            let mut bodies = Vec::with_capacity(w.profiles.len());
+            for p in &w.profiles {
+                bodies.push((
+                    p.labels.clone(),
+                    p.time_nanos,
+                    Bytes::from(pprof::encode_gzip(&w.to_profile(p)?)),
+                ));
+            }
+            write_cache(&cache, &bodies)?;
+            bodies
+        }
+    };
     let input_bytes: usize = bodies.iter().map(|b| b.2.len()).sum();
     eprintln!(
         "encoded pprof ({input_bytes} bytes gzipped) in {:.1}s",
@@ -155,6 +168,34 @@ async fn ingest(
     });
     println!("{}", serde_json::to_string_pretty(&report).context("json")?);
     Ok(())
+}
+
+type Body = (Vec<(String, String)>, i64, Bytes);
+
+/// The encoded pprof bodies of a workload, cached next to it: encoding the medium fleet
+/// takes minutes. The file is the bodies, each as a u64 length and the bytes, in profile
+/// order; labels and times come from the workload.
+fn read_cache(path: &std::path::Path, w: &Workload) -> Option<Vec<Body>> {
+    let data = std::fs::read(path).ok()?;
+    let mut at = 0usize;
+    let mut out = Vec::with_capacity(w.profiles.len());
+    let data = Bytes::from(data);
+    for p in &w.profiles {
+        let len = u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?) as usize;
+        let body = data.slice(at + 8..(at + 8 + len).min(data.len()));
+        at += 8 + len;
+        out.push((p.labels.clone(), p.time_nanos, body));
+    }
+    (at == data.len()).then_some(out)
+}
+
+fn write_cache(path: &std::path::Path, bodies: &[Body]) -> Result<()> {
+    let mut out = Vec::new();
+    for (_, _, b) in bodies {
+        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
 }
 
 /// Number of current blocks and bytes per file kind.
