@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The macro comparison: flamedb against DuckDB and chDB on the same generated fleet, in one
+# run. Generates the workload with ../shared/bench/gen_workload.py (cached by scale and
+# seed), ingests it through flamedb's write path (pprof bytes -> decode -> WAL with fsync ->
+# heads -> Parquet blocks -> compaction), loads the same data into the peers with
+# ../shared/bench/peers.py, and prints one table with the ratios. Without --smoke it also
+# rewrites the storage section of benches/RESULTS.md.
+#
+#   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke]
+#
+# --smoke: debug build, DuckDB only, no RESULTS.md (CI runs it at tiny scale so it cannot rot).
+# Caches (venv, data) live in ${FLAMEDB_BENCH_CACHE:-~/.cache/flamedb-bench}.
+set -euo pipefail
+scale=small seed=42 smoke=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) scale=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --smoke) smoke=1; shift ;;
+    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke]" >&2; exit 2 ;;
+  esac
+done
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+shared=${FLAMEDB_SHARED:-$root/../shared}
+cache=${FLAMEDB_BENCH_CACHE:-$HOME/.cache/flamedb-bench}
+venv=$cache/venv
+mkdir -p "$cache"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import numpy, pyarrow, duckdb, psutil' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q numpy pyarrow duckdb psutil
+fi
+systems=duckdb-native-norm
+if [ "$smoke" = 0 ]; then
+  "$venv/bin/python" -c 'import chdb' 2>/dev/null || "$venv/bin/pip" install -q chdb
+  systems=duckdb-parquet-norm,duckdb-native-norm,chdb-mergetree-norm
+fi
+data=$cache/data/$scale-seed$seed
+if [ ! -f "$data/workload.json" ]; then
+  "$venv/bin/python" "$shared/bench/gen_workload.py" --scale "$scale" --seed "$seed" --out "$data.tmp"
+  rm -rf "$data" && mv "$data.tmp" "$data"
+fi
+cd "$root"
+target=${CARGO_TARGET_DIR:-$root/target}
+if [ "$smoke" = 1 ]; then
+  cargo build -p flamedb-benches --bin flamedb-bench
+  bin=$target/debug/flamedb-bench
+else
+  cargo build --release -p flamedb-benches --bin flamedb-bench
+  bin=$target/release/flamedb-bench
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+echo "== flamedb ingest ($scale, seed $seed)" >&2
+"$bin" ingest --data "$data" > "$out/flamedb.json"
+echo "== peers: $systems" >&2
+"$venv/bin/python" "$shared/bench/peers.py" --data "$data" --systems "$systems" --queries Q7 --reps 1 \
+  --json "$out/peers.json" > "$out/peers.md"
+command="benches/run.sh --scale $scale --seed $seed$([ "$smoke" = 1 ] && echo ' --smoke')"
+args=("$out/flamedb.json" "$out/peers.json" --command "$command" --scale "$scale")
+[ "$smoke" = 0 ] && args+=(--results "$here/RESULTS.md")
+"$venv/bin/python" "$here/scripts/report.py" "${args[@]}"

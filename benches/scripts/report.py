@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Prints flamedb's storage numbers next to the peers' from one run of benches/run.sh, and
+(with --results) rewrites the storage section of benches/RESULTS.md."""
+import argparse, datetime, json, os, platform, re, subprocess, sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("flamedb"); ap.add_argument("peers")
+ap.add_argument("--command", required=True); ap.add_argument("--scale", required=True)
+ap.add_argument("--results")
+a = ap.parse_args()
+f = json.load(open(a.flamedb))
+p = json.load(open(a.peers))
+peers = [r for r in p["results"] if "error" not in r]
+if not peers:
+    sys.exit("no peer finished: " + json.dumps(p["results"])[:500])
+rows = f["rows"]
+for r in peers:
+    assert r["rows"] == rows, f"row counts differ: flamedb {rows}, {r['system']} {r['rows']}"
+loaders = [r for r in peers if r["load_s"] > 0.5]
+best_bytes = min(peers, key=lambda r: r["bytes_per_row"])
+best_load = max(loaders, key=lambda r: r["rows"] / r["load_s"]) if loaders else None
+best_rss = min(peers, key=lambda r: r["peak_rss_bytes"])
+
+def ratio(x, y):
+    return f"{x / y:.2f}x" if y else "-"
+
+lines = [
+    "| metric | flamedb | best peer | peer | flamedb / peer |",
+    "|---|---:|---:|---|---:|",
+    f"| bytes on disk per row (dictionaries included) | {f['bytes_per_row']:.2f} | {best_bytes['bytes_per_row']:.2f} | {best_bytes['system']} | {ratio(f['bytes_per_row'], best_bytes['bytes_per_row'])} |",
+]
+if best_load:
+    peer_rate = best_load["rows"] / best_load["load_s"]
+    lines.append(f"| ingest rows/s, end to end to durable storage | {f['rows_per_second']:,.0f} | {peer_rate:,.0f} | {best_load['system']} (load) | {ratio(f['rows_per_second'], peer_rate)} |")
+lines.append(f"| peak RSS MiB | {f['peak_rss_mib']:,.0f} | {best_rss['peak_rss_bytes'] / 2**20:,.0f} | {best_rss['system']} | {ratio(f['peak_rss_mib'], best_rss['peak_rss_bytes'] / 2**20)} |")
+table = "\n".join(lines)
+print(table)
+if not a.results:
+    sys.exit(0)
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+files = ", ".join(f"{k} {v / rows:.3f}" for k, v in sorted(f["bytes_by_file"].items()))
+section = f"""<!-- storage:begin -->
+## Storage: bytes per row and ingest rate ({a.scale}), against the peers
+
+Date {datetime.date.today()}, commit {commit}, {os.cpu_count()} cores ({cpu}).
+Command: `{a.command}` (flamedb and the peers on the same generated data in one run).
+
+{table}
+
+- Rows are (profile x stack) pairs: {rows:,} rows in {f['profiles']:,} profiles.
+- flamedb ingests the fleet as gzipped pprof ({f['input_pprof_gzip_bytes'] / rows:.0f} bytes per row of input),
+  decoding, writing the WAL with fsync, flushing heads to Parquet blocks, then compacting
+  ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
+  normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
+- flamedb bytes per row by file: {files}.
+<!-- storage:end -->"""
+text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
+if "<!-- storage:begin -->" in text:
+    text = re.sub(r"<!-- storage:begin -->.*<!-- storage:end -->", lambda m: section, text, flags=re.S)
+else:
+    text = text.rstrip() + "\n\n" + section + "\n"
+open(a.results, "w").write(text)
