@@ -74,8 +74,74 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The complete, non-superseded blocks of `tenant` matching `filter`, sorted by path.
+    /// The complete, current (non-superseded) blocks of raw profiles of `tenant` matching
+    /// `filter`, sorted by path.
     pub async fn blocks(
+        &self,
+        store: &dyn ObjectStore,
+        root: &Path,
+        tenant: &str,
+        filter: &PartitionFilter,
+    ) -> Result<Vec<BlockInfo>> {
+        let current = self.current(store, root, tenant, filter).await?;
+        Ok(current
+            .into_iter()
+            .filter(|b| b.meta.rollup_nanos == 0)
+            .collect())
+    }
+
+    /// The blocks to read for a query that can use time buckets of `resolution_nanos`
+    /// (for example a week at one point per hour can use minute rollups): per partition,
+    /// the rollup blocks of the coarsest resolution not above it when every current raw
+    /// block of the partition has one, else the raw blocks. Sorted by path.
+    pub async fn blocks_at_resolution(
+        &self,
+        store: &dyn ObjectStore,
+        root: &Path,
+        tenant: &str,
+        filter: &PartitionFilter,
+        resolution_nanos: u64,
+    ) -> Result<Vec<BlockInfo>> {
+        let current = self.current(store, root, tenant, filter).await?;
+        let mut by_partition: HashMap<&crate::PartitionKey, Vec<&BlockInfo>> = HashMap::new();
+        for b in &current {
+            by_partition.entry(&b.path.partition).or_default().push(b);
+        }
+        let mut out = Vec::new();
+        for blocks in by_partition.values() {
+            let raw: Vec<&&BlockInfo> =
+                blocks.iter().filter(|b| b.meta.rollup_nanos == 0).collect();
+            let mut resolutions: Vec<u64> = blocks
+                .iter()
+                .map(|b| b.meta.rollup_nanos)
+                .filter(|&r| r > 0 && r <= resolution_nanos)
+                .collect();
+            resolutions.sort_unstable();
+            resolutions.dedup();
+            let chosen = resolutions.iter().rev().find_map(|&r| {
+                let rollups: Vec<&BlockInfo> = blocks
+                    .iter()
+                    .copied()
+                    .filter(|b| b.meta.rollup_nanos == r)
+                    .collect();
+                let covers = raw.iter().all(|b| {
+                    rollups
+                        .iter()
+                        .any(|r| r.meta.rollup_of.as_deref() == Some(b.path.id.as_str()))
+                });
+                covers.then_some(rollups)
+            });
+            match chosen {
+                Some(rollups) => out.extend(rollups.into_iter().cloned()),
+                None => out.extend(raw.into_iter().map(|b| (*b).clone())),
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Current blocks of every kind (raw and rollup).
+    async fn current(
         &self,
         store: &dyn ObjectStore,
         root: &Path,

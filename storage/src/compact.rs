@@ -29,6 +29,9 @@ pub struct CompactionConfig {
     pub grace: Duration,
     /// Blocks whose newest sample is older than this are deleted; `None` keeps everything.
     pub retention: Option<Duration>,
+    /// Resolution of the rollup block written beside every compacted block (per series,
+    /// time bucket and stack sums); `None` writes none. Default one minute.
+    pub rollup: Option<Duration>,
 }
 
 impl Default for CompactionConfig {
@@ -37,6 +40,7 @@ impl Default for CompactionConfig {
             min_blocks: 4,
             grace: Duration::from_secs(600),
             retention: None,
+            rollup: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -52,12 +56,14 @@ pub struct MaintenanceReport {
 
 impl Store {
     /// Merges the current blocks of partition `key` into one, if there are at least
-    /// `min_blocks` of them. Returns the new block.
+    /// `config.min_blocks` of them, and writes its rollup (replacing the sources'
+    /// rollups). Returns the new block.
     pub async fn compact_partition(
         &self,
         key: &PartitionKey,
-        min_blocks: usize,
+        config: &CompactionConfig,
     ) -> Result<Option<BlockPath>> {
+        let min_blocks = config.min_blocks;
         let filter = exact(key);
         let (objects, root) = self.objects();
         let all = self
@@ -116,6 +122,50 @@ impl Store {
             ..BlockMeta::empty()
         };
         write_block(objects.as_ref(), root, &path, &merged, meta).await?;
+        if let Some(resolution) = config.rollup {
+            // The new rollup replaces the rollups of the merged blocks.
+            let merged_ids: HashSet<&str> = current.iter().map(|b| b.path.id.as_str()).collect();
+            let mut rollup_sources: Vec<String> = all
+                .iter()
+                .filter(|b| {
+                    b.meta
+                        .rollup_of
+                        .as_deref()
+                        .is_some_and(|of| merged_ids.contains(of))
+                })
+                .flat_map(|b| {
+                    std::iter::once(b.path.id.clone()).chain(
+                        b.meta
+                            .sources
+                            .iter()
+                            .filter(|s| existing.contains(s.as_str()))
+                            .cloned(),
+                    )
+                })
+                .collect();
+            rollup_sources.sort();
+            rollup_sources.dedup();
+            let res = resolution.as_nanos() as i64;
+            let rollup = tokio::task::spawn_blocking(move || merged.rollup(res))
+                .await
+                .map_err(|e| crate::Error::Closed(format!("rollup task: {e}")))?;
+            let meta = BlockMeta {
+                compaction_level: level,
+                sources: rollup_sources,
+                rollup_nanos: res as u64,
+                rollup_of: Some(path.id.clone()),
+                created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+                ..BlockMeta::empty()
+            };
+            write_block(
+                objects.as_ref(),
+                root,
+                &BlockPath::new(key.clone()),
+                &rollup,
+                meta,
+            )
+            .await?;
+        }
         Ok(Some(path))
     }
 
@@ -134,7 +184,7 @@ impl Store {
         partitions.sort();
         partitions.dedup();
         for key in &partitions {
-            if let Some(p) = self.compact_partition(key, config.min_blocks).await? {
+            if let Some(p) = self.compact_partition(key, config).await? {
                 report.compacted.push(p);
             }
         }

@@ -69,6 +69,13 @@ pub struct BlockMeta {
     pub wal: Vec<WalRange>,
     /// When the block was written, ns since the Unix epoch.
     pub created_nanos: i64,
+    /// 0 for a block of raw profiles; for a rollup block, the time resolution its profile
+    /// rows were summed to (for example 60 s), see [`crate::rows::BlockData::rollup`].
+    #[serde(default)]
+    pub rollup_nanos: u64,
+    /// For a rollup block: the raw block it summarises.
+    #[serde(default)]
+    pub rollup_of: Option<String>,
 }
 
 impl BlockMeta {
@@ -91,6 +98,8 @@ impl BlockMeta {
             file_sizes: Vec::new(),
             wal: Vec::new(),
             created_nanos: 0,
+            rollup_nanos: 0,
+            rollup_of: None,
         }
     }
 

@@ -258,6 +258,55 @@ impl BlockData {
         out
     }
 
+    /// A rollup of this (normalized) block: profile rows of one sample type and series are
+    /// merged per `resolution_nanos` time bucket (totals and durations summed), and the
+    /// samples of merged profiles summed per stack. A range of days read from minute
+    /// rollups touches one row per series, stack and minute instead of one per profile.
+    pub fn rollup(&self, resolution_nanos: i64) -> BlockData {
+        let res = resolution_nanos.max(1);
+        let mut bucket_of: HashMap<(u16, u32, i64), u32> = HashMap::new();
+        let mut profiles = ProfileRows::default();
+        let mut map = Vec::with_capacity(self.profiles.len());
+        for i in 0..self.profiles.len() {
+            let (t, series, time, duration, period, total, _) = self.profiles.row(i);
+            let bucket = time - time.rem_euclid(res);
+            let id = *bucket_of.entry((t, series, bucket)).or_insert_with(|| {
+                profiles.push((t, series, bucket, 0, period, 0, 0));
+                (profiles.len() - 1) as u32
+            });
+            let j = id as usize;
+            profiles.duration[j] = profiles.duration[j].saturating_add(duration);
+            profiles.total[j] = profiles.total[j].saturating_add(total);
+            if profiles.period[j] != period {
+                profiles.period[j] = 0; // mixed periods: unknown
+            }
+            map.push(id);
+        }
+        let mut samples = SampleRows::default();
+        for i in 0..self.samples.len() {
+            samples.push(
+                map[self.samples.profile[i] as usize],
+                self.samples.stack[i],
+                self.samples.value[i],
+            );
+        }
+        let mut out = BlockData {
+            symbols: self.symbols.clone(),
+            sample_types: self.sample_types.clone(),
+            series: self.series.clone(),
+            profiles,
+            samples,
+        }
+        .normalize();
+        // Distinct stacks per merged profile.
+        let mut counts = vec![0u32; out.profiles.len()];
+        for &p in &out.samples.profile {
+            counts[p as usize] += 1;
+        }
+        out.profiles.stacks = counts;
+        out
+    }
+
     /// Earliest and latest profile time, if any.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let min = self.profiles.time.iter().min()?;

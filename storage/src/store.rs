@@ -327,6 +327,27 @@ impl Store {
             .await
     }
 
+    /// The blocks to read for a query that can use time buckets of `resolution_nanos`:
+    /// rollups where they cover a partition, raw blocks elsewhere (see
+    /// [`Catalog::blocks_at_resolution`]).
+    pub async fn blocks_at_resolution(
+        &self,
+        tenant: &str,
+        filter: &PartitionFilter,
+        resolution_nanos: u64,
+    ) -> Result<Vec<BlockInfo>> {
+        self.inner
+            .catalog
+            .blocks_at_resolution(
+                self.inner.objects.as_ref(),
+                &self.inner.root,
+                tenant,
+                filter,
+                resolution_nanos,
+            )
+            .await
+    }
+
     /// Reads a whole block.
     pub async fn read_block(&self, block: &BlockPath) -> Result<(BlockMeta, BlockData)> {
         block::read_block(self.inner.objects.as_ref(), &self.inner.root, block).await

@@ -159,6 +159,7 @@ async fn compaction_never_changes_what_readers_see() {
         min_blocks: 2,
         grace: Duration::from_secs(3600),
         retention: None,
+        rollup: None,
     };
     let report = store.maintain("t", &keep).await.unwrap();
     assert_eq!(report.compacted.len(), 1);
@@ -185,6 +186,102 @@ async fn compaction_never_changes_what_readers_see() {
         .await
         .unwrap();
     assert_eq!(left.len(), 5, "one block of five files: {left:?}");
+}
+
+/// Per-stack sums and per-profile-row (time, total) of the given blocks.
+async fn read_all(
+    store: &Store,
+    blocks: &[flamedb_storage::BlockInfo],
+) -> (BTreeMap<String, i64>, Vec<(i64, i64)>) {
+    let mut sums = BTreeMap::new();
+    let mut totals = Vec::new();
+    for b in blocks {
+        let (_, d) = store.read_block(&b.path).await.unwrap();
+        for i in 0..d.samples.len() {
+            let names: Vec<String> = d
+                .symbols
+                .frames(StackId(d.samples.stack[i]))
+                .into_iter()
+                .map(|f| f.name.into_owned())
+                .collect();
+            *sums.entry(names.join(";")).or_default() += d.samples.value[i];
+        }
+        totals.extend((0..d.profiles.len()).map(|i| (d.profiles.time[i], d.profiles.total[i])));
+    }
+    totals.sort();
+    (sums, totals)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minute_rollups_sum_profiles_and_stay_consistent_with_raw_blocks() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    let store = open(objects, wal.path()).await;
+    let s = 1_000_000_000;
+    let t0 = DAY - DAY.rem_euclid(60 * s); // a minute boundary
+    // Profiles at +0 s, +10 s, +20 s (minute 0) and +70 s (minute 1); i-th has main;b i.
+    for (i, offset) in [0, 10, 20, 70].into_iter().enumerate() {
+        let text = format!("main;a 1\nmain;b {}\n", i + 1);
+        store
+            .append(record("api", t0 + offset * s, &text))
+            .await
+            .unwrap();
+        if i == 1 {
+            store.close().await.unwrap();
+        }
+    }
+    store.close().await.unwrap();
+    let all = PartitionFilter::default();
+    let minute = 60 * s as u64;
+    let config = CompactionConfig {
+        min_blocks: 2,
+        grace: Duration::from_secs(3600),
+        retention: None,
+        rollup: Some(Duration::from_secs(60)),
+    };
+    store.maintain("t", &config).await.unwrap();
+    let raw = store.blocks("t", &all).await.unwrap();
+    let rolled = store.blocks_at_resolution("t", &all, minute).await.unwrap();
+    assert_eq!((raw.len(), rolled.len()), (1, 1));
+    assert_eq!(rolled[0].meta.rollup_nanos, minute);
+    assert_eq!(
+        rolled[0].meta.rollup_of.as_deref(),
+        Some(raw[0].path.id.as_str())
+    );
+    let want_sums = map(&[("main;a", 4), ("main;b", 10)]);
+    let (sums, totals) = read_all(&store, &rolled).await;
+    assert_eq!(sums, want_sums);
+    // Minute 0: 3 x main;a + b 1..3 = 3 + 6; minute 1: 1 + 4.
+    assert_eq!(totals, vec![(t0, 9), (t0 + 60 * s, 5)]);
+    // A finer query reads the raw block.
+    let fine = store
+        .blocks_at_resolution("t", &all, 10 * s as u64)
+        .await
+        .unwrap();
+    assert_eq!(fine[0].path, raw[0].path);
+    assert_eq!(read_all(&store, &fine).await.1.len(), 4);
+
+    // A new raw block without a rollup: the partition falls back to raw blocks.
+    store
+        .append(record("api", t0 + 80 * s, "main;a 1\n"))
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let mixed = store.blocks_at_resolution("t", &all, minute).await.unwrap();
+    assert_eq!(mixed.len(), 2);
+    assert!(mixed.iter().all(|b| b.meta.rollup_nanos == 0));
+    assert_eq!(
+        read_all(&store, &mixed).await.0,
+        map(&[("main;a", 5), ("main;b", 10)])
+    );
+    // Compacting again replaces the old rollup.
+    store.maintain("t", &config).await.unwrap();
+    let rolled = store.blocks_at_resolution("t", &all, minute).await.unwrap();
+    assert_eq!(rolled.len(), 1);
+    assert_eq!(rolled[0].meta.rollup_nanos, minute);
+    let (sums, totals) = read_all(&store, &rolled).await;
+    assert_eq!(sums, map(&[("main;a", 5), ("main;b", 10)]));
+    assert_eq!(totals, vec![(t0, 9), (t0 + 60 * s, 6)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
