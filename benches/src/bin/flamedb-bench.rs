@@ -141,11 +141,18 @@ async fn ingest(
     let now = CompactionConfig {
         min_blocks: 2,
         grace: std::time::Duration::ZERO,
-        retention: None,
+        ..CompactionConfig::default()
     };
     store.maintain("bench", &now).await?;
     let compaction_s = t.elapsed().as_secs_f64();
     let (blocks, by_file) = sizes(&store).await?;
+    let minute = 60_000_000_000;
+    let rollups = store.blocks_at_resolution("bench", &PartitionFilter::default(), minute).await?;
+    let rollup_bytes: u64 = rollups
+        .iter()
+        .filter(|b| b.meta.rollup_nanos == minute)
+        .flat_map(|b| b.meta.file_sizes.iter().map(|(_, n)| n))
+        .sum();
     let total: u64 = by_file.values().sum();
     let flushed_total: u64 = flushed_by_file.values().sum();
     let report = serde_json::json!({
@@ -163,6 +170,7 @@ async fn ingest(
         "rows_per_second": rows as f64 / durable,
         "bytes_on_disk": total,
         "bytes_per_row": total as f64 / rows as f64,
+        "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows as f64,
         "bytes_by_file": by_file,
         "peak_rss_mib": peak_rss_mib(),
     });
