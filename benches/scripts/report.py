@@ -39,6 +39,8 @@ if not a.results:
     sys.exit(0)
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+rollup = f.get("minute_rollup_bytes_per_row")
+rollup_note = (f"\n- Minute rollups (optional, written by compaction for long ranges) add {rollup:.2f} bytes per row, not counted above." if rollup else "")
 files = ", ".join(f"{k} {v / rows:.3f}" for k, v in sorted(f["bytes_by_file"].items()))
 section = f"""<!-- storage:begin -->
 ## Storage: bytes per row and ingest rate ({a.scale}), against the peers
@@ -53,7 +55,7 @@ Command: `{a.command}` (flamedb and the peers on the same generated data in one 
   decoding, writing the WAL with fsync, flushing heads to Parquet blocks, then compacting
   ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
   normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
-- flamedb bytes per row by file: {files}.
+- flamedb bytes per row by file: {files}.{rollup_note}
 <!-- storage:end -->"""
 text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
 if "<!-- storage:begin -->" in text:
