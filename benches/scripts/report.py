@@ -10,6 +10,9 @@ ap.add_argument("--results")
 a = ap.parse_args()
 f = json.load(open(a.flamedb))
 p = json.load(open(a.peers))
+for r in p["results"]:
+    if "error" in r:
+        print(f"peer {r.get('system')} failed: {str(r['error'])[:300]}", file=sys.stderr)
 peers = [r for r in p["results"] if "error" not in r]
 if not peers:
     sys.exit("no peer finished: " + json.dumps(p["results"])[:500])
