@@ -43,7 +43,8 @@ fi
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 if [ "$smoke" = 1 ]; then
-  cargo build -p flamedb-benches --bin flamedb-bench
+  # The test profile: CI has just built every dependency with it for the tests.
+  cargo build --profile test -p flamedb-benches --bin flamedb-bench
   bin=$target/debug/flamedb-bench
 else
   cargo build --release -p flamedb-benches --bin flamedb-bench
