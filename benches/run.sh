@@ -50,15 +50,16 @@ else
   cargo build --release -p flamedb-benches --bin flamedb-bench
   bin=$target/release/flamedb-bench
 fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+out=$cache/last-run
+rm -rf "$out" && mkdir -p "$out"
 echo "== flamedb ingest ($scale, seed $seed)" >&2
 "$bin" ingest --data "$data" > "$out/flamedb.json"
 echo "== peers: $systems" >&2
 # peers.py exits non-zero when a system failed; report.py names the failures.
 "$venv/bin/python" "$shared/bench/peers.py" --data "$data" --systems "$systems" --queries Q7 --reps 1 \
   --json "$out/peers.json" > "$out/peers.md" || echo "peers.py: a system failed (see below)" >&2
-command="benches/run.sh --scale $scale --seed $seed$([ "$smoke" = 1 ] && echo ' --smoke')"
+command="benches/run.sh --scale $scale --seed $seed"
+if [ "$smoke" = 1 ]; then command="$command --smoke"; fi
 args=("$out/flamedb.json" "$out/peers.json" --command "$command" --scale "$scale")
 [ "$smoke" = 0 ] && args+=(--results "$here/RESULTS.md")
 "$venv/bin/python" "$here/scripts/report.py" "${args[@]}"
