@@ -95,7 +95,17 @@ struct Job {
 }
 
 /// A head taken for flushing: partition, data, WAL range.
-type PendingBlock = (PartitionKey, BlockData, (u64, u64));
+///
+/// A taken head stays here, shared, until its block is complete: if the flush is cancelled
+/// (its task aborted at shutdown) or fails, the data is still in memory and its WAL
+/// segments are kept, and the next flush writes it again to the same block path (a
+/// `meta.json` that already exists means an earlier attempt completed).
+#[derive(Clone)]
+struct PendingBlock {
+    path: BlockPath,
+    data: Arc<BlockData>,
+    range: (u64, u64),
+}
 
 struct Inner {
     objects: Arc<dyn ObjectStore>,
@@ -260,31 +270,43 @@ impl Store {
                         || head.approx_bytes() >= config.flush_bytes
                         || head.since.elapsed() >= config.flush_age);
                 if due {
-                    let key = head.key.clone();
+                    let path = BlockPath::new(head.key.clone());
                     let (data, range) = head.take();
                     if let Some(range) = range {
-                        pending.push((key, data, range));
+                        pending.push(PendingBlock {
+                            path,
+                            data: Arc::new(data),
+                            range,
+                        });
                     }
                 }
             }
             heads.retain(|_, h| !h.is_empty());
         }
-        let work: Vec<_> = std::mem::take(&mut *self.inner.pending.lock().map_err(poisoned)?);
+        // Work on copies of the entries; an entry leaves `pending` only once its block is
+        // complete, so cancelling this future at any await point loses nothing.
+        let work: Vec<PendingBlock> = self.inner.pending.lock().map_err(poisoned)?.clone();
         let mut written = Vec::new();
-        let mut failed = Vec::new();
         let mut first_error = None;
-        for (key, data, range) in work {
-            match self.inner.write_head_block(&key, &data, range).await {
-                Ok(path) => written.push(path),
+        let mut n_failed = 0;
+        for p in work {
+            match self.inner.write_head_block(&p).await {
+                Ok(()) => {
+                    self.inner
+                        .pending
+                        .lock()
+                        .map_err(poisoned)?
+                        .retain(|q| q.path != p.path);
+                    written.push(p.path);
+                }
                 Err(e) => {
+                    let key = &p.path.partition;
                     tracing::error!(partition = ?key, error = %e, "flush failed; will retry");
                     first_error.get_or_insert_with(|| format!("{}/{}: {e}", key.app, key.version));
-                    failed.push((key, data, range));
+                    n_failed += 1;
                 }
             }
         }
-        let n_failed = failed.len();
-        self.inner.pending.lock().map_err(poisoned)?.extend(failed);
         self.inner.truncate_wal()?;
         if let Some(first) = first_error {
             return Err(Error::Closed(format!(
@@ -381,25 +403,35 @@ impl Inner {
             .unwrap_or(0))
     }
 
-    async fn write_head_block(
-        &self,
-        key: &PartitionKey,
-        data: &BlockData,
-        range: (u64, u64),
-    ) -> Result<BlockPath> {
-        let normalized = data.clone().normalize();
-        let path = BlockPath::new(key.clone());
+    /// Writes a pending head's block; an existing `meta.json` at its path means an earlier,
+    /// cancelled attempt completed it.
+    async fn write_head_block(&self, p: &PendingBlock) -> Result<()> {
+        let data = p.data.clone();
+        let normalized = tokio::task::spawn_blocking(move || (*data).clone().normalize())
+            .await
+            .map_err(|e| Error::Closed(format!("normalize task: {e}")))?;
         let meta = BlockMeta {
             wal: vec![crate::meta::WalRange {
                 writer: self.writer_id.clone(),
-                first: range.0,
-                last: range.1,
+                first: p.range.0,
+                last: p.range.1,
             }],
             created_nanos: now_nanos(),
             ..BlockMeta::empty()
         };
-        write_block(self.objects.as_ref(), &self.root, &path, &normalized, meta).await?;
-        Ok(path)
+        match write_block(
+            self.objects.as_ref(),
+            &self.root,
+            &p.path,
+            &normalized,
+            meta,
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(Error::ObjectStore(object_store::Error::AlreadyExists { .. })) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes WAL segments below the oldest record still only in memory.
@@ -410,7 +442,7 @@ impl Inner {
         let oldest = heads
             .values()
             .filter_map(|h| h.wal_range.map(|r| r.0))
-            .chain(pending.iter().map(|p| p.2.0))
+            .chain(pending.iter().map(|p| p.range.0))
             .min()
             .unwrap_or_else(|| wal.next_seq());
         wal.truncate_before(oldest)?;

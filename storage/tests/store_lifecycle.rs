@@ -347,3 +347,125 @@ async fn a_damaged_block_names_itself_and_others_stay_readable() {
     );
     assert_eq!(sums(&store, "c").await, map(&[("main;z", 3)]));
 }
+
+/// An object store that, while `stall` is set, never finishes a put of a `meta.json`
+/// (and says so through `reached`): a flush stuck exactly between its data files and its
+/// commit point.
+#[derive(Debug)]
+struct StallingStore {
+    inner: InMemory,
+    stall: std::sync::atomic::AtomicBool,
+    reached: tokio::sync::Notify,
+}
+
+impl std::fmt::Display for StallingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StallingStore")
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for StallingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        if location.filename() == Some("meta.json")
+            && self.stall.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_cancelled_before_its_commit_loses_nothing_and_writes_once() {
+    let stalling = Arc::new(StallingStore {
+        inner: InMemory::new(),
+        stall: std::sync::atomic::AtomicBool::new(true),
+        reached: tokio::sync::Notify::new(),
+    });
+    let wal = tempfile::tempdir().unwrap();
+    let store = open(stalling.clone(), wal.path()).await;
+    store
+        .append(record("api", DAY, "main;a 3\n"))
+        .await
+        .unwrap();
+    // The flush writes the data files, then hangs on meta.json; cancel it there.
+    let flush = {
+        let store = store.clone();
+        tokio::spawn(async move { store.flush_due(true).await })
+    };
+    stalling.reached.notified().await;
+    flush.abort();
+    assert!(flush.await.unwrap_err().is_cancelled());
+    assert!(
+        sums(&store, "api").await.is_empty(),
+        "no complete block yet"
+    );
+    // More data arrives; the next flush writes both heads; nothing is lost or doubled.
+    store
+        .append(record("api", DAY + 1, "main;b 2\n"))
+        .await
+        .unwrap();
+    stalling
+        .stall
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    store.close().await.unwrap();
+    assert_eq!(
+        sums(&store, "api").await,
+        map(&[("main;a", 3), ("main;b", 2)])
+    );
+    // And a restart replays nothing twice.
+    drop(store);
+    let store = open(stalling.clone(), wal.path()).await;
+    store.close().await.unwrap();
+    assert_eq!(
+        sums(&store, "api").await,
+        map(&[("main;a", 3), ("main;b", 2)])
+    );
+}

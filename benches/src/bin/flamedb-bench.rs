@@ -135,6 +135,16 @@ async fn ingest(
         .map(|r| r.map(|r| r.stats.rows))
         .sum::<Result<u64, _>>()?;
     let (flushed_blocks, flushed_by_file) = sizes(&store).await?;
+    let rows_in_blocks: u64 = store
+        .blocks("bench", &PartitionFilter::default())
+        .await?
+        .iter()
+        .map(|b| b.meta.rows)
+        .sum();
+    anyhow::ensure!(
+        rows_in_blocks == stored_rows,
+        "blocks hold {rows_in_blocks} rows, appends acknowledged {stored_rows}"
+    );
     // Steady state: compaction merges each partition's blocks (what a running server's
     // compactor does in the background), then superseded blocks are collected.
     let t = Instant::now();
@@ -147,7 +157,9 @@ async fn ingest(
     let compaction_s = t.elapsed().as_secs_f64();
     let (blocks, by_file) = sizes(&store).await?;
     let minute = 60_000_000_000;
-    let rollups = store.blocks_at_resolution("bench", &PartitionFilter::default(), minute).await?;
+    let rollups = store
+        .blocks_at_resolution("bench", &PartitionFilter::default(), minute)
+        .await?;
     let rollup_bytes: u64 = rollups
         .iter()
         .filter(|b| b.meta.rollup_nanos == minute)
