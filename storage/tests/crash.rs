@@ -8,12 +8,14 @@
 //! value 1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use bytes::Bytes;
-use flamedb_profile::{Format, StackId};
+use flamedb_profile::Format;
 use flamedb_storage::{PartitionFilter, Store, StoreConfig, WalRecord};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -120,23 +122,11 @@ async fn crash_safety_under_sigkill() {
     // Restart, replay, flush, and count.
     let store = open(dir.path()).await;
     store.close().await.unwrap();
-    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for b in store
+    let blocks = store
         .blocks("t", &PartitionFilter::default())
         .await
-        .unwrap()
-    {
-        let (_, d) = store.read_block(&b.path).await.unwrap();
-        for i in 0..d.samples.len() {
-            let names: Vec<String> = d
-                .symbols
-                .frames(StackId(d.samples.stack[i]))
-                .into_iter()
-                .map(|f| f.name.into_owned())
-                .collect();
-            *counts.entry(names.join(";")).or_default() += d.samples.value[i];
-        }
-    }
+        .unwrap();
+    let counts = common::read::stack_sums(&store, &blocks).await;
     let lost: Vec<(&String, Option<&i64>)> = acked
         .iter()
         .map(|k| (k, counts.get(k)))

@@ -2,8 +2,10 @@
 //! readers read, garbage collection, retention, and damaged blocks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use bytes::Bytes;
-use flamedb_profile::{Format, StackId};
+use flamedb_profile::Format;
 use flamedb_storage::{
     BlockFile, CompactionConfig, PartitionFilter, Store, StoreConfig, WalRecord,
 };
@@ -44,20 +46,7 @@ async fn sums(store: &Store, app: &str) -> BTreeMap<String, i64> {
         apps: Some(vec![app.into()]),
         ..Default::default()
     };
-    let mut out = BTreeMap::new();
-    for b in store.blocks("t", &filter).await.unwrap() {
-        let (_, d) = store.read_block(&b.path).await.unwrap();
-        for i in 0..d.samples.len() {
-            let names: Vec<String> = d
-                .symbols
-                .frames(StackId(d.samples.stack[i]))
-                .into_iter()
-                .map(|f| f.name.into_owned())
-                .collect();
-            *out.entry(names.join(";")).or_default() += d.samples.value[i];
-        }
-    }
-    out
+    common::read::stack_sums(store, &store.blocks("t", &filter).await.unwrap()).await
 }
 
 fn map(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
@@ -197,15 +186,7 @@ async fn read_all(
     let mut totals = Vec::new();
     for b in blocks {
         let (_, d) = store.read_block(&b.path).await.unwrap();
-        for i in 0..d.samples.len() {
-            let names: Vec<String> = d
-                .symbols
-                .frames(StackId(d.samples.stack[i]))
-                .into_iter()
-                .map(|f| f.name.into_owned())
-                .collect();
-            *sums.entry(names.join(";")).or_default() += d.samples.value[i];
-        }
+        common::read::add_stack_sums(&d, &mut sums);
         totals.extend((0..d.profiles.len()).map(|i| (d.profiles.time[i], d.profiles.total[i])));
     }
     totals.sort();
