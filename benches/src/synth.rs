@@ -124,12 +124,15 @@ impl SynthApp {
             );
             let s = &self.stacks[self.pick(&mut rng)];
             for &f in s.iter().rev() {
+                // As perf prints it: the offset is the address minus the function's start,
+                // so a call site (a return address) prints the same line every time.
+                let offset = rng.below(0x30);
                 let _ = writeln!(
                     out,
                     "\t    {:x} {}+0x{:x} (/usr/local/bin/search-api)",
-                    0x40_0000 + f * 0x40 + rng.below(0x30),
+                    0x40_0000 + f * 0x40 + offset,
                     self.names[f],
-                    rng.below(0x200)
+                    offset
                 );
             }
             out.push('\n');

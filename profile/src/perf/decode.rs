@@ -59,15 +59,19 @@ struct Open {
     period: Option<u64>,
 }
 
-pub(super) struct Decoder {
+pub(super) struct Decoder<'a> {
     p: Profile,
     limits: DecodeLimits,
     filter: Filter,
     open: Option<Open>,
     /// Frames of the open event, leaf first.
     frames: Vec<LocationId>,
-    /// Trimmed frame line -> its location (`None`: malformed line).
-    frame_cache: HashMap<Box<[u8]>, Option<LocationId>>,
+    /// Trimmed frame line -> its location (`None`: malformed line). Keys borrow the input.
+    frame_cache: HashMap<&'a [u8], Option<LocationId>>,
+    /// dso -> its mapping and frame kind.
+    dso_cache: HashMap<&'a [u8], (crate::MappingId, FrameKind)>,
+    /// Symbol (offset stripped) -> its function, for plain symbols.
+    function_cache: HashMap<&'a [u8], crate::FunctionId>,
     pending: Vec<Pending>,
     keys: [StrId; 3],
     labels: Vec<Label>,
@@ -78,7 +82,7 @@ pub(super) struct Decoder {
     header: Vec<String>,
 }
 
-impl Decoder {
+impl<'a> Decoder<'a> {
     pub(super) fn new(options: &PerfOptions) -> Self {
         let mut p = Profile::new();
         let keys = [p.intern("comm"), p.intern("pid"), p.intern("tid")];
@@ -96,6 +100,8 @@ impl Decoder {
             open: None,
             frames: Vec::new(),
             frame_cache: HashMap::new(),
+            dso_cache: HashMap::new(),
+            function_cache: HashMap::new(),
             pending: Vec::new(),
             keys,
             labels: Vec::with_capacity(3),
@@ -108,7 +114,7 @@ impl Decoder {
     }
 
     /// Feeds line `lineno` (1-based), without its line terminator.
-    pub(super) fn line(&mut self, lineno: usize, line: &[u8]) -> Result<()> {
+    pub(super) fn line(&mut self, lineno: usize, line: &'a [u8]) -> Result<()> {
         if line.first() == Some(&b'#') {
             if self.events_seen == 0 {
                 self.header_line(line);
@@ -136,7 +142,7 @@ impl Decoder {
         }
     }
 
-    fn event(&mut self, lineno: usize, line: &[u8]) -> Result<()> {
+    fn event(&mut self, lineno: usize, line: &'a [u8]) -> Result<()> {
         let Some(ev) = parse::parse_event_line(line) else {
             self.bad_event_lines.add(lineno);
             return Ok(());
@@ -194,13 +200,13 @@ impl Decoder {
         self.p.label_sets.intern(&self.labels)
     }
 
-    fn frame(&mut self, lineno: usize, line: &[u8]) -> Result<()> {
+    fn frame(&mut self, lineno: usize, line: &'a [u8]) -> Result<()> {
         let key = parse::trim(line);
         let loc = match self.frame_cache.get(key) {
             Some(&loc) => loc,
             None => {
                 let loc = parse::parse_frame_line(key).map(|f| self.intern_frame(&f));
-                self.frame_cache.insert(key.into(), loc);
+                self.frame_cache.insert(key, loc);
                 loc
             }
         };
@@ -223,23 +229,36 @@ impl Decoder {
     }
 
     /// The location of a frame line (see the module documentation for the mapping).
-    fn intern_frame(&mut self, f: &parse::FrameLine<'_>) -> LocationId {
-        let p = &mut self.p;
-        let dso_id = p.strings.intern_lossy(f.dso);
-        let dso = p.strings.get(dso_id).to_owned();
-        let mapping = p.intern_mapping(Mapping {
-            filename: dso_id,
-            has_functions: true,
-            ..Mapping::default()
-        });
-        let kind = if parse::is_kernel_dso(&dso) {
-            FrameKind::Kernel
-        } else if parse::is_jit_dso(&dso) {
-            FrameKind::Jit
-        } else {
-            FrameKind::Unspecified
-        };
+    fn intern_frame(&mut self, f: &parse::FrameLine<'a>) -> LocationId {
+        let (mapping, kind) = self.mapping_of(f.dso);
         let sym = parse::strip_offset(f.sym);
+        let plain = !sym.is_empty() && sym != b"[unknown]" && kind != FrameKind::Jit;
+        if plain {
+            // The common case, cached by symbol so a symbol seen at another address costs
+            // one lookup.
+            let function = match self.function_cache.get(sym) {
+                Some(&f) => f,
+                None => {
+                    let p = &mut self.p;
+                    let name = p.strings.intern_lossy(sym);
+                    let function = p.intern_function(Function {
+                        name,
+                        system_name: name,
+                        ..Function::default()
+                    });
+                    self.function_cache.insert(sym, function);
+                    function
+                }
+            };
+            return self
+                .p
+                .intern_location(Some(mapping), f.ip, &[line_of(function)], kind);
+        }
+        let p = &mut self.p;
+        let dso = p
+            .strings
+            .get(p.mappings[mapping.index()].filename)
+            .to_owned();
         let mut lines: Vec<Line> = Vec::with_capacity(1);
         if sym.is_empty() {
             lines.push(Line::default());
@@ -279,6 +298,30 @@ impl Decoder {
             lines.push(line_of(function));
         }
         p.intern_location(Some(mapping), f.ip, &lines, kind)
+    }
+
+    /// The mapping and frame kind of a dso, interned once per distinct dso.
+    fn mapping_of(&mut self, dso: &'a [u8]) -> (crate::MappingId, FrameKind) {
+        if let Some(&hit) = self.dso_cache.get(dso) {
+            return hit;
+        }
+        let p = &mut self.p;
+        let dso_id = p.strings.intern_lossy(dso);
+        let name = p.strings.get(dso_id);
+        let kind = if parse::is_kernel_dso(name) {
+            FrameKind::Kernel
+        } else if parse::is_jit_dso(name) {
+            FrameKind::Jit
+        } else {
+            FrameKind::Unspecified
+        };
+        let mapping = p.intern_mapping(Mapping {
+            filename: dso_id,
+            has_functions: true,
+            ..Mapping::default()
+        });
+        self.dso_cache.insert(dso, (mapping, kind));
+        (mapping, kind)
     }
 
     /// Ends the open event (blank line, end of input, or an event line with its frame).
