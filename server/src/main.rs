@@ -2,6 +2,7 @@
 //!
 //! Subcommands:
 //! - `flamedb inspect FILE...`: decode profile files and print what they contain.
+//! - `flamedb ingest FILE... --app A`: store profile files (local data directory or S3).
 
 mod cli;
 

@@ -32,15 +32,20 @@ pub struct InspectArgs {
 
 /// `--format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum FormatArg {
+pub enum FormatArg {
+    /// Detect the format from the content.
     Auto,
+    /// pprof protobuf, gzipped or not.
     Pprof,
+    /// Folded (collapsed) stacks.
     Folded,
+    /// `perf script` text.
     PerfScript,
 }
 
 impl FormatArg {
-    fn format(self) -> Option<Format> {
+    /// The format, `None` for detection.
+    pub fn format(self) -> Option<Format> {
         match self {
             FormatArg::Auto => None,
             FormatArg::Pprof => Some(Format::Pprof),

@@ -1,6 +1,8 @@
 //! Command-line interface: one clap-derive struct per subcommand.
 
+mod ingest;
 mod inspect;
+mod storage_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,11 +19,20 @@ pub struct Cli {
 enum Command {
     /// Decode profile files (pprof, folded, perf script) and print what they contain.
     Inspect(inspect::InspectArgs),
+    /// Ingest profile files into the store (a local data directory or S3).
+    Ingest(Box<ingest::IngestArgs>),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Ingest(args) => runtime()?.block_on(ingest::run(*args)),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

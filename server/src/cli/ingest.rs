@@ -1,0 +1,122 @@
+//! `flamedb ingest FILE... --app A [--version V] [--dc D] [--label K=V] [--format F] [--data DIR]`
+
+use super::inspect::FormatArg;
+use super::storage_args::StorageArgs;
+use anyhow::{Result, bail};
+use bytes::Bytes;
+use clap::Args;
+use flamedb_storage::{StoreConfig, WalRecord};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `flamedb ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Profile files (pprof, folded, perf script; gzipped or not).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Application name (required).
+    #[arg(long)]
+    app: String,
+    /// Application version.
+    #[arg(long)]
+    version: Option<String>,
+    /// Data center (region, zone).
+    #[arg(long)]
+    dc: Option<String>,
+    /// More series labels, `KEY=VALUE`; repeat for several.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Input format; `auto` detects it from the content.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+    /// For perf script input: the event type to keep (default: the first in the file).
+    #[arg(long)]
+    event: Option<String>,
+    /// Tenant to ingest into.
+    #[arg(long, env = "FLAMEDB_TENANT", default_value = "default")]
+    tenant: String,
+    /// Files read and appended at once (appends share write-ahead log syncs).
+    #[arg(long, default_value_t = 16)]
+    parallel: usize,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Ingests every file into the local store; a file that fails is reported and the others
+/// still go in. The exit status is non-zero when any file failed.
+pub async fn run(args: IngestArgs) -> Result<ExitCode> {
+    let mut labels = vec![("app".to_string(), args.app.clone())];
+    labels.extend(
+        args.version
+            .iter()
+            .map(|v| ("version".to_string(), v.clone())),
+    );
+    labels.extend(args.dc.iter().map(|d| ("dc".to_string(), d.clone())));
+    for l in &args.labels {
+        let Some((k, v)) = l.split_once('=') else {
+            bail!("--label {l:?}: expected KEY=VALUE");
+        };
+        labels.push((k.to_string(), v.to_string()));
+    }
+    let store = args.storage.open(StoreConfig::default()).await?;
+    let bar = indicatif::ProgressBar::new(args.files.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let (mut profiles, mut samples, mut bytes, mut failed) = (0u64, 0u64, 0u64, 0usize);
+    for chunk in args.files.chunks(args.parallel.max(1)) {
+        let appends = chunk.iter().map(|path| {
+            let store = store.clone();
+            let record = |data: Vec<u8>| WalRecord {
+                tenant: args.tenant.clone(),
+                labels: labels.clone(),
+                format: args.format.format(),
+                time_nanos: 0,
+                perf_event: args.event.clone().unwrap_or_default(),
+                data: Bytes::from(data),
+            };
+            async move {
+                let data = tokio::fs::read(path).await?;
+                let n = data.len() as u64;
+                let receipt = store.append(record(data)).await?;
+                anyhow::Ok((n, receipt))
+            }
+        });
+        for (path, result) in chunk.iter().zip(futures::future::join_all(appends).await) {
+            bar.inc(1);
+            match result {
+                Ok((n, receipt)) => {
+                    profiles += 1;
+                    samples += receipt.samples;
+                    bytes += n;
+                }
+                Err(e) => {
+                    failed += 1;
+                    bar.suspend(|| eprintln!("flamedb ingest: {}: {e:#}", path.display()));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    store.close().await?;
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "ingested {profiles} profiles ({samples} samples, {bytes} bytes) in {secs:.2} s: {:.0} samples/s, {:.1} MB/s{}",
+        samples as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        if failed > 0 {
+            format!("; {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,147 @@
+//! `flamedb ingest` run as a process: corpus files go into a local data directory, bad ones
+//! are reported by name, and the store then holds per-stack sums equal to the decoded
+//! profiles (read back through the storage crate, not the CLI).
+#![allow(clippy::unwrap_used)]
+
+use flamedb_profile::{DecodeOptions, StackId, Symbols};
+use flamedb_storage::{PartitionFilter, Store, StoreConfig};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("FLAMEDB_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
+    if dir.join("expected.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "corpus missing at {} and CI is set",
+        dir.display()
+    );
+    eprintln!("SKIPPED: corpus not found at {}", dir.display());
+    None
+}
+
+fn key(s: &Symbols, id: StackId) -> String {
+    s.frames(id)
+        .into_iter()
+        .map(|f| f.name.into_owned())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingested_files_are_stored_with_their_labels_and_sums() {
+    let Some(corpus) = corpus() else { return };
+    let files = [
+        "pprof/google-pprof/sample.cpu",
+        "folded/inferno/base-flames.txt",
+        "perf-script/flamegraph/perf-vertx-stacks-01.txt",
+    ]
+    .map(|f| corpus.join(f));
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.txt");
+    std::fs::write(&bad, "not\na profile\n").unwrap();
+    let data = tmp.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args([
+            "ingest",
+            "--app",
+            "search-api",
+            "--version",
+            "v1",
+            "--dc",
+            "eu",
+            "--label",
+            "team=perf",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .args(&files)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a bad file makes the exit status non-zero"
+    );
+    assert!(
+        stderr.contains(&bad.display().to_string()),
+        "names the bad file: {stderr}"
+    );
+    assert!(stderr.contains("ingested 3 profiles"), "{stderr}");
+
+    // What the decoder says, summed per (sample type, stack).
+    let mut want: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for f in &files {
+        let (_, p) =
+            flamedb_profile::decode(&std::fs::read(f).unwrap(), None, &DecodeOptions::default())
+                .unwrap();
+        for (i, s) in p.samples.iter().enumerate() {
+            for (j, v) in p.sample_values(i).iter().enumerate() {
+                *want
+                    .entry((
+                        p.value_type_name(p.sample_types[j]),
+                        key(&p.symbols, s.stack),
+                    ))
+                    .or_default() += v;
+            }
+        }
+    }
+    want.retain(|_, v| *v != 0);
+
+    let objects = Arc::new(LocalFileSystem::new_with_prefix(data.join("blocks")).unwrap());
+    let config = StoreConfig {
+        wal_dir: data.join("wal"),
+        ..StoreConfig::default()
+    };
+    let (store, report) = Store::open(objects, Path::default(), config).await.unwrap();
+    assert_eq!(
+        report.applied, 0,
+        "everything was flushed before the CLI exited"
+    );
+    let blocks = store
+        .blocks("default", &PartitionFilter::default())
+        .await
+        .unwrap();
+    assert!(!blocks.is_empty());
+    let mut got: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for b in &blocks {
+        assert_eq!(
+            (
+                b.path.partition.app.as_str(),
+                b.path.partition.version.as_str(),
+                b.path.partition.dc.as_str()
+            ),
+            ("search-api", "v1", "eu")
+        );
+        let (_, d) = store.read_block(&b.path).await.unwrap();
+        assert!(d.series.iter().all(|l| l.get("team") == Some("perf")));
+        for i in 0..d.samples.len() {
+            let t = d.sample_types[d.sample_key(i).0 as usize].name();
+            *got.entry((t, key(&d.symbols, StackId(d.samples.stack[i]))))
+                .or_default() += d.samples.value[i];
+        }
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_label_without_a_value_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "a", "--label", "novalue", "--data"])
+        .arg(tmp.path())
+        .arg("x.folded")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEY=VALUE"));
+}
