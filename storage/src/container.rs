@@ -1,4 +1,4 @@
-//! The sectioned binary container of flamedb's own files (`symbols.bin`, `index.bin`).
+//! The sectioned binary container of flamedb's own files (today `symbols.bin`).
 //!
 //! ```text
 //! magic (8 bytes) | format version u32 | section count u32 |

@@ -8,8 +8,8 @@
 //! series, stack, time): within one series the rows of one stack are contiguous (the stack
 //! column is runs, a merge by stack sums runs) and their profile indices rise in small
 //! steps (popular stacks appear in every profile), which delta encoding stores in a few
-//! bits. Measured on the bench fleet this is ~3x smaller than (series, time, stack) order,
-//! whose stack column costs ~2.3 bytes per row.
+//! bits. Measured on a block of the medium bench fleet: 1.5 bytes per row in this order
+//! against 2.2 in (series, time, stack) order, whose stack column alone costs 1.9.
 
 use crate::{Labels, SampleType};
 use flamedb_profile::{Remap, StackId, Symbols};
