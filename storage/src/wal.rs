@@ -179,8 +179,13 @@ impl Wal {
             seqs.push(seq);
         }
         let path = self.current_path();
-        self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
-        self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        let written = self.file.write_all(&buf).and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // The segment may now end in a partial record. Later records go to a new
+            // segment, so a reader never finds good records after the damage.
+            let _ = self.rotate();
+            return Err(Error::io(&path, e));
+        }
         self.file_len += buf.len() as u64;
         self.next_seq += records.len() as u64;
         Ok(seqs)
