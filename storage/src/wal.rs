@@ -202,6 +202,11 @@ impl Wal {
         let (file, path) = new_segment(&self.dir, self.next_seq)?;
         self.file = file;
         self.file_len = header_len();
+        // A segment that got no record (a failed first write) is replaced by the new one,
+        // which has its name.
+        if self.segments.last().is_some_and(|(first, _)| *first == self.next_seq) {
+            self.segments.pop();
+        }
         self.segments.push((self.next_seq, path));
         Ok(())
     }
