@@ -59,6 +59,8 @@ Command: `{a.command}` (flamedb and the peers on the same generated data in one 
   ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
   normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
 - flamedb bytes per row by file: {files}.{rollup_note}
+- flamedb's peak RSS is that of the bench driver, which also holds the decoded workload and
+  every input body in memory ({f['input_pprof_gzip_bytes'] / 2**30:.1f} GiB of pprof here): it is not the store's footprint.
 <!-- storage:end -->"""
 text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
 if "<!-- storage:begin -->" in text:
