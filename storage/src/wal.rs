@@ -179,7 +179,10 @@ impl Wal {
             seqs.push(seq);
         }
         let path = self.current_path();
-        let written = self.file.write_all(&buf).and_then(|()| self.file.sync_data());
+        let written = self
+            .file
+            .write_all(&buf)
+            .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
             // The segment may now end in a partial record. Later records go to a new
             // segment, so a reader never finds good records after the damage.
@@ -204,7 +207,11 @@ impl Wal {
         self.file_len = header_len();
         // A segment that got no record (a failed first write) is replaced by the new one,
         // which has its name.
-        if self.segments.last().is_some_and(|(first, _)| *first == self.next_seq) {
+        if self
+            .segments
+            .last()
+            .is_some_and(|(first, _)| *first == self.next_seq)
+        {
             self.segments.pop();
         }
         self.segments.push((self.next_seq, path));
