@@ -145,3 +145,23 @@ fn a_label_without_a_value_is_a_usage_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEY=VALUE"));
 }
+
+#[test]
+fn limits_are_flags_and_a_deep_stack_is_refused_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let deep = tmp.path().join("deep.folded");
+    std::fs::write(&deep, "a;b 1\na;b;c 2\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "a", "--max-stack-depth", "2", "--data"])
+        .arg(tmp.path().join("data"))
+        .arg(&deep)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("line 2") && stderr.contains("limit of 2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ingested 0 profiles"), "{stderr}");
+}

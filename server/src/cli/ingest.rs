@@ -1,6 +1,7 @@
 //! `flamedb ingest FILE... --app A [--version V] [--dc D] [--label K=V] [--format F] [--data DIR]`
 
 use super::inspect::FormatArg;
+use super::limits_args::LimitArgs;
 use super::storage_args::StorageArgs;
 use anyhow::{Result, bail};
 use bytes::Bytes;
@@ -41,6 +42,8 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 16)]
     parallel: usize,
     #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
     storage: StorageArgs,
 }
 
@@ -60,7 +63,11 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode> {
         };
         labels.push((k.to_string(), v.to_string()));
     }
-    let store = args.storage.open(StoreConfig::default()).await?;
+    let config = StoreConfig {
+        decode: args.limits.limits(),
+        ..StoreConfig::default()
+    };
+    let store = args.storage.open(config).await?;
     let bar = indicatif::ProgressBar::new(args.files.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} {eta}")

@@ -1,7 +1,8 @@
 //! `flamedb inspect FILE... [--format auto|pprof|folded|perf-script] [--json]`
 
+use super::limits_args::LimitArgs;
 use clap::{Args, ValueEnum};
-use flamedb_profile::{DecodeLimits, DecodeOptions, Format, Summary};
+use flamedb_profile::{DecodeOptions, Format, Summary};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,12 +23,8 @@ pub struct InspectArgs {
     /// Print one JSON object per file and line instead of text.
     #[arg(long)]
     json: bool,
-    /// Largest decompressed input in bytes.
-    #[arg(long, env = "FLAMEDB_MAX_DECOMPRESSED_BYTES", default_value_t = DecodeLimits::default().max_decompressed_bytes)]
-    max_decompressed_bytes: u64,
-    /// Deepest stack accepted, in locations.
-    #[arg(long, env = "FLAMEDB_MAX_STACK_DEPTH", default_value_t = DecodeLimits::default().max_stack_depth)]
-    max_stack_depth: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// `--format` values.
@@ -92,11 +89,7 @@ impl ValueTypeJson {
 /// Inspects every file; a file that fails is reported on stderr and the others still run.
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let options = DecodeOptions {
-        limits: DecodeLimits {
-            max_decompressed_bytes: args.max_decompressed_bytes,
-            max_stack_depth: args.max_stack_depth,
-            ..DecodeLimits::default()
-        },
+        limits: args.limits.limits(),
         perf_event: args.event.clone(),
     };
     let mut failed = 0usize;

@@ -2,6 +2,7 @@
 
 mod ingest;
 mod inspect;
+mod limits_args;
 mod storage_args;
 
 use clap::{Parser, Subcommand};

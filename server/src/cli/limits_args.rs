@@ -1,0 +1,34 @@
+//! Decode limits as flags (and `FLAMEDB_*` variables), shared by the commands that decode.
+
+use clap::Args;
+use flamedb_profile::DecodeLimits;
+
+/// Bounds on decoding untrusted profiles; the defaults protect a server.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest input after gzip decompression, in bytes.
+    #[arg(long, env = "FLAMEDB_MAX_DECOMPRESSED_BYTES", default_value_t = DecodeLimits::default().max_decompressed_bytes)]
+    max_decompressed_bytes: u64,
+    /// Deepest stack accepted, in locations.
+    #[arg(long, env = "FLAMEDB_MAX_STACK_DEPTH", default_value_t = DecodeLimits::default().max_stack_depth)]
+    max_stack_depth: usize,
+    /// Most labels on one sample.
+    #[arg(long, env = "FLAMEDB_MAX_LABELS_PER_SAMPLE", default_value_t = DecodeLimits::default().max_labels_per_sample)]
+    max_labels_per_sample: usize,
+    /// Most samples in one profile.
+    #[arg(long, env = "FLAMEDB_MAX_SAMPLES", default_value_t = DecodeLimits::default().max_samples)]
+    max_samples: usize,
+}
+
+impl LimitArgs {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            max_stack_depth: self.max_stack_depth,
+            max_labels_per_sample: self.max_labels_per_sample,
+            max_samples: self.max_samples,
+            ..DecodeLimits::default()
+        }
+    }
+}
