@@ -45,6 +45,7 @@ pub(crate) mod stack_builder;
 pub mod strings;
 pub mod summary;
 pub mod symbols;
+pub mod testing;
 
 pub use detect::{Format, detect};
 pub use error::{Error, Result};

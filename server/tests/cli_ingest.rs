@@ -13,19 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("FLAMEDB_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
-    if dir.join("expected.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "corpus missing at {} and CI is set",
-        dir.display()
-    );
-    eprintln!("SKIPPED: corpus not found at {}", dir.display());
-    None
+    flamedb_profile::testing::corpus_dir()
 }
 
 fn key(s: &Symbols, id: StackId) -> String {

@@ -10,22 +10,7 @@ use std::path::PathBuf;
 
 /// The corpus directory, or `None` (after saying so) when it is missing outside CI.
 pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("FLAMEDB_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-    };
-    if dir.join("expected.json").is_file() {
-        return Some(dir);
-    }
-    let msg = format!(
-        "profile corpus not found at {} (set FLAMEDB_CORPUS to its directory)",
-        dir.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}; CI is set, so a missing corpus is a failure");
-    }
-    eprintln!("SKIPPED: {msg}");
-    None
+    flamedb_profile::testing::corpus_dir()
 }
 
 /// `expected.json` of the corpus: `{"conventions": ..., "files": {path: facts}}`.
