@@ -6,18 +6,21 @@
 # ../shared/bench/peers.py, and prints one table with the ratios. Without --smoke it also
 # rewrites the storage section of benches/RESULTS.md.
 #
-#   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke]
+#   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke] [--via-cli]
 #
+# --via-cli: ingest with the `flamedb ingest` command, one process per pod (pprof files are
+# written beside the data once), so the peak RSS reported is the ingesting processes'.
 # --smoke: debug build, DuckDB only, no RESULTS.md (CI runs it at tiny scale so it cannot rot).
 # Caches (venv, data) live in ${FLAMEDB_BENCH_CACHE:-~/.cache/flamedb-bench}.
 set -euo pipefail
-scale=small seed=42 smoke=0
+scale=small seed=42 smoke=0 via_cli=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
-    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke]" >&2; exit 2 ;;
+    --via-cli) via_cli=1; shift ;;
+    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke] [--via-cli]" >&2; exit 2 ;;
   esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,22 +47,27 @@ cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 if [ "$smoke" = 1 ]; then
   # The test profile: CI has just built every dependency with it for the tests.
-  cargo build --profile test -p flamedb-benches --bin flamedb-bench
+  cargo build --profile test -p flamedb-benches --bin flamedb-bench -p flamedb-server --bin flamedb
   bin=$target/debug/flamedb-bench
+  flamedb=$target/debug/flamedb
 else
-  cargo build --release -p flamedb-benches --bin flamedb-bench
+  cargo build --release -p flamedb-benches --bin flamedb-bench -p flamedb-server --bin flamedb
   bin=$target/release/flamedb-bench
+  flamedb=$target/release/flamedb
 fi
+ingest_args=(ingest --data "$data")
+if [ "$via_cli" = 1 ]; then ingest_args+=(--via-cli "$flamedb"); fi
 out=$cache/last-run
 rm -rf "$out" && mkdir -p "$out"
 echo "== flamedb ingest ($scale, seed $seed)" >&2
-"$bin" ingest --data "$data" > "$out/flamedb.json"
+"$bin" "${ingest_args[@]}" > "$out/flamedb.json"
 echo "== peers: $systems" >&2
 # peers.py exits non-zero when a system failed; report.py names the failures.
 "$venv/bin/python" "$shared/bench/peers.py" --data "$data" --systems "$systems" --queries Q7 --reps 1 \
   --json "$out/peers.json" > "$out/peers.md" || echo "peers.py: a system failed (see below)" >&2
 command="benches/run.sh --scale $scale --seed $seed"
 if [ "$smoke" = 1 ]; then command="$command --smoke"; fi
+if [ "$via_cli" = 1 ]; then command="$command --via-cli"; fi
 args=("$out/flamedb.json" "$out/peers.json" --command "$command" --scale "$scale")
 [ "$smoke" = 0 ] && args+=(--results "$here/RESULTS.md")
 "$venv/bin/python" "$here/scripts/report.py" "${args[@]}"

@@ -43,6 +43,11 @@ if not a.results:
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 rollup = f.get("minute_rollup_bytes_per_row")
+if str(f.get("ingest_path", "")).startswith("flamedb ingest"):
+    rss_note = "- flamedb's peak RSS is the largest of the `flamedb ingest` processes."
+else:
+    rss_note = ("- flamedb's peak RSS is that of the bench driver, which also holds the decoded workload and\n"
+                f"  every input body in memory ({f['input_pprof_gzip_bytes'] / 2**30:.1f} GiB of pprof here): it is not the store's footprint.")
 rollup_note = (f"\n- Minute rollups (optional, written by compaction for long ranges) add {rollup:.2f} bytes per row, not counted above." if rollup else "")
 files = ", ".join(f"{k} {v / rows:.3f}" for k, v in sorted(f["bytes_by_file"].items()))
 section = f"""<!-- storage:begin -->
@@ -54,13 +59,12 @@ Command: `{a.command}` (flamedb and the peers on the same generated data in one 
 {table}
 
 - Rows are (profile x stack) pairs: {rows:,} rows in {f['profiles']:,} profiles.
-- flamedb ingests the fleet as gzipped pprof ({f['input_pprof_gzip_bytes'] / rows:.0f} bytes per row of input),
+- flamedb ingests the fleet as gzipped pprof ({f['input_pprof_gzip_bytes'] / rows:.0f} bytes per row of input; {f.get('ingest_path', 'in process')}),
   decoding, writing the WAL with fsync, flushing heads to Parquet blocks, then compacting
   ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
   normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
 - flamedb bytes per row by file: {files}.{rollup_note}
-- flamedb's peak RSS is that of the bench driver, which also holds the decoded workload and
-  every input body in memory ({f['input_pprof_gzip_bytes'] / 2**30:.1f} GiB of pprof here): it is not the store's footprint.
+{rss_note}
 <!-- storage:end -->"""
 text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
 if "<!-- storage:begin -->" in text:

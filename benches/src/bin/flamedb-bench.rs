@@ -45,6 +45,11 @@ enum Command {
         /// Appends in flight.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Ingest through this `flamedb` binary (`flamedb ingest`, one process per pod, pprof
+        /// files written beside the data) instead of in this process; the peak RSS is then
+        /// the ingesting processes', not this driver's.
+        #[arg(long)]
+        via_cli: Option<PathBuf>,
     },
 }
 
@@ -56,7 +61,8 @@ async fn main() -> Result<()> {
             store,
             max_profiles,
             concurrency,
-        } => ingest(data, store, max_profiles, concurrency).await,
+            via_cli,
+        } => ingest(data, store, max_profiles, concurrency, via_cli).await,
     }
 }
 
@@ -65,6 +71,7 @@ async fn ingest(
     store_dir: Option<PathBuf>,
     max_profiles: usize,
     concurrency: usize,
+    via_cli: Option<PathBuf>,
 ) -> Result<()> {
     let t = Instant::now();
     let w = Workload::load(&data, max_profiles)?;
@@ -97,53 +104,36 @@ async fn ingest(
         t.elapsed().as_secs_f64()
     );
 
+    let via_cli_used = via_cli.is_some();
     let tmp = tempfile::tempdir()?;
     let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(dir.join("objects"))?;
-    let objects = Arc::new(LocalFileSystem::new_with_prefix(dir.join("objects"))?);
-    let config = StoreConfig {
-        wal_dir: dir.join("wal"),
-        ..StoreConfig::default()
-    };
-    let (store, _) = Store::open(objects, Path::from("data"), config).await?;
-    let flusher = store.spawn_background(std::time::Duration::from_secs(1));
-    let t = Instant::now();
-    let results: Vec<_> = futures::stream::iter(bodies.into_iter().map(|(labels, time, body)| {
-        let store = store.clone();
-        async move {
-            store
-                .append(WalRecord {
-                    tenant: "bench".into(),
-                    labels,
-                    format: Some(Format::Pprof),
-                    time_nanos: time,
-                    perf_event: String::new(),
-                    data: body,
-                })
-                .await
+    let (store, acked, durable, peak_rss) = match via_cli {
+        None => {
+            let (store, acked, durable) = ingest_in_process(&dir, bodies, concurrency).await?;
+            (store, acked, durable, peak_rss_mib())
         }
-    }))
-    .buffer_unordered(concurrency)
-    .collect()
-    .await;
-    let acked = t.elapsed().as_secs_f64();
-    flusher.abort();
-    store.close().await?;
-    let durable = t.elapsed().as_secs_f64();
-    let stored_rows: u64 = results
-        .into_iter()
-        .map(|r| r.map(|r| r.stats.rows))
-        .sum::<Result<u64, _>>()?;
+        Some(flamedb) => {
+            let files = write_files(&data, &w, bodies)?;
+            let (acked, rss) = ingest_with_cli(&flamedb, &dir, &files)?;
+            let objects = Arc::new(LocalFileSystem::new_with_prefix(dir.join("blocks"))?);
+            let config = StoreConfig {
+                wal_dir: dir.join("wal"),
+                ..StoreConfig::default()
+            };
+            let (store, _) = Store::open(objects, Path::default(), config).await?;
+            (store, acked, acked, rss)
+        }
+    };
     let (flushed_blocks, flushed_by_file) = sizes(&store).await?;
-    let rows_in_blocks: u64 = store
-        .blocks("bench", &PartitionFilter::default())
+    let stored_rows: u64 = store
+        .blocks(TENANT, &PartitionFilter::default())
         .await?
         .iter()
         .map(|b| b.meta.rows)
         .sum();
     anyhow::ensure!(
-        rows_in_blocks == stored_rows,
-        "blocks hold {rows_in_blocks} rows, appends acknowledged {stored_rows}"
+        stored_rows == rows as u64,
+        "blocks hold {stored_rows} rows, the workload has {rows}"
     );
     // Steady state: compaction merges each partition's blocks (what a running server's
     // compactor does in the background), then superseded blocks are collected.
@@ -153,12 +143,12 @@ async fn ingest(
         grace: std::time::Duration::ZERO,
         ..CompactionConfig::default()
     };
-    store.maintain("bench", &now).await?;
+    store.maintain(TENANT, &now).await?;
     let compaction_s = t.elapsed().as_secs_f64();
     let (blocks, by_file) = sizes(&store).await?;
     let minute = 60_000_000_000;
     let rollups = store
-        .blocks_at_resolution("bench", &PartitionFilter::default(), minute)
+        .blocks_at_resolution(TENANT, &PartitionFilter::default(), minute)
         .await?;
     let rollup_bytes: u64 = rollups
         .iter()
@@ -184,13 +174,124 @@ async fn ingest(
         "bytes_per_row": total as f64 / rows as f64,
         "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows as f64,
         "bytes_by_file": by_file,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak_rss,
+        "ingest_path": if via_cli_used { "flamedb ingest (CLI), one process per pod" } else { "in process (Store::append)" },
     });
     println!("{}", serde_json::to_string_pretty(&report).context("json")?);
     Ok(())
 }
 
+const TENANT: &str = "bench";
+
+/// Appends every body through a store in this process; returns the store and the seconds
+/// until all were acknowledged and until all were in blocks.
+async fn ingest_in_process(
+    dir: &std::path::Path,
+    bodies: Vec<Body>,
+    concurrency: usize,
+) -> Result<(Store, f64, f64)> {
+    std::fs::create_dir_all(dir.join("objects"))?;
+    let objects = Arc::new(LocalFileSystem::new_with_prefix(dir.join("objects"))?);
+    let config = StoreConfig {
+        wal_dir: dir.join("wal"),
+        ..StoreConfig::default()
+    };
+    let (store, _) = Store::open(objects, Path::from("data"), config).await?;
+    let flusher = store.spawn_background(std::time::Duration::from_secs(1));
+    let t = Instant::now();
+    let results: Vec<_> = futures::stream::iter(bodies.into_iter().map(|(labels, time, body)| {
+        let store = store.clone();
+        async move {
+            store
+                .append(WalRecord {
+                    tenant: TENANT.into(),
+                    labels,
+                    format: Some(Format::Pprof),
+                    time_nanos: time,
+                    perf_event: String::new(),
+                    data: body,
+                })
+                .await
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    let acked = t.elapsed().as_secs_f64();
+    flusher.abort();
+    store.close().await?;
+    let durable = t.elapsed().as_secs_f64();
+    for r in results {
+        r?;
+    }
+    Ok((store, acked, durable))
+}
+
+/// Writes every body as a file `pprof-files/<app>/<version>/<dc>/<pod>/<n>.pb.gz` beside the
+/// data (once), and returns the files grouped per pod with the pod's labels.
+fn write_files(data: &std::path::Path, w: &Workload, bodies: Vec<Body>) -> Result<Vec<PodFiles>> {
+    let root = data.join(format!("flamedb-pprof-files-{}", w.profiles.len()));
+    let done = root.join(".complete");
+    let mut groups: std::collections::BTreeMap<Vec<(String, String)>, Vec<PathBuf>> =
+        Default::default();
+    for (i, (labels, _, body)) in bodies.into_iter().enumerate() {
+        let mut path = root.clone();
+        for (_, v) in &labels {
+            path.push(v);
+        }
+        let file = path.join(format!("{i}.pb.gz"));
+        if !done.exists() {
+            std::fs::create_dir_all(&path)?;
+            std::fs::write(&file, &body)?;
+        }
+        groups.entry(labels).or_default().push(file);
+    }
+    std::fs::write(&done, b"")?;
+    Ok(groups.into_iter().collect())
+}
+
+/// Runs `flamedb ingest` once per pod; returns the seconds taken and the largest peak RSS
+/// of the processes, in MiB, as they report it.
+fn ingest_with_cli(
+    flamedb: &std::path::Path,
+    dir: &std::path::Path,
+    groups: &[PodFiles],
+) -> Result<(f64, f64)> {
+    let t = Instant::now();
+    let mut max_rss = 0.0f64;
+    for (labels, files) in groups {
+        let mut cmd = std::process::Command::new(flamedb);
+        cmd.arg("ingest")
+            .arg("--tenant")
+            .arg(TENANT)
+            .arg("--data")
+            .arg(dir);
+        for (k, v) in labels {
+            match k.as_str() {
+                "app" | "version" | "dc" => cmd.arg(format!("--{k}")).arg(v),
+                _ => cmd.arg("--label").arg(format!("{k}={v}")),
+            };
+        }
+        let out = cmd.args(files).output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        anyhow::ensure!(out.status.success(), "flamedb ingest failed: {stderr}");
+        // The summary ends with "peak RSS <n> MiB" on Linux.
+        let rss = stderr
+            .rsplit("peak RSS ")
+            .next()
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        max_rss = max_rss.max(rss);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    Ok((secs, max_rss))
+}
+
 type Body = (Vec<(String, String)>, i64, Bytes);
+
+/// The files of one pod with its labels.
+type PodFiles = (Vec<(String, String)>, Vec<PathBuf>);
 
 /// The encoded pprof bodies of a workload, cached next to it: encoding the medium fleet
 /// takes minutes. The file is the bodies, each as a u64 length and the bytes, in profile
@@ -220,7 +321,7 @@ fn write_cache(path: &std::path::Path, bodies: &[Body]) -> Result<()> {
 
 /// Number of current blocks and bytes per file kind.
 async fn sizes(store: &Store) -> Result<(usize, std::collections::BTreeMap<String, u64>)> {
-    let blocks = store.blocks("bench", &PartitionFilter::default()).await?;
+    let blocks = store.blocks(TENANT, &PartitionFilter::default()).await?;
     let mut by_file: std::collections::BTreeMap<String, u64> = Default::default();
     for b in &blocks {
         for (f, n) in &b.meta.file_sizes {

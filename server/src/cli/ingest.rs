@@ -111,19 +111,33 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     store.close().await?;
     let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let failed_note = if failed > 0 {
+        format!("; {failed} failed")
+    } else {
+        String::new()
+    };
+    let rss_note = peak_rss_mib().map_or(String::new(), |m| format!("; peak RSS {m:.0} MiB"));
     eprintln!(
-        "ingested {profiles} profiles ({samples} samples, {bytes} bytes) in {secs:.2} s: {:.0} samples/s, {:.1} MB/s{}",
+        "ingested {profiles} profiles ({samples} samples, {bytes} bytes) in {secs:.2} s: {:.0} samples/s, {:.1} MB/s{failed_note}{rss_note}",
         samples as f64 / secs,
         bytes as f64 / secs / 1e6,
-        if failed > 0 {
-            format!("; {failed} failed")
-        } else {
-            String::new()
-        }
     );
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
