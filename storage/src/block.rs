@@ -128,13 +128,15 @@ pub async fn write_block(
     )?;
     // Checks the depth-first order the readers' containment index relies on.
     StackIndex::build(&data.symbols)?;
-    let symbols = dict::encode(&data.symbols)?;
-    let files = [
+    let mut files = vec![
         (BlockFile::Samples, samples),
         (BlockFile::Profiles, profiles),
         (BlockFile::Series, series),
-        (BlockFile::Symbols, symbols),
     ];
+    // A block that uses another block's dictionary (`symbols_from`) writes none.
+    if meta.symbols_from.is_none() {
+        files.push((BlockFile::Symbols, dict::encode(&data.symbols)?));
+    }
     meta.file_sizes = files
         .iter()
         .map(|(f, b)| (f.name().to_string(), b.len() as u64))
@@ -187,13 +189,21 @@ pub async fn read_meta(
     BlockMeta::from_json(block, path.as_ref(), &bytes)
 }
 
-/// Reads a block's dictionary.
+/// Reads a block's dictionary (its own, or the one named by `meta.symbols_from`).
 pub async fn read_symbols(
     store: &dyn ObjectStore,
     root: &Path,
     block: &BlockPath,
+    meta: &BlockMeta,
 ) -> Result<flamedb_profile::Symbols> {
-    let path = block.file(root, BlockFile::Symbols);
+    let owner = match &meta.symbols_from {
+        Some(id) => BlockPath {
+            partition: block.partition.clone(),
+            id: id.clone(),
+        },
+        None => block.clone(),
+    };
+    let path = owner.file(root, BlockFile::Symbols);
     let bytes = get_bytes(store, &path).await?;
     dict::decode(path.as_ref(), &bytes)
 }
@@ -268,7 +278,7 @@ pub async fn read_block(
     block: &BlockPath,
 ) -> Result<(BlockMeta, BlockData)> {
     let meta = read_meta(store, root, block).await?;
-    let symbols = read_symbols(store, root, block).await?;
+    let symbols = read_symbols(store, root, block, &meta).await?;
 
     let sp = block.file(root, BlockFile::Samples);
     let b = read_table(

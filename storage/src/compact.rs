@@ -146,14 +146,25 @@ impl Store {
             rollup_sources.sort();
             rollup_sources.dedup();
             let res = resolution.as_nanos() as i64;
-            let rollup = tokio::task::spawn_blocking(move || merged.rollup(res))
-                .await
-                .map_err(|e| crate::Error::Closed(format!("rollup task: {e}")))?;
+            let (rollup, merged) =
+                tokio::task::spawn_blocking(move || (merged.rollup(res), merged))
+                    .await
+                    .map_err(|e| crate::Error::Closed(format!("rollup task: {e}")))?;
+            let merged_symbols = &merged.symbols;
+            // Summing profiles keeps every stack, so the rollup's dictionary is the raw
+            // block's: share its file instead of writing a copy.
+            let same_symbols = rollup.symbols.stacks.nodes() == merged_symbols.stacks.nodes()
+                && rollup.symbols.locations == merged_symbols.locations
+                && rollup.symbols.lines == merged_symbols.lines
+                && rollup.symbols.functions == merged_symbols.functions
+                && rollup.symbols.mappings == merged_symbols.mappings
+                && rollup.symbols.strings.parts() == merged_symbols.strings.parts();
             let meta = BlockMeta {
                 compaction_level: level,
                 sources: rollup_sources,
                 rollup_nanos: res as u64,
                 rollup_of: Some(path.id.clone()),
+                symbols_from: same_symbols.then(|| path.id.clone()),
                 created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
                 ..BlockMeta::empty()
             };

@@ -76,6 +76,10 @@ pub struct BlockMeta {
     /// For a rollup block: the raw block it summarises.
     #[serde(default)]
     pub rollup_of: Option<String>,
+    /// The id of a block of the same partition whose `symbols.bin` this block uses (a rollup
+    /// shares its raw block's dictionary); `None`: the block has its own.
+    #[serde(default)]
+    pub symbols_from: Option<String>,
 }
 
 impl BlockMeta {
@@ -100,6 +104,7 @@ impl BlockMeta {
             created_nanos: 0,
             rollup_nanos: 0,
             rollup_of: None,
+            symbols_from: None,
         }
     }
 

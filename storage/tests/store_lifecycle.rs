@@ -229,6 +229,18 @@ async fn minute_rollups_sum_profiles_and_stay_consistent_with_raw_blocks() {
         rolled[0].meta.rollup_of.as_deref(),
         Some(raw[0].path.id.as_str())
     );
+    // The rollup shares the raw block's dictionary instead of storing a copy.
+    assert_eq!(
+        rolled[0].meta.symbols_from.as_deref(),
+        Some(raw[0].path.id.as_str())
+    );
+    assert!(
+        rolled[0]
+            .meta
+            .file_sizes
+            .iter()
+            .all(|(f, _)| f != "symbols.bin")
+    );
     let want_sums = map(&[("main;a", 4), ("main;b", 10)]);
     let (sums, totals) = read_all(&store, &rolled).await;
     assert_eq!(sums, want_sums);
