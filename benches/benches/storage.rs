@@ -82,7 +82,7 @@ fn bench_block_write(c: &mut Criterion) {
     g.bench_function("normalize_and_write_200_profiles", |b| {
         b.iter(|| {
             let store = InMemory::new();
-            let normalized = data.clone().normalize();
+            let normalized = data.normalize();
             rt.block_on(block::write_block(
                 &store,
                 &Path::from("r"),

@@ -230,7 +230,7 @@ fn random_bytes_and_utf16_oddities_never_panic() {
                     let special = b";; \n\r\t#/.0123456789";
                     special[rng.below(special.len())]
                 }
-                _ => rng.next() as u8,
+                _ => rng.next_u64() as u8,
             })
             .collect();
         decode_any(&bytes);

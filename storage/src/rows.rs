@@ -124,7 +124,10 @@ impl BlockData {
     /// depth-first order; series sorted by labels (unused ones dropped); profiles sorted
     /// by (sample type, series, time); samples sorted by (sample type, series, stack,
     /// time) with duplicate (profile, stack) rows summed and zero values dropped.
-    pub fn normalize(self) -> BlockData {
+    ///
+    /// Borrows `self`: everything is rebuilt anyway, so a caller that keeps the input (a
+    /// pending flush that may be retried) does not have to clone it first.
+    pub fn normalize(&self) -> BlockData {
         let BlockData {
             symbols,
             sample_types,
@@ -205,7 +208,7 @@ impl BlockData {
         }
         BlockData {
             symbols,
-            sample_types,
+            sample_types: sample_types.clone(),
             series: new_series,
             profiles: new_profiles,
             samples: new_samples,

@@ -407,7 +407,7 @@ impl Inner {
     /// cancelled attempt completed it.
     async fn write_head_block(&self, p: &PendingBlock) -> Result<()> {
         let data = p.data.clone();
-        let normalized = tokio::task::spawn_blocking(move || (*data).clone().normalize())
+        let normalized = tokio::task::spawn_blocking(move || data.normalize())
             .await
             .map_err(|e| Error::Closed(format!("normalize task: {e}")))?;
         let meta = BlockMeta {

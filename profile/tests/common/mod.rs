@@ -32,28 +32,7 @@ pub fn files_of_format(expected: &Value, format: &str) -> Vec<(String, Value)> {
     out
 }
 
-/// A small deterministic PRNG (xorshift64*), so mutation tests are reproducible by seed.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a non-zero seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
-    }
-
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+pub use flamedb_profile::testing::Rng;
 
 /// `count` mutants of `data`: bytes flipped, set to edge values, inserted, deleted,
 /// ranges duplicated, and truncations. Mutant `i` of a given seed is always the same.
@@ -65,14 +44,14 @@ pub fn mutants(data: &[u8], count: usize, seed: u64) -> Vec<Vec<u8>> {
             let edits = 1 + rng.below(4);
             for _ in 0..edits {
                 if m.is_empty() {
-                    m.push(rng.next() as u8);
+                    m.push(rng.next_u64() as u8);
                     continue;
                 }
                 let at = rng.below(m.len());
                 match rng.below(6) {
                     0 => m[at] ^= 1 << rng.below(8),
                     1 => m[at] = [0x00, 0xff, 0x7f, 0x80, b'\n', b';', b' '][rng.below(7)],
-                    2 => m.insert(at, rng.next() as u8),
+                    2 => m.insert(at, rng.next_u64() as u8),
                     3 => {
                         let end = (at + 1 + rng.below(16)).min(m.len());
                         m.drain(at..end);
