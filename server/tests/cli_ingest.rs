@@ -4,13 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use flamedb_profile::{DecodeOptions, StackId, Symbols};
-use flamedb_storage::{PartitionFilter, Store, StoreConfig};
-use object_store::local::LocalFileSystem;
-use object_store::path::Path;
+use flamedb_storage::{DataDir, PartitionFilter, StoreConfig};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 
 fn corpus() -> Option<PathBuf> {
     flamedb_profile::testing::corpus_dir()
@@ -85,12 +82,10 @@ async fn ingested_files_are_stored_with_their_labels_and_sums() {
     }
     want.retain(|_, v| *v != 0);
 
-    let objects = Arc::new(LocalFileSystem::new_with_prefix(data.join("blocks")).unwrap());
-    let config = StoreConfig {
-        wal_dir: data.join("wal"),
-        ..StoreConfig::default()
-    };
-    let (store, report) = Store::open(objects, Path::default(), config).await.unwrap();
+    let (store, report) = DataDir(&data)
+        .open_local(StoreConfig::default())
+        .await
+        .unwrap();
     assert_eq!(
         report.applied, 0,
         "everything was flushed before the CLI exited"

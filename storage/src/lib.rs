@@ -91,5 +91,5 @@ pub use meta::{BlockMeta, SampleType, WalRange};
 pub use object::ObjectStoreConfig;
 pub use path::{BlockFile, BlockPath, PartitionKey};
 pub use rows::{BlockData, ProfileRows, SampleRows};
-pub use store::{AppendReceipt, ReplayReport, Store, StoreConfig};
+pub use store::{AppendReceipt, DataDir, ReplayReport, Store, StoreConfig};
 pub use wal::WalRecord;

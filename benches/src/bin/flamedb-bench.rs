@@ -10,12 +10,9 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use flamedb_benches::workload::Workload;
 use flamedb_profile::{Format, pprof};
-use flamedb_storage::{CompactionConfig, PartitionFilter, Store, StoreConfig, WalRecord};
+use flamedb_storage::{CompactionConfig, DataDir, PartitionFilter, Store, StoreConfig, WalRecord};
 use futures::StreamExt;
-use object_store::local::LocalFileSystem;
-use object_store::path::Path;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// A caching allocator, as the server uses: decoding frees and reallocates the same
@@ -115,12 +112,7 @@ async fn ingest(
         Some(flamedb) => {
             let files = write_files(&data, &w, bodies)?;
             let (acked, rss) = ingest_with_cli(&flamedb, &dir, &files)?;
-            let objects = Arc::new(LocalFileSystem::new_with_prefix(dir.join("blocks"))?);
-            let config = StoreConfig {
-                wal_dir: dir.join("wal"),
-                ..StoreConfig::default()
-            };
-            let (store, _) = Store::open(objects, Path::default(), config).await?;
+            let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
             (store, acked, acked, rss)
         }
     };
@@ -190,13 +182,7 @@ async fn ingest_in_process(
     bodies: Vec<Body>,
     concurrency: usize,
 ) -> Result<(Store, f64, f64)> {
-    std::fs::create_dir_all(dir.join("objects"))?;
-    let objects = Arc::new(LocalFileSystem::new_with_prefix(dir.join("objects"))?);
-    let config = StoreConfig {
-        wal_dir: dir.join("wal"),
-        ..StoreConfig::default()
-    };
-    let (store, _) = Store::open(objects, Path::from("data"), config).await?;
+    let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
     let flusher = store.spawn_background(std::time::Duration::from_secs(1));
     let t = Instant::now();
     let results: Vec<_> = futures::stream::iter(bodies.into_iter().map(|(labels, time, body)| {

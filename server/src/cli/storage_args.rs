@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use flamedb_storage::object::{ObjectStoreConfig, StoreKind};
-use flamedb_storage::{Store, StoreConfig};
+use flamedb_storage::{DataDir, Store, StoreConfig};
 use std::path::PathBuf;
 
 /// Storage settings.
@@ -44,7 +44,7 @@ impl StorageArgs {
     pub fn object_store_config(&self) -> Result<ObjectStoreConfig> {
         let mut c = match self.store.as_str() {
             "local" => ObjectStoreConfig {
-                local_dir: self.data.join("blocks"),
+                local_dir: DataDir(&self.data).blocks(),
                 ..ObjectStoreConfig::default()
             },
             other => ObjectStoreConfig::from_url(other)?,
@@ -64,7 +64,7 @@ impl StorageArgs {
     pub async fn open(&self, config: StoreConfig) -> Result<Store> {
         let (objects, root) = flamedb_storage::object::build(&self.object_store_config()?)?;
         let config = StoreConfig {
-            wal_dir: self.data.join("wal"),
+            wal_dir: DataDir(&self.data).wal(),
             ..config
         };
         let (store, report) = Store::open(objects, root, config)
