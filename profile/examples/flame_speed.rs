@@ -25,8 +25,11 @@ fn peak_rss_mib() -> u64 {
 }
 
 fn main() {
-    let vocab: Vec<String> = (0..50_000)
-        .map(|i| format!("github.com/org/pkg{}.(*Type{}).Method{}", i % 97, i % 13, i))
+    let vocab: Vec<&'static str> = (0..50_000)
+        .map(|i| {
+            let s = format!("github.com/org/pkg{}.(*Type{}).Method{}", i % 97, i % 13, i);
+            &*s.leak()
+        })
         .collect();
 
     // Shape 1: (parent, name) pairs, parents biased towards recent nodes (deep paths).
@@ -77,29 +80,43 @@ fn main() {
     // Shape 2: 3M distinct stacks of 20 frames, mixed-radix paths sharing prefixes.
     let radix = [1, 2, 1, 1, 4, 1, 8, 1, 1, 8, 1, 8, 1, 1, 8, 1, 8, 1, 1, 12];
     let vocab = &vocab;
-    let stack = |j: usize| {
+    // `sorted`: the leaf digit changes fastest (consecutive stacks share long prefixes,
+    // as GROUP BY or folded output give them); else the root digit does.
+    let stack = |j: usize, sorted: bool, frames: &mut Vec<&'static str>| {
         let mut rest = j;
-        radix.iter().enumerate().map(move |(level, &r)| {
-            let digit = rest % r;
-            rest /= r;
-            vocab[(level * 2000 + digit * 97 + level) % vocab.len()].as_str()
-        })
+        frames.clear();
+        frames.resize(radix.len(), "");
+        for k in 0..radix.len() {
+            let level = if sorted { radix.len() - 1 - k } else { k };
+            let digit = rest % radix[level];
+            rest /= radix[level];
+            frames[level] = vocab[(level * 2000 + digit * 97 + level) % vocab.len()];
+        }
     };
+    for sorted in [true, false] {
+        shape2(sorted, &stack);
+    }
+    println!("peak RSS {} MiB", peak_rss_mib());
+}
+
+fn shape2(sorted: bool, stack: &impl Fn(usize, bool, &mut Vec<&'static str>)) {
+    let mut frames = Vec::new();
     let start = Instant::now();
     let mut b = FlameTreeBuilder::with_capacity(NODES + NODES / 8);
     for j in 0..NODES {
-        b.add_stack(stack(j), 0, 1);
+        stack(j, sorted, &mut frames);
+        b.add_stack(frames.iter().copied(), 0, 1);
     }
     let built = start.elapsed();
     let nodes = b.len();
     let tree = b.finish(false);
     let total = start.elapsed();
     println!(
-        "add_stack: {NODES} stacks x 20 frames, {nodes} nodes, build {:.3}s, finish {:.3}s, total {:.3}s (root total {})",
+        "add_stack ({}): {NODES} stacks x 20 frames, {nodes} nodes, build {:.3}s, finish {:.3}s, total {:.3}s (root total {})",
+        if sorted { "sorted" } else { "unsorted" },
         built.as_secs_f64(),
         (total - built).as_secs_f64(),
         total.as_secs_f64(),
         tree.total(0)
     );
-    println!("peak RSS {} MiB", peak_rss_mib());
 }

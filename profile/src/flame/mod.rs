@@ -10,9 +10,10 @@
 //!
 //! Layout:
 //! - [`FlameTreeBuilder`] (`builder.rs`): nodes in creation order with a parent pointer and
-//!   an interned name id (`u32` each), one self value per node per side; the child index
-//!   is a hash map on `(parent, name id)`. The root ([`FlameTreeBuilder::ROOT`]) is the
-//!   synthetic node `total`.
+//!   an interned name id (`u32` each), one self value per node per side; children are
+//!   found through per-node sibling lists, and through a hash map on `(parent, name id)`
+//!   for parents with many children. The root ([`FlameTreeBuilder::ROOT`]) is the
+//!   synthetic node `total`. `examples/flame_speed.rs` times it on 3M nodes.
 //! - [`FlameTree`] (`tree.rs`): the finished tree as columns in depth-first pre-order,
 //!   children ordered by name (bytewise): level, name id, and per side self and total.
 //!   Pre-order plus levels is the whole structure: a node's subtree is the run of nodes

@@ -275,3 +275,26 @@ proptest! {
         prop_assert!(consistent(&cut));
     }
 }
+
+#[test]
+fn wide_parents_find_children_past_the_list_limit() {
+    // 30 children under one parent: past the linked-list limit, so indexed in the map.
+    let mut b = FlameTreeBuilder::new();
+    let m = b.child(FlameTreeBuilder::ROOT, "m");
+    let ids: Vec<_> = (0..30)
+        .map(|i| b.child(m, &format!("f{:02}", (i * 7) % 30)))
+        .collect();
+    let again: Vec<_> = (0..30)
+        .map(|i| b.child(m, &format!("f{:02}", (i * 7) % 30)))
+        .collect();
+    assert_eq!(ids, again);
+    assert_eq!(b.len(), 32);
+    for (i, &id) in ids.iter().enumerate() {
+        b.add_self(id, 0, i as i64);
+    }
+    let t = b.finish(false);
+    let names: Vec<_> = t.nodes().skip(2).map(|n| n.name.to_string()).collect();
+    let want: Vec<_> = (0..30).map(|i| format!("f{i:02}")).collect();
+    assert_eq!(names, want);
+    assert_eq!(t.total(0), (0..30).sum::<i64>());
+}
