@@ -8,8 +8,8 @@
 //! | [`svg()`] | SVG with search and zoom, via inferno | browsers |
 //! | [`to_profile()`] | a [`Profile`](crate::Profile), encode with [`crate::pprof::encode_gzip`] | `go tool pprof` |
 //!
-//! Every renderer walks the pre-order once; truncate first ([`FlameTree::truncate`]
-//! (super::FlameTree::truncate)) to bound the output.
+//! Every renderer walks the pre-order once; truncate first
+//! ([`FlameTree::truncate`](super::FlameTree::truncate)) to bound the output.
 
 mod flamebearer;
 mod folded;
