@@ -24,6 +24,9 @@
 //! - [`pprof`], [`folded`], [`perf`]: one module per format, each with `decode` (and
 //!   `encode` where the format is written).
 //! - [`detect`]: format detection; [`decode`] is the entry point taking any format.
+//! - [`flame`]: [`flame::FlameTree`], the merged or diffed call tree of a flame graph, with
+//!   truncation, per-function totals and its renderers (folded, Pyroscope flamebearer,
+//!   Grafana nested set, SVG, pprof).
 //! - [`summary`]: the facts `flamedb inspect` prints.
 //! - [`limits`]: [`DecodeLimits`], the bounds every decoder enforces on untrusted input.
 //!
@@ -32,6 +35,7 @@
 
 pub mod detect;
 pub mod error;
+pub mod flame;
 pub mod folded;
 pub mod gzip;
 pub mod ids;

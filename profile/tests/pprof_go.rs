@@ -2,12 +2,15 @@
 //! re-encoded gzipped by flamedb, and read back with `go tool pprof -raw`, whose per-sample
 //! values must add up to the decoded profile's value sums.
 //!
+//! A flame tree exported with `flame::render::to_profile` is read back the same way.
+//!
 //! Needs `go` on the PATH (Debian: `apt-get install -y golang-go`). Without it the test
 //! prints SKIPPED and passes, unless the environment variable `CI` is set.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use flamedb_profile::flame::{FlameTreeBuilder, render};
 use flamedb_profile::pprof::{decode_maybe_gzip, encode_gzip};
 use flamedb_profile::{DecodeLimits, Summary};
 use std::path::Path;
@@ -113,4 +116,42 @@ fn go_tool_pprof_reads_flamedb_output() {
     eprintln!("{checked} files read back by go tool pprof with equal value sums");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 50, "only {checked} files compared");
+}
+
+#[test]
+fn go_tool_pprof_reads_a_flame_tree_export() {
+    if !go_available() {
+        return;
+    }
+    let mut b = FlameTreeBuilder::new();
+    let stacks = [
+        ("main;serve;parse", 300),
+        ("main;serve;parse;alloc", 20),
+        ("main;serve", 7),
+        ("main;gc", 50),
+        ("other;main", 4),
+    ];
+    for (s, v) in stacks {
+        b.add_stack(s.split(';'), 0, v);
+        b.add_stack(s.split(';'), 1, 2 * v);
+    }
+    b.add_stack(["main", "serve", "new"], 1, 9);
+    let tree = b.finish(true);
+    let tmp = std::env::temp_dir().join(format!("flamedb-flame-go-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (side, want) in [(0, 381i128), (1, 771)] {
+        let p = render::to_profile(&tree, side, "cpu", "nanoseconds");
+        let file = tmp.join(format!("flame-{side}.pb.gz"));
+        std::fs::write(&file, encode_gzip(&p)).unwrap();
+        let out = go_pprof(&file, &tmp);
+        assert!(
+            out.status.success(),
+            "go tool pprof failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sums = raw_value_sums(&String::from_utf8_lossy(&out.stdout), 1).unwrap();
+        assert_eq!(sums, vec![want], "side {side}");
+        assert_eq!(i128::from(tree.total(side)), want);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
 }
