@@ -3,8 +3,9 @@
 # run. Generates the workload with ../shared/bench/gen_workload.py (cached by scale and
 # seed), ingests it through flamedb's write path (pprof bytes -> decode -> WAL with fsync ->
 # heads -> Parquet blocks -> compaction), loads the same data into the peers with
-# ../shared/bench/peers.py, and prints one table with the ratios. Without --smoke it also
-# rewrites the storage section of benches/RESULTS.md.
+# ../shared/bench/peers.py, runs Q1-Q7 on both (flamedb's SQL in benches/queries/), checks
+# that every answer's checksum equals the peers', and prints the tables with the ratios.
+# Without --smoke it also rewrites the storage and query sections of benches/RESULTS.md.
 #
 #   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke] [--via-cli]
 #
@@ -55,19 +56,26 @@ else
   bin=$target/release/flamedb-bench
   flamedb=$target/release/flamedb
 fi
-ingest_args=(ingest --data "$data")
-if [ "$via_cli" = 1 ]; then ingest_args+=(--via-cli "$flamedb"); fi
 out=$cache/last-run
 rm -rf "$out" && mkdir -p "$out"
+ingest_args=(ingest --data "$data" --store "$out/store")
+if [ "$via_cli" = 1 ]; then ingest_args+=(--via-cli "$flamedb"); fi
+reps=5
+if [ "$smoke" = 1 ]; then reps=1; fi
 echo "== flamedb ingest ($scale, seed $seed)" >&2
 "$bin" "${ingest_args[@]}" > "$out/flamedb.json"
+echo "== flamedb queries" >&2
+"$bin" query --store "$out/store" --data "$data" --reps "$reps" --out "$out/answers" > "$out/flamedb-queries.json"
 echo "== peers: $systems" >&2
 # peers.py exits non-zero when a system failed; report.py names the failures.
-"$venv/bin/python" "$shared/bench/peers.py" --data "$data" --systems "$systems" --queries Q7 --reps 1 \
-  --json "$out/peers.json" > "$out/peers.md" || echo "peers.py: a system failed (see below)" >&2
+"$venv/bin/python" "$shared/bench/peers.py" --data "$data" --systems "$systems" --queries Q1,Q2,Q3,Q4,Q5,Q6,Q7 \
+  --reps "$reps" --json "$out/peers.json" > "$out/peers.md" || echo "peers.py: a system failed (see below)" >&2
 command="benches/run.sh --scale $scale --seed $seed"
 if [ "$smoke" = 1 ]; then command="$command --smoke"; fi
 if [ "$via_cli" = 1 ]; then command="$command --via-cli"; fi
 args=("$out/flamedb.json" "$out/peers.json" --command "$command" --scale "$scale")
 [ "$smoke" = 0 ] && args+=(--results "$here/RESULTS.md")
 "$venv/bin/python" "$here/scripts/report.py" "${args[@]}"
+qargs=("$out/flamedb-queries.json" "$out/answers" "$out/peers.json" --shared "$shared" --command "$command" --scale "$scale")
+[ "$smoke" = 0 ] && qargs+=(--results "$here/RESULTS.md")
+"$venv/bin/python" "$here/scripts/queries.py" "${qargs[@]}"

@@ -6,5 +6,6 @@
 //! stacks as random walks of depth 10..60 from a few roots, stack popularity skewed
 //! (Zipf-like) so a few hundred stacks carry most samples, as in a real CPU profile.
 
+pub mod queries;
 pub mod synth;
 pub mod workload;

@@ -279,7 +279,26 @@ pub async fn read_block(
 ) -> Result<(BlockMeta, BlockData)> {
     let meta = read_meta(store, root, block).await?;
     let symbols = read_symbols(store, root, block, &meta).await?;
+    let samples = read_samples(store, root, block).await?;
+    let profiles = read_profiles(store, root, block).await?;
+    let series = read_series(store, root, block).await?;
+    let data = BlockData {
+        symbols,
+        sample_types: meta.sample_types.clone(),
+        series,
+        samples,
+        profiles,
+    };
+    check_references(&meta, &data, block, root)?;
+    Ok((meta, data))
+}
 
+/// Reads a block's sample rows (`samples.parquet`), checking its format marker.
+pub async fn read_samples(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+) -> Result<SampleRows> {
     let sp = block.file(root, BlockFile::Samples);
     let b = read_table(
         store,
@@ -289,14 +308,21 @@ pub async fn read_block(
         &schema::SAMPLES,
     )
     .await?;
-    let samples = SampleRows {
+    Ok(SampleRows {
         profile: column::<UInt32Array>(&b, &sp, "profile")?.values().to_vec(),
         stack: column::<UInt32Array>(&b, &sp, "stack_id")?
             .values()
             .to_vec(),
         value: column::<Int64Array>(&b, &sp, "value")?.values().to_vec(),
-    };
+    })
+}
 
+/// Reads a block's profile rows (`profiles.parquet`: one row per profile, small).
+pub async fn read_profiles(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+) -> Result<ProfileRows> {
     let pp = block.file(root, BlockFile::Profiles);
     let b = read_table(
         store,
@@ -306,7 +332,7 @@ pub async fn read_block(
         &schema::PROFILES,
     )
     .await?;
-    let profiles = ProfileRows {
+    Ok(ProfileRows {
         sample_type: column::<UInt16Array>(&b, &pp, "sample_type")?
             .values()
             .to_vec(),
@@ -322,8 +348,15 @@ pub async fn read_block(
         period: column::<Int64Array>(&b, &pp, "period")?.values().to_vec(),
         total: column::<Int64Array>(&b, &pp, "total")?.values().to_vec(),
         stacks: column::<UInt32Array>(&b, &pp, "stacks")?.values().to_vec(),
-    };
+    })
+}
 
+/// Reads a block's series labels (`series.parquet`: one row per series, small).
+pub async fn read_series(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+) -> Result<Vec<Labels>> {
     let lp = block.file(root, BlockFile::Series);
     let b = read_table(
         store,
@@ -333,17 +366,7 @@ pub async fn read_block(
         &schema::SERIES,
     )
     .await?;
-    let series = series_of(&b, &lp)?;
-
-    let data = BlockData {
-        symbols,
-        sample_types: meta.sample_types.clone(),
-        series,
-        samples,
-        profiles,
-    };
-    check_references(&meta, &data, block, root)?;
-    Ok((meta, data))
+    series_of(&b, &lp)
 }
 
 fn series_of(b: &RecordBatch, path: &Path) -> Result<Vec<Labels>> {

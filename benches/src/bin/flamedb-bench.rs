@@ -48,6 +48,24 @@ enum Command {
         #[arg(long)]
         via_cli: Option<PathBuf>,
     },
+    /// Run Q1-Q7 (benches/queries/*.sql) against a store written by `ingest --store`.
+    Query {
+        /// The store directory given to `ingest --store`.
+        #[arg(long)]
+        store: PathBuf,
+        /// Output directory of gen_workload.py (for the query parameters).
+        #[arg(long)]
+        data: PathBuf,
+        /// Comma-separated query ids.
+        #[arg(long, default_value = "Q1,Q2,Q3,Q4,Q5,Q6,Q7")]
+        queries: String,
+        /// Timed runs per query (after one warm-up run).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Where each query's answer is written as `{id}.arrow`.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -60,6 +78,19 @@ async fn main() -> Result<()> {
             concurrency,
             via_cli,
         } => ingest(data, store, max_profiles, concurrency, via_cli).await,
+        Command::Query {
+            store,
+            data,
+            queries,
+            reps,
+            out,
+        } => {
+            let ids: Vec<String> = queries.split(',').map(|s| s.trim().to_string()).collect();
+            let report =
+                flamedb_benches::queries::run(&store, &data, TENANT, &ids, reps, &out).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Q1-Q7: flamedb's times and answers next to the peers' from one run of benches/run.sh.
+
+Reads flamedb-bench's query report (JSON) and its answers (`{id}.arrow`), computes each
+answer's checksum with ../shared/bench/queries.py (the peers' own code), compares it with
+every peer's, prints a table, and with --results rewrites the query section of
+benches/RESULTS.md. Exits non-zero when a checksum differs."""
+import argparse, datetime, json, os, platform, re, subprocess, sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("flamedb"); ap.add_argument("answers"); ap.add_argument("peers")
+ap.add_argument("--shared", required=True)
+ap.add_argument("--command", required=True); ap.add_argument("--scale", required=True)
+ap.add_argument("--results")
+a = ap.parse_args()
+sys.path.insert(0, os.path.join(a.shared, "bench"))
+import pyarrow.ipc as ipc  # noqa: E402
+import queries as Q  # noqa: E402
+
+f = json.load(open(a.flamedb))["queries"]
+p = json.load(open(a.peers))
+peers = [r for r in p["results"] if "error" not in r]
+for r in p["results"]:
+    if "error" in r:
+        print(f"peer {r.get('system')} failed: {str(r['error'])[:300]}", file=sys.stderr)
+if not peers:
+    sys.exit("no peer finished")
+ok = True
+rows = []
+for qid in Q.QUERIES:
+    if qid not in f:
+        continue
+    path = os.path.join(a.answers, f"{qid}.arrow")
+    if os.path.exists(path):
+        table = ipc.open_file(path).read_all()
+        mine = Q.checksum(qid, table)
+    else:
+        mine = {"rows": 0, "sum": 0, "hash": "(empty)"}
+    theirs = [r for r in peers if qid in r["queries"]]
+    agree = all(r["queries"][qid]["checksum"] == mine for r in theirs)
+    ok &= agree
+    best = min(theirs, key=lambda r: r["queries"][qid]["median_s"]) if theirs else None
+    ms = f[qid]["median_ms"]
+    if best:
+        pm = best["queries"][qid]["median_s"] * 1000
+        rows.append(f"| {qid} | {ms:,.1f} | {pm:,.1f} | {best['system']} | {ms / pm:.2f}x | {'yes' if agree else 'NO'} |")
+    if not agree:
+        detail = ", ".join(f"{r['system']} {r['queries'][qid]['checksum']}" for r in theirs)
+        print(f"{qid}: flamedb {mine} vs {detail}", file=sys.stderr)
+table = "\n".join(["| query | flamedb ms | best peer ms | peer | flamedb / peer | checksums agree |",
+                   "|---|---:|---:|---|---:|---|"] + rows)
+print(table)
+if a.results:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    section = f"""<!-- queries:begin -->
+## Queries Q1-Q7 ({a.scale}), against the peers
+
+Date {datetime.date.today()}, commit {commit}, {os.cpu_count()} cores ({cpu}).
+Command: `{a.command}` (flamedb and the peers on the same generated data in one run; medians
+of warm runs, execute + collect; flamedb's SQL is in benches/queries/).
+
+{table}
+
+- Checksums are computed from each system's answer by ../shared/bench/queries.py.
+<!-- queries:end -->"""
+    text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
+    if "<!-- queries:begin -->" in text:
+        text = re.sub(r"<!-- queries:begin -->.*<!-- queries:end -->", lambda m: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    open(a.results, "w").write(text)
+sys.exit(0 if ok else 1)

@@ -1,0 +1,123 @@
+//! The engine's programmatic entry points for the HTTP API and the CLI: a [`Selector`]
+//! (what Pyroscope-style endpoints and `flamedb flamegraph` take) and [`flame_tree`], the
+//! merged or diff tree the renderers of `flamedb_profile::flame::render` draw.
+
+use crate::context::FlameContext;
+use crate::functions::common::Bound;
+use crate::functions::flame_agg::build_tree;
+use crate::session::tenant_session;
+use arrow::array::{Array, Int64Array, UInt64Array};
+use datafusion::error::{DataFusionError, Result};
+use flamedb_profile::flame::FlameTree;
+use hashbrown::HashMap;
+use std::sync::Arc;
+
+/// A selection of samples: every field set narrows it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Selector {
+    /// Application.
+    pub app: Option<String>,
+    /// Version.
+    pub version: Option<String>,
+    /// Data center.
+    pub dc: Option<String>,
+    /// Sample type (`cpu`, `alloc_space`, ...).
+    pub sample_type: Option<String>,
+    /// Earliest profile time, ns since the epoch (inclusive).
+    pub from_nanos: Option<i64>,
+    /// Latest profile time, ns since the epoch (exclusive).
+    pub until_nanos: Option<i64>,
+    /// Series labels that must equal these values.
+    pub labels: Vec<(String, String)>,
+}
+
+/// `'s'` with quotes doubled: a SQL string literal.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Selector {
+    /// The selection as a SQL condition over `samples` or `profiles` (`TRUE` when empty).
+    /// Values are quoted, never spliced.
+    pub fn where_sql(&self) -> String {
+        let mut c = vec![];
+        for (col, v) in [
+            ("app", &self.app),
+            ("version", &self.version),
+            ("dc", &self.dc),
+            ("sample_type", &self.sample_type),
+        ] {
+            if let Some(v) = v {
+                c.push(format!("{col} = {}", quote(v)));
+            }
+        }
+        if let Some(t) = self.from_nanos {
+            c.push(format!("time >= to_timestamp_nanos({t})"));
+        }
+        if let Some(t) = self.until_nanos {
+            c.push(format!("time < to_timestamp_nanos({t})"));
+        }
+        for (k, v) in &self.labels {
+            c.push(format!("labels[{}] = {}", quote(k), quote(v)));
+        }
+        if c.is_empty() {
+            "TRUE".into()
+        } else {
+            c.join(" AND ")
+        }
+    }
+}
+
+/// Per-stack sums of `sel` added into side `side` of `sums`.
+async fn stack_sums(
+    ctx: &Arc<FlameContext>,
+    tenant: &str,
+    sel: &Selector,
+    side: usize,
+    sums: &mut HashMap<u64, [i64; 2]>,
+) -> Result<()> {
+    let session = tenant_session(ctx, tenant)?;
+    let sql = format!(
+        "SELECT stack, sum(value) FROM samples WHERE {} GROUP BY stack",
+        sel.where_sql()
+    );
+    for b in session.sql(&sql).await?.collect().await? {
+        let keys = b.column(0).as_any().downcast_ref::<UInt64Array>();
+        let values = b.column(1).as_any().downcast_ref::<Int64Array>();
+        let (Some(keys), Some(values)) = (keys, values) else {
+            return Err(DataFusionError::Internal(
+                "unexpected stack sum types".into(),
+            ));
+        };
+        for i in 0..keys.len() {
+            if keys.is_valid(i) && values.is_valid(i) {
+                sums.entry(keys.value(i)).or_insert([0, 0])[side] += values.value(i);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The merged flame tree of `left`, or with `right` the diff tree (left = baseline).
+/// Untruncated: call [`FlameTree::truncate`] before rendering.
+pub async fn flame_tree(
+    ctx: &Arc<FlameContext>,
+    tenant: &str,
+    left: &Selector,
+    right: Option<&Selector>,
+) -> Result<FlameTree> {
+    let mut sums = HashMap::new();
+    stack_sums(ctx, tenant, left, 0, &mut sums).await?;
+    if let Some(r) = right {
+        stack_sums(ctx, tenant, r, 1, &mut sums).await?;
+    }
+    let bound = Bound {
+        ctx: ctx.clone(),
+        tenant: tenant.to_string(),
+    };
+    let diff = right.is_some();
+    // Tree building is CPU work and may load dictionaries: keep it off the async threads.
+    tokio::task::spawn_blocking(move || build_tree(&bound, &sums, diff))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+}

@@ -1,0 +1,132 @@
+//! [`FlameContext`]: the live resources a query reads through (object store, block
+//! catalog, dictionary cache). Plans and functions hold it but never serialize it: a
+//! process that decodes a plan injects its own.
+
+use crate::config::QueryConfig;
+use crate::dicts::{BlockDict, DictCache, Found, dict_owner, find_keys};
+use datafusion::error::{DataFusionError, Result};
+use flamedb_storage::{BlockFile, BlockInfo, BlockPath, PartitionFilter, block, catalog::Catalog};
+use hashbrown::HashMap;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use std::sync::Arc;
+
+/// Live resources shared by every query of a process.
+#[derive(Debug)]
+pub struct FlameContext {
+    objects: Arc<dyn ObjectStore>,
+    root: Path,
+    catalog: Catalog,
+    dicts: DictCache,
+    config: QueryConfig,
+}
+
+/// Turns a storage error into a DataFusion error, keeping the message.
+pub fn storage_err(e: flamedb_storage::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+impl FlameContext {
+    /// A context reading blocks under `root` of `objects`.
+    pub fn new(objects: Arc<dyn ObjectStore>, root: Path, config: QueryConfig) -> Arc<Self> {
+        Arc::new(FlameContext {
+            objects,
+            root,
+            catalog: Catalog::default(),
+            dicts: DictCache::new(config.dict_cache_bytes),
+            config,
+        })
+    }
+
+    /// The engine settings.
+    pub fn config(&self) -> &QueryConfig {
+        &self.config
+    }
+
+    /// The object store and root.
+    pub fn objects(&self) -> (&dyn ObjectStore, &Path) {
+        (self.objects.as_ref(), &self.root)
+    }
+
+    /// The complete, current raw blocks of `tenant` in partitions matching `filter`.
+    pub async fn blocks(&self, tenant: &str, filter: &PartitionFilter) -> Result<Vec<BlockInfo>> {
+        self.catalog
+            .blocks(self.objects.as_ref(), &self.root, tenant, filter)
+            .await
+            .map_err(storage_err)
+    }
+
+    /// The dictionary of a block, from the cache or object storage.
+    pub async fn dict(
+        &self,
+        block: &BlockPath,
+        meta: &flamedb_storage::BlockMeta,
+    ) -> Result<Arc<BlockDict>> {
+        let owner = dict_owner(block, meta);
+        if let Some(d) = self.dicts.get(&owner) {
+            return Ok(d);
+        }
+        let symbols = block::read_symbols(self.objects.as_ref(), &self.root, block, meta)
+            .await
+            .map_err(storage_err)?;
+        let file_bytes = meta
+            .file_sizes
+            .iter()
+            .find(|(n, _)| n == BlockFile::Symbols.name())
+            .map_or(0, |(_, s)| *s as usize);
+        let d = Arc::new(BlockDict::new(owner, symbols, file_bytes));
+        self.dicts.insert(d.clone());
+        Ok(d)
+    }
+
+    /// Finds a node for each of `keys` in the dictionaries of `tenant`: the cached ones
+    /// first, then (for keys still missing) every current block of the tenant. Keys found
+    /// nowhere are left out of the answer.
+    pub async fn resolve(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        find_keys(&self.dicts.of_tenant(tenant), keys, &mut found);
+        if found.len() == keys.len() {
+            return Ok(found);
+        }
+        let mut cached: hashbrown::HashSet<BlockPath> = self
+            .dicts
+            .of_tenant(tenant)
+            .iter()
+            .map(|d| d.owner.clone())
+            .collect();
+        for b in self.blocks(tenant, &PartitionFilter::default()).await? {
+            if found.len() == keys.len() {
+                break;
+            }
+            let owner = dict_owner(&b.path, &b.meta);
+            if !cached.insert(owner) {
+                continue;
+            }
+            let d = self.dict(&b.path, &b.meta).await?;
+            find_keys(&[d], keys, &mut found);
+        }
+        Ok(found)
+    }
+
+    /// [`FlameContext::resolve`] from synchronous code (scalar functions, accumulators).
+    /// Answers from the cache without blocking; a miss loads dictionaries on a helper
+    /// thread with its own runtime, so it works inside any runtime flavour.
+    pub fn resolve_blocking(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
+        let mut found = HashMap::with_capacity(keys.len());
+        find_keys(&self.dicts.of_tenant(tenant), keys, &mut found);
+        if found.len() == keys.len() {
+            return Ok(found);
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                rt.block_on(self.resolve(tenant, keys))
+            })
+            .join()
+            .map_err(|_| DataFusionError::Execution("stack resolver thread panicked".into()))?
+        })
+    }
+}

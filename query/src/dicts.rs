@@ -1,0 +1,245 @@
+//! Block dictionaries for queries: loaded once, cached by bytes, and used to resolve stack
+//! keys back to frames.
+//!
+//! A block's dictionary (`symbols.bin`, or the one a rollup shares with its raw block) is
+//! loaded when a scan first needs its stack keys or a stack predicate, and kept in a
+//! [`DictCache`] bounded by bytes (least recently used first out). The cache is only a
+//! cache: every entry can be reloaded from object storage, so a process that never saw a
+//! block (another Ballista executor, a restarted server) answers the same.
+//!
+//! Resolution (`stack key -> frames`) happens after aggregation, on distinct keys: the
+//! resolver looks through the cached dictionaries of the query's tenant for nodes with
+//! the wanted keys, and on a miss loads the tenant's other dictionaries. Keys are content
+//! hashes, so any block holding a path resolves it to the same names.
+
+use crate::stack_key;
+use flamedb_profile::{LocationId, StackId, Symbols};
+use flamedb_storage::{BlockMeta, BlockPath};
+use hashbrown::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A block's dictionary with the stack key of every node.
+#[derive(Debug)]
+pub struct BlockDict {
+    /// The block that owns the dictionary file.
+    pub owner: BlockPath,
+    /// Symbols and the stack tree (depth-first).
+    pub symbols: Symbols,
+    /// `keys[node]`: the node's stack key.
+    pub keys: Vec<u64>,
+    masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
+    bytes: usize,
+}
+
+impl BlockDict {
+    /// Wraps loaded symbols, computing node keys.
+    pub fn new(owner: BlockPath, symbols: Symbols, file_bytes: usize) -> Self {
+        let keys = stack_key::keys_of(&symbols);
+        // Decoded symbols take a few times their compressed size; count that plus the keys.
+        let bytes = file_bytes * 4 + keys.len() * 8 + 1024;
+        BlockDict {
+            owner,
+            symbols,
+            keys,
+            masks: Mutex::new(HashMap::new()),
+            bytes,
+        }
+    }
+
+    /// Approximate memory held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Number of stack nodes.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the dictionary has only the empty stack.
+    pub fn is_empty(&self) -> bool {
+        self.keys.len() <= 1
+    }
+
+    /// Which stack nodes have a frame satisfying `pred` (by frame name, inlined frames
+    /// included), cached per dictionary and predicate. One pass over locations and one
+    /// over nodes: a node matches when its parent does or its own location does.
+    pub fn stacks_matching(&self, pred: &StackPred) -> Arc<Vec<bool>> {
+        let cache_key = pred.cache_key();
+        let mut cache = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = cache.get(&cache_key) {
+            return b.clone();
+        }
+        let s = &self.symbols;
+        let loc_hit: Vec<bool> = (0..s.locations.len())
+            .map(|l| {
+                s.location_frames(LocationId::from_index(l))
+                    .any(|f| pred.matches_frame(&f.name))
+            })
+            .collect();
+        let nodes = s.stacks.nodes();
+        let mut hit = vec![false; nodes.len()];
+        for i in 1..nodes.len() {
+            let p = nodes[i].parent.index();
+            hit[i] = hit[p]
+                || loc_hit
+                    .get(nodes[i].location.index())
+                    .copied()
+                    .unwrap_or(false);
+        }
+        let hit = Arc::new(hit);
+        cache.insert(cache_key, hit.clone());
+        hit
+    }
+
+    /// Frame names of node `node`, root first, inlined frames expanded.
+    pub fn frames(&self, node: u32) -> Vec<String> {
+        self.symbols
+            .frame_names(StackId(node))
+            .into_iter()
+            .map(|c| c.into_owned())
+            .collect()
+    }
+}
+
+/// A predicate on a stack's frames.
+#[derive(Debug, Clone)]
+pub enum StackPred {
+    /// A frame named exactly this.
+    Contains(String),
+    /// A frame whose name matches this regex (unanchored, like `~`).
+    Matches(regex::Regex),
+}
+
+impl StackPred {
+    fn cache_key(&self) -> String {
+        match self {
+            StackPred::Contains(n) => format!("c:{n}"),
+            StackPred::Matches(r) => format!("m:{}", r.as_str()),
+        }
+    }
+
+    /// Whether a frame name satisfies the predicate.
+    pub fn matches_frame(&self, name: &str) -> bool {
+        match self {
+            StackPred::Contains(n) => n == name,
+            StackPred::Matches(r) => r.is_match(name),
+        }
+    }
+}
+
+/// Where a block's dictionary lives: the block itself, or the raw block a rollup shares.
+pub fn dict_owner(block: &BlockPath, meta: &BlockMeta) -> BlockPath {
+    match &meta.symbols_from {
+        Some(id) => BlockPath {
+            partition: block.partition.clone(),
+            id: id.clone(),
+        },
+        None => block.clone(),
+    }
+}
+
+/// Dictionaries by owner block, bounded by bytes, least recently used evicted first.
+#[derive(Debug)]
+pub struct DictCache {
+    capacity: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<BlockPath, (Arc<BlockDict>, u64)>,
+    bytes: usize,
+    clock: u64,
+}
+
+impl DictCache {
+    /// A cache holding at most `capacity` bytes (one entry larger than that is still
+    /// kept until the next insert).
+    pub fn new(capacity: usize) -> Self {
+        DictCache {
+            capacity,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached dictionary of `owner`.
+    pub fn get(&self, owner: &BlockPath) -> Option<Arc<BlockDict>> {
+        let mut g = self.lock();
+        g.clock += 1;
+        let now = g.clock;
+        g.entries.get_mut(owner).map(|(d, used)| {
+            *used = now;
+            d.clone()
+        })
+    }
+
+    /// Inserts a dictionary, evicting the least recently used ones over capacity.
+    pub fn insert(&self, dict: Arc<BlockDict>) {
+        let mut g = self.lock();
+        g.clock += 1;
+        let now = g.clock;
+        g.bytes += dict.bytes();
+        if let Some((old, _)) = g.entries.insert(dict.owner.clone(), (dict, now)) {
+            g.bytes -= old.bytes();
+        }
+        while g.bytes > self.capacity && g.entries.len() > 1 {
+            let Some(victim) = g
+                .entries
+                .iter()
+                .filter(|(_, (_, used))| *used != now)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((d, _)) = g.entries.remove(&victim) {
+                g.bytes -= d.bytes();
+            }
+        }
+    }
+
+    /// The cached dictionaries of one tenant, most recently used first.
+    pub fn of_tenant(&self, tenant: &str) -> Vec<Arc<BlockDict>> {
+        let g = self.lock();
+        let mut v: Vec<(u64, Arc<BlockDict>)> = g
+            .entries
+            .values()
+            .filter(|(d, _)| d.owner.partition.tenant == tenant)
+            .map(|(d, used)| (*used, d.clone()))
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.0));
+        v.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+/// Where a key was found: a dictionary and a node of it.
+pub type Found = (Arc<BlockDict>, u32);
+
+/// Looks for `wanted` keys in `dicts`; returns what was found, leaving the rest missing.
+pub fn find_keys(dicts: &[Arc<BlockDict>], wanted: &[u64], found: &mut HashMap<u64, Found>) {
+    let mut missing: hashbrown::HashSet<u64> = wanted
+        .iter()
+        .copied()
+        .filter(|k| !found.contains_key(k))
+        .collect();
+    for d in dicts {
+        if missing.is_empty() {
+            return;
+        }
+        for (node, k) in d.keys.iter().enumerate() {
+            if missing.remove(k) {
+                found.insert(*k, (d.clone(), node as u32));
+            }
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The accumulator behind `flamegraph`, `flamegraph_diff` and `function_totals`.
+//!
+//! Rows are summed per stack key (one hash map entry per distinct stack, the only state
+//! that grows with the input); partial states travel as two or three lists (keys, left,
+//! right). `evaluate` resolves the distinct keys to dictionary nodes once, builds the
+//! merged tree with [`FlameTreeBuilder`] (one tree node per distinct path, found through
+//! the node keys, so shared prefixes are walked once), and emits nested-set rows.
+
+use super::common::Bound;
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Int64Array, Int64Builder, ListArray, StringBuilder, StructArray,
+    UInt32Builder, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::common::{ScalarValue, exec_err};
+use datafusion::error::Result;
+use datafusion::logical_expr::Accumulator;
+use flamedb_profile::StrId;
+use flamedb_profile::flame::{FlameTree, FlameTreeBuilder, NodeId};
+use hashbrown::HashMap;
+use std::sync::Arc;
+
+/// Which output an accumulator produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlameKind {
+    /// `flamegraph(stack, value)`.
+    Flame,
+    /// `flamegraph_diff(stack, value, is_right)`.
+    Diff,
+    /// `function_totals(stack, value)`.
+    Totals,
+}
+
+impl FlameKind {
+    /// The fields of one output element.
+    pub fn element_fields(self) -> Fields {
+        let f = |n: &str, t: DataType| Field::new(n, t, false);
+        match self {
+            FlameKind::Flame => Fields::from(vec![
+                f("level", DataType::UInt32),
+                f("label", DataType::Utf8),
+                f("self", DataType::Int64),
+                f("total", DataType::Int64),
+            ]),
+            FlameKind::Diff => Fields::from(vec![
+                f("level", DataType::UInt32),
+                f("label", DataType::Utf8),
+                f("self", DataType::Int64),
+                f("total", DataType::Int64),
+                f("self_right", DataType::Int64),
+                f("total_right", DataType::Int64),
+            ]),
+            FlameKind::Totals => Fields::from(vec![
+                f("function", DataType::Utf8),
+                f("self", DataType::Int64),
+                f("total", DataType::Int64),
+            ]),
+        }
+    }
+
+    /// `List<Struct<element_fields>>`.
+    pub fn return_type(self) -> DataType {
+        DataType::List(Arc::new(Field::new_list_field(
+            DataType::Struct(self.element_fields()),
+            true,
+        )))
+    }
+
+    /// The partial-state fields.
+    pub fn state_fields(self, name: &str) -> Vec<FieldRef> {
+        let list = |n: &str, t: DataType| {
+            Arc::new(Field::new(
+                format!("{name}[{n}]"),
+                DataType::List(Arc::new(Field::new_list_field(t, true))),
+                true,
+            ))
+        };
+        let mut v = vec![
+            list("keys", DataType::UInt64),
+            list("left", DataType::Int64),
+        ];
+        if self == FlameKind::Diff {
+            v.push(list("right", DataType::Int64));
+        }
+        v
+    }
+}
+
+/// Sums per stack key; builds the tree at the end.
+#[derive(Debug)]
+pub struct FlameAccumulator {
+    bound: Bound,
+    kind: FlameKind,
+    max_nodes: usize,
+    sums: HashMap<u64, [i64; 2]>,
+}
+
+impl FlameAccumulator {
+    /// A new accumulator.
+    pub fn new(bound: Bound, kind: FlameKind, max_nodes: usize) -> Self {
+        FlameAccumulator {
+            bound,
+            kind,
+            max_nodes,
+            sums: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, keys: &UInt64Array, left: &Int64Array, right: Option<&Int64Array>) {
+        for i in 0..keys.len() {
+            if keys.is_null(i) {
+                continue;
+            }
+            let e = self.sums.entry(keys.value(i)).or_insert([0, 0]);
+            if !left.is_null(i) {
+                e[0] += left.value(i);
+            }
+            if let Some(r) = right.filter(|r| !r.is_null(i)) {
+                e[1] += r.value(i);
+            }
+        }
+    }
+
+    /// The merged tree of everything accumulated.
+    pub fn tree(&self) -> Result<FlameTree> {
+        build_tree(&self.bound, &self.sums, self.kind == FlameKind::Diff)
+    }
+}
+
+/// The merged tree of per-stack sums (`[left, right]`; single trees use `left`): distinct
+/// keys are resolved to dictionary nodes once, and each tree node is created once, found
+/// by its path key (shared prefixes are not walked again).
+pub fn build_tree(bound: &Bound, sums: &HashMap<u64, [i64; 2]>, diff: bool) -> Result<FlameTree> {
+    let keys: Vec<u64> = sums.keys().copied().collect();
+    let found = bound.ctx.resolve_blocking(&bound.tenant, &keys)?;
+    let mut b = FlameTreeBuilder::with_capacity(keys.len() * 2);
+    let mut memo: HashMap<u64, NodeId> = HashMap::with_capacity(keys.len() * 2);
+    // Interned frame names per (dictionary, location), filled on first use.
+    let mut names: HashMap<usize, Vec<Option<Box<[StrId]>>>> = HashMap::new();
+    let mut chain = Vec::new();
+    for (key, v) in sums {
+        let Some((dict, node)) = found.get(key) else {
+            return exec_err!("stack {key:#x} is in no block of tenant {:?}", bound.tenant);
+        };
+        let nodes = dict.symbols.stacks.nodes();
+        // Walk up to the root or to a path already in the tree.
+        chain.clear();
+        let mut n = *node as usize;
+        let mut at = FlameTreeBuilder::ROOT;
+        while n != 0 {
+            if let Some(&id) = memo.get(&dict.keys[n]) {
+                at = id;
+                break;
+            }
+            chain.push(n);
+            n = nodes[n].parent.index();
+        }
+        let per_loc = names
+            .entry(Arc::as_ptr(dict) as usize)
+            .or_insert_with(|| vec![None; dict.symbols.locations.len()]);
+        for &n in chain.iter().rev() {
+            let loc = nodes[n].location;
+            let ids = per_loc[loc.index()].get_or_insert_with(|| {
+                dict.symbols
+                    .location_frames(loc)
+                    .map(|f| b.intern(&f.name))
+                    .collect()
+            });
+            for &id in ids.iter() {
+                at = b.child_by_id(at, id);
+            }
+            memo.insert(dict.keys[n], at);
+        }
+        for (side, x) in v.iter().enumerate() {
+            if *x != 0 {
+                b.add_self(at, side, *x);
+            }
+        }
+    }
+    Ok(b.finish(diff))
+}
+
+/// The rows of `tree` as one list element of the output.
+pub fn tree_rows(tree: &FlameTree, kind: FlameKind) -> Result<ScalarValue> {
+    let fields = kind.element_fields();
+    let arrays: Vec<ArrayRef> = if kind == FlameKind::Totals {
+        let totals = tree.function_totals();
+        let mut name = StringBuilder::new();
+        let (mut s, mut t) = (Int64Builder::new(), Int64Builder::new());
+        for f in &totals {
+            name.append_value(&f.name);
+            s.append_value(f.self_[0]);
+            t.append_value(f.total[0]);
+        }
+        vec![
+            Arc::new(name.finish()),
+            Arc::new(s.finish()),
+            Arc::new(t.finish()),
+        ]
+    } else {
+        let mut level = UInt32Builder::new();
+        let mut label = StringBuilder::new();
+        let mut cols: [Int64Builder; 4] = Default::default();
+        for n in tree.nodes() {
+            level.append_value(n.level);
+            label.append_value(n.name);
+            cols[0].append_value(n.self_[0]);
+            cols[1].append_value(n.total[0]);
+            cols[2].append_value(n.self_[1]);
+            cols[3].append_value(n.total[1]);
+        }
+        let mut v: Vec<ArrayRef> = vec![Arc::new(level.finish()), Arc::new(label.finish())];
+        let sides = if kind == FlameKind::Diff { 4 } else { 2 };
+        for c in cols.iter_mut().take(sides) {
+            v.push(Arc::new(c.finish()));
+        }
+        v
+    };
+    let s = StructArray::try_new(fields, arrays, None)?;
+    Ok(ScalarValue::List(Arc::new(ListArray::new(
+        Arc::new(Field::new_list_field(s.data_type().clone(), true)),
+        arrow::buffer::OffsetBuffer::from_lengths([s.len()]),
+        Arc::new(s),
+        None,
+    ))))
+}
+
+fn as_i64(a: &ArrayRef) -> Result<Int64Array> {
+    let c = arrow::compute::cast(a, &DataType::Int64)?;
+    match c.as_any().downcast_ref::<Int64Array>() {
+        Some(v) => Ok(v.clone()),
+        None => exec_err!("value argument is not an integer"),
+    }
+}
+
+fn list_values<T: Clone + 'static>(a: &ArrayRef) -> Result<T> {
+    let Some(l) = a.as_any().downcast_ref::<ListArray>() else {
+        return exec_err!("flame graph state is not a list");
+    };
+    let off = l.value_offsets();
+    let (a, z) = (off[0] as usize, off[l.len()] as usize);
+    let values = l.values().slice(a, z - a);
+    match values.as_any().downcast_ref::<T>() {
+        Some(v) => Ok(v.clone()),
+        None => exec_err!("flame graph state has the wrong element type"),
+    }
+}
+
+impl Accumulator for FlameAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(keys) = values[0].as_any().downcast_ref::<UInt64Array>() else {
+            return exec_err!("the stack argument must be the stack column (UInt64)");
+        };
+        let v = as_i64(&values[1])?;
+        if self.kind == FlameKind::Diff {
+            let Some(is_right) = values[2].as_any().downcast_ref::<BooleanArray>() else {
+                return exec_err!("flamegraph_diff: is_right must be a boolean");
+            };
+            let zero = Int64Array::from(vec![0i64; v.len()]);
+            let right = arrow::compute::kernels::zip::zip(is_right, &v, &zero)?;
+            let not_right = arrow::compute::not(is_right)?;
+            let left = arrow::compute::kernels::zip::zip(&not_right, &v, &zero)?;
+            self.add(keys, &as_i64(&left)?, Some(&as_i64(&right)?));
+        } else {
+            self.add(keys, &v, None);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let tree = self.tree()?;
+        let tree = if self.kind == FlameKind::Totals {
+            tree
+        } else {
+            tree.truncate(self.max_nodes)
+        };
+        tree_rows(&tree, self.kind)
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.sums.capacity() * 24
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let mut keys = Vec::with_capacity(self.sums.len());
+        let (mut l, mut r) = (Vec::with_capacity(self.sums.len()), Vec::new());
+        for (k, v) in &self.sums {
+            keys.push(*k);
+            l.push(v[0]);
+            if self.kind == FlameKind::Diff {
+                r.push(v[1]);
+            }
+        }
+        let list = |a: ArrayRef| {
+            ScalarValue::List(Arc::new(ListArray::new(
+                Arc::new(Field::new_list_field(a.data_type().clone(), true)),
+                arrow::buffer::OffsetBuffer::from_lengths([a.len()]),
+                a,
+                None,
+            )))
+        };
+        let mut out = vec![
+            list(Arc::new(UInt64Array::from(keys))),
+            list(Arc::new(Int64Array::from(l))),
+        ];
+        if self.kind == FlameKind::Diff {
+            out.push(list(Arc::new(Int64Array::from(r))));
+        }
+        Ok(out)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let keys: UInt64Array = list_values(&states[0])?;
+        let left: Int64Array = list_values(&states[1])?;
+        let right: Option<Int64Array> = match states.get(2) {
+            Some(a) => Some(list_values(a)?),
+            None => None,
+        };
+        self.add(&keys, &left, right.as_ref());
+        Ok(())
+    }
+}
+
+/// The aggregate function of one [`FlameKind`], bound to a tenant.
+#[derive(Debug)]
+pub struct FlameAggFunc {
+    bound: Bound,
+    kind: FlameKind,
+    name: &'static str,
+    signature: datafusion::logical_expr::Signature,
+    doc: &'static std::sync::LazyLock<datafusion::logical_expr::Documentation>,
+}
+
+impl FlameAggFunc {
+    /// `name(stack, value[, is_right][, max_nodes])`.
+    pub fn new(
+        bound: Bound,
+        kind: FlameKind,
+        name: &'static str,
+        doc: &'static std::sync::LazyLock<datafusion::logical_expr::Documentation>,
+    ) -> Self {
+        use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
+        let mut base = vec![DataType::UInt64, DataType::Int64];
+        if kind == FlameKind::Diff {
+            base.push(DataType::Boolean);
+        }
+        let mut with_max = base.clone();
+        with_max.push(DataType::Int64);
+        let mut sigs = vec![TypeSignature::Exact(base)];
+        if kind != FlameKind::Totals {
+            sigs.push(TypeSignature::Exact(with_max));
+        }
+        FlameAggFunc {
+            bound,
+            kind,
+            name,
+            signature: Signature::one_of(sigs, Volatility::Immutable),
+            doc,
+        }
+    }
+
+    /// Which output it produces.
+    pub fn kind(&self) -> FlameKind {
+        self.kind
+    }
+}
+
+impl PartialEq for FlameAggFunc {
+    fn eq(&self, other: &Self) -> bool {
+        self.bound == other.bound && self.kind == other.kind && self.name == other.name
+    }
+}
+
+impl Eq for FlameAggFunc {}
+
+impl std::hash::Hash for FlameAggFunc {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bound.hash(state);
+        self.kind.hash(state);
+        self.name.hash(state);
+    }
+}
+
+/// Number of arguments before the optional `max_nodes`.
+pub fn base_args(kind: FlameKind) -> usize {
+    if kind == FlameKind::Diff { 3 } else { 2 }
+}
+
+impl datafusion::logical_expr::AggregateUDFImpl for FlameAggFunc {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.kind.return_type())
+    }
+
+    fn accumulator(
+        &self,
+        args: datafusion::logical_expr::function::AccumulatorArgs,
+    ) -> Result<Box<dyn Accumulator>> {
+        use datafusion::physical_expr::expressions::Literal;
+        let mut max_nodes = crate::config::FlameConfig::default().max_nodes;
+        if let Some(e) = args.exprs.get(base_args(self.kind)) {
+            let Some(lit) = (e.as_ref() as &dyn std::any::Any).downcast_ref::<Literal>() else {
+                return exec_err!("{}: max_nodes must be a literal", self.name);
+            };
+            match lit.value() {
+                ScalarValue::Int64(Some(n)) if *n > 0 => max_nodes = *n as usize,
+                v => {
+                    return exec_err!(
+                        "{}: max_nodes must be a positive integer, got {v}",
+                        self.name
+                    );
+                }
+            }
+        }
+        Ok(Box::new(FlameAccumulator::new(
+            self.bound.clone(),
+            self.kind,
+            max_nodes,
+        )))
+    }
+
+    fn state_fields(
+        &self,
+        args: datafusion::logical_expr::function::StateFieldsArgs,
+    ) -> Result<Vec<FieldRef>> {
+        Ok(self.kind.state_fields(args.name))
+    }
+
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(self.doc)
+    }
+}
