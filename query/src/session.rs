@@ -4,7 +4,7 @@
 use crate::config::FlameConfig;
 use crate::context::FlameContext;
 use crate::functions::{self, common::Bound, max_nodes_rewrite::MaxNodesRewrite};
-use crate::table::{FlameTable, schema::TableKind};
+use crate::table::{FlameTable, collapse::CollapseRule, schema::TableKind};
 use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::SessionStateBuilder;
@@ -34,6 +34,7 @@ pub fn tenant_session(ctx: &Arc<FlameContext>, tenant: &str) -> Result<SessionCo
         .with_runtime_env(runtime)
         .with_default_features()
         .with_table_factories(HashMap::new())
+        .with_physical_optimizer_rule(Arc::new(CollapseRule))
         .build();
     state.register_function_rewrite(Arc::new(MaxNodesRewrite))?;
     let session = SessionContext::new_with_state(state);

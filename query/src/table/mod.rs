@@ -1,5 +1,6 @@
 //! The `samples` and `profiles` tables: a [`FlameTable`] per tenant and kind.
 
+pub mod collapse;
 pub mod pushdown;
 pub mod scan;
 pub mod schema;
@@ -101,6 +102,7 @@ impl TableProvider for FlameTable {
             preds,
             projection,
             limit,
+            collapse: None,
         };
         let partitions = state.config().target_partitions();
         Ok(Arc::new(FlameScanExec::new(

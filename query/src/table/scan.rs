@@ -46,6 +46,22 @@ pub struct ScanSpec {
     pub projection: Vec<Col>,
     /// Stop after this many rows (only when no filter is left above the scan).
     pub limit: Option<usize>,
+    /// Sum rows that agree on the projected columns before emitting them (set by
+    /// [`crate::table::collapse::CollapseRule`] when the consumer only sums `value`).
+    #[serde(default)]
+    pub collapse: Option<Collapse>,
+}
+
+/// How a collapsing scan groups rows within a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Collapse {
+    /// One row per (sample type, stack): the projection has `stack` but no per-profile
+    /// column.
+    ByStack,
+    /// One row per profile row: the projection has `time` or `labels` but no `stack`.
+    ByProfile,
+    /// One row per sample type: neither.
+    ByType,
 }
 
 /// Plan-time pruning counts, shown by EXPLAIN.
@@ -117,6 +133,21 @@ impl FlameScanExec {
     pub fn spec(&self) -> &ScanSpec {
         &self.spec
     }
+
+    /// The same scan, collapsing rows as `mode` says.
+    pub fn with_collapse(&self, mode: Collapse) -> Self {
+        let mut spec = self.spec.clone();
+        spec.collapse = Some(mode);
+        FlameScanExec {
+            spec,
+            groups: self.groups.clone(),
+            pruning: self.pruning.clone(),
+            schema: self.schema.clone(),
+            ctx: self.ctx.clone(),
+            properties: self.properties.clone(),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
 }
 
 impl DisplayAs for FlameScanExec {
@@ -135,6 +166,9 @@ impl DisplayAs for FlameScanExec {
         )?;
         if let Some(l) = self.spec.limit {
             write!(f, ", limit={l}")?;
+        }
+        if let Some(c) = self.spec.collapse {
+            write!(f, ", collapse={c:?}")?;
         }
         Ok(())
     }
@@ -307,14 +341,92 @@ async fn scan_block(
             rows.push(i as u32);
         }
     }
-    side.batches(
-        spec,
-        schema,
-        &rows,
-        Some(&samples),
-        dict.as_ref().map(|d| d.keys.as_slice()),
-        batch_size,
-    )
+    let keys = dict.as_ref().map(|d| d.keys.as_slice());
+    match spec.collapse {
+        None => side.batches(spec, schema, &rows, Some(&samples), keys, batch_size),
+        Some(mode) => {
+            let nodes = dict.as_ref().map_or(0, |d| d.len());
+            let collapsed = collapse(&samples, &rows, &profiles, mode, nodes);
+            let all: Vec<u32> = (0..collapsed.len() as u32).collect();
+            side.batches(spec, schema, &all, Some(&collapsed), keys, batch_size)
+        }
+    }
+}
+
+/// Sums the kept rows of a block by the key `mode` names. The result is sample rows whose
+/// `profile` is a representative profile row (for keys without a profile: the first
+/// profile row of the sample type, all that the projected columns read from it).
+fn collapse(
+    samples: &flamedb_storage::SampleRows,
+    rows: &[u32],
+    profiles: &flamedb_storage::ProfileRows,
+    mode: Collapse,
+    nodes: usize,
+) -> flamedb_storage::SampleRows {
+    let types = profiles
+        .sample_type
+        .iter()
+        .map(|&t| t as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut first_of_type = vec![u32::MAX; types];
+    for (i, &t) in profiles.sample_type.iter().enumerate() {
+        if first_of_type[t as usize] == u32::MAX {
+            first_of_type[t as usize] = i as u32;
+        }
+    }
+    let mut out = flamedb_storage::SampleRows::default();
+    let (width, key): (usize, Box<dyn Fn(u32, u32) -> usize>) = match mode {
+        Collapse::ByStack => (
+            nodes.max(1),
+            Box::new(move |p, s| {
+                profiles.sample_type[p as usize] as usize * nodes.max(1) + s as usize
+            }),
+        ),
+        Collapse::ByProfile => (1, Box::new(|p, _| p as usize)),
+        Collapse::ByType => (
+            1,
+            Box::new(|p, _| profiles.sample_type[p as usize] as usize),
+        ),
+    };
+    let size = match mode {
+        Collapse::ByStack => types * width,
+        Collapse::ByProfile => profiles.len(),
+        Collapse::ByType => types,
+    };
+    // Dense sums when the key space is small next to the rows, a hash map otherwise.
+    let mut sums: Vec<(usize, i64)> = if size <= rows.len() * 4 + (1 << 16) {
+        let mut dense = vec![0i64; size];
+        let mut seen = vec![false; size];
+        for &r in rows {
+            let k = key(samples.profile[r as usize], samples.stack[r as usize]);
+            if let (Some(v), Some(x)) = (dense.get_mut(k), seen.get_mut(k)) {
+                *v += samples.value[r as usize];
+                *x = true;
+            }
+        }
+        (0..size)
+            .filter(|&k| seen[k])
+            .map(|k| (k, dense[k]))
+            .collect()
+    } else {
+        let mut map: hashbrown::HashMap<usize, i64> = hashbrown::HashMap::new();
+        for &r in rows {
+            let k = key(samples.profile[r as usize], samples.stack[r as usize]);
+            *map.entry(k).or_default() += samples.value[r as usize];
+        }
+        map.into_iter().collect()
+    };
+    sums.sort_unstable_by_key(|e| e.0);
+    for (k, v) in sums {
+        let (profile, stack) = match mode {
+            Collapse::ByStack => (first_of_type[k / width], (k % width) as u32),
+            Collapse::ByProfile => (k as u32, 0),
+            Collapse::ByType => (first_of_type[k], 0),
+        };
+        out.push(profile, stack, v);
+    }
+    out
 }
 
 /// A block's side data, for building output columns.
