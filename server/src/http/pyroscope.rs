@@ -67,31 +67,36 @@ pub async fn ingest(
         .unwrap_or("")
         .to_string();
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
-    let (format, data) = if content_type.starts_with("multipart/form-data") {
-        (
-            Format::Pprof,
-            pprof_from_multipart(&content_type, data).await?,
-        )
-    } else {
-        match get("format").unwrap_or("folded") {
-            "folded" | "groups" | "collapsed" => (Format::Folded, data),
-            "lines" => (Format::Folded, lines_to_folded(&data)),
-            "pprof" => (Format::Pprof, data),
-            f @ ("jfr" | "speedscope" | "trie" | "tree") => {
-                return Err(ApiError::bad_request(format!(
-                    "format {f:?} is not supported by flamedb: send folded, lines or pprof"
-                )));
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown format {other:?}: use folded, lines or pprof"
-                )));
-            }
-        }
-    };
+    let (format, data) = body_format(&content_type, get("format"), data).await?;
     let r = record(&tenant, labels, Some(format), time_nanos, data);
     store_all(&state, "/ingest", received, vec![r]).await?;
     Ok(StatusCode::OK)
+}
+
+/// The format of the body and the profile bytes to store: multipart is pprof, else
+/// `format` decides (folded by default; `lines` is rewritten as folded).
+async fn body_format(
+    content_type: &str,
+    format: Option<&str>,
+    data: Bytes,
+) -> ApiResult<(Format, Bytes)> {
+    if content_type.starts_with("multipart/form-data") {
+        return Ok((
+            Format::Pprof,
+            pprof_from_multipart(content_type, data).await?,
+        ));
+    }
+    match format.unwrap_or("folded") {
+        "folded" | "groups" | "collapsed" => Ok((Format::Folded, data)),
+        "lines" => Ok((Format::Folded, lines_to_folded(&data))),
+        "pprof" => Ok((Format::Pprof, data)),
+        f @ ("jfr" | "speedscope" | "trie" | "tree") => Err(ApiError::bad_request(format!(
+            "format {f:?} is not supported by flamedb: send folded, lines or pprof"
+        ))),
+        other => Err(ApiError::bad_request(format!(
+            "unknown format {other:?}: use folded, lines or pprof"
+        ))),
+    }
 }
 
 /// `sampleRate`, `spyName`, `units`, `aggregationType` as series labels.
