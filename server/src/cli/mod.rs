@@ -1,9 +1,15 @@
 //! Command-line interface: one clap-derive struct per subcommand.
 
+mod config_file;
 mod ingest;
 mod inspect;
 mod limits_args;
+mod remote;
+mod serve;
+mod server_args;
 mod storage_args;
+
+pub use config_file::parse;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +28,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Ingest profile files into the store (a local data directory or S3).
     Ingest(Box<ingest::IngestArgs>),
+    /// Serve the HTTP API (ingest) on a local data directory or S3.
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// Runs the parsed command line.
@@ -29,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Ingest(args) => runtime()?.block_on(ingest::run(*args)),
+        Command::Serve(args) => runtime()?.block_on(serve::run(*args)),
     }
 }
 
