@@ -5,8 +5,11 @@
 //! - `flamedb ingest FILE... --app A`: store profile files (local data directory, S3, or a
 //!   server with `--server URL`).
 //! - `flamedb serve`: the HTTP server (see [`http`]).
+//! - `flamedb query "SQL"`, `flamedb flamegraph`, `flamedb diff`: queries on a server or
+//!   a local data directory (see [`engine`]).
 
 mod cli;
+mod engine;
 mod http;
 
 /// A caching allocator: decoding frees and reallocates the same large buffers for every

@@ -1,6 +1,7 @@
 //! `flamedb serve [--data DIR] [--listen ADDR] [--config FILE]`: the HTTP server.
 
 use super::limits_args::LimitArgs;
+use super::query_args::QueryArgs;
 use super::server_args::ServerArgs;
 use super::storage_args::StorageArgs;
 use crate::http::metrics::Metrics;
@@ -28,6 +29,8 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
 }
 
 /// Runs the server until SIGTERM or ctrl-c, then stops accepting, lets in-flight requests
@@ -51,13 +54,17 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         ..StoreConfig::default()
     };
     let store = args.storage.open(config).await?;
+    let engine = {
+        let (objects, root) = store.objects();
+        args.query.engine(objects.clone(), root.clone())?
+    };
     let listener = tokio::net::TcpListener::bind(&args.server.listen)
         .await
         .with_context(|| format!("listening on {}", args.server.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %args.storage.data.display(), store = %args.storage.store,
         auth = auth.enabled(), "flamedb serving");
-    let state = AppState::new(store.clone(), http_limits, auth);
+    let state = AppState::new(store.clone(), http_limits, auth, engine);
     let flusher = spawn_flusher(store.clone(), state.metrics.clone(), every);
     // Installed before the address is printed: a SIGTERM right after it is a clean stop.
     let shutdown = shutdown_signal()?;

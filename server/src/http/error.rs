@@ -14,18 +14,21 @@ pub enum ErrorKind {
     BadRequest,
     /// 401: missing or wrong bearer token.
     Unauthorized,
-    /// 403: the request is understood but not allowed (used by the query routes).
-    #[allow(dead_code)]
+    /// 403: the request is understood but not allowed (SQL that writes, a setting that
+    /// may not be changed).
     Forbidden,
     /// 404: no such resource.
     NotFound,
     /// 413: the body (compressed or decompressed) or the profile is over a limit.
     TooLarge,
+    /// 422: the query is valid but over a query limit (memory, result size).
+    Unprocessable,
     /// 429: the tenant is over its rate limit.
     RateLimited,
     /// 500: a bug or an unexpected failure (details in the log only).
     Internal,
-    /// 503: the store is closing or the request timed out.
+    /// 503: the store is closing, the request or query timed out, or too many queries
+    /// are running.
     Unavailable,
 }
 
@@ -38,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -52,7 +56,9 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthenticated",
             ErrorKind::Forbidden => "permission_denied",
             ErrorKind::NotFound => "not_found",
-            ErrorKind::TooLarge | ErrorKind::RateLimited => "resource_exhausted",
+            ErrorKind::TooLarge | ErrorKind::RateLimited | ErrorKind::Unprocessable => {
+                "resource_exhausted"
+            }
             ErrorKind::Internal => "internal",
             ErrorKind::Unavailable => "unavailable",
         }

@@ -144,6 +144,37 @@ impl Metrics {
     }
 }
 
+/// Observes one query's latency in [`Metrics::query_seconds`] when dropped (so a
+/// streamed result counts until its last byte, a failed query until its error).
+pub struct QueryTimer {
+    metrics: std::sync::Arc<Metrics>,
+    endpoint: &'static str,
+    started: std::time::Instant,
+}
+
+impl Metrics {
+    /// A timer of one query on `endpoint`.
+    pub fn query_timer(self: &std::sync::Arc<Self>, endpoint: &'static str) -> QueryTimer {
+        QueryTimer {
+            metrics: self.clone(),
+            endpoint,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for QueryTimer {
+    fn drop(&mut self) {
+        let e = Endpoint {
+            endpoint: self.endpoint.to_string(),
+        };
+        self.metrics
+            .query_seconds
+            .get_or_create(&e)
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (

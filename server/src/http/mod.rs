@@ -4,10 +4,11 @@
 //!  request ─► track (metrics) ─► connect_errors (push route) ─► timeout ─► auth (API routes)
 //!      ─► handler: Tenant (X-Scope-OrgID) ─► rate limit ─► bounded body (+ gzip, bounded)
 //!      ─► Store::append (decode, WAL fsync) ─► 200 only once durable
+//!      ─► query routes: crate::engine (tenant session, read-only SQL, limits) ─► stream
 //! ```
 //!
 //! Tour:
-//! - [`router`] and [`AppState`]: what every route shares. Query routes (`query.rs`) merge
+//! - [`router`] and [`AppState`]: what every route shares. Query routes ([`query`]) merge
 //!   into [`api_routes`], so they get the same auth, tenant, limits and metrics.
 //! - [`error`]: the one [`error::ApiError`], status and JSON body per kind.
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
@@ -22,7 +23,9 @@ pub mod limits;
 pub mod metrics;
 pub mod push;
 pub mod pyroscope;
+pub mod query;
 
+use crate::engine::Engine;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
@@ -45,28 +48,37 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The query engine over the store's blocks.
+    pub engine: Arc<Engine>,
 }
 
 impl AppState {
-    /// State over `store` with these limits and tokens, and fresh metrics.
-    pub fn new(store: Store, limits: limits::HttpLimits, auth: auth::Auth) -> Self {
+    /// State over `store` with these limits, tokens and query engine, and fresh metrics.
+    pub fn new(
+        store: Store,
+        limits: limits::HttpLimits,
+        auth: auth::Auth,
+        engine: Arc<Engine>,
+    ) -> Self {
         AppState {
             store: Arc::new(store),
             rate: Arc::new(limits::RateLimiter::new(limits.rate)),
             limits: Arc::new(limits),
             auth: Arc::new(auth),
             metrics: Arc::new(metrics::Metrics::default()),
+            engine,
         }
     }
 }
 
-/// The routes that need a token (when tokens are configured) and a tenant: ingest now,
-/// query routes merged here.
+/// The routes that need a token (when tokens are configured) and a tenant: ingest and
+/// query.
 pub fn api_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/ingest", post(pyroscope::ingest))
         .route(push::PUSH_PATH, post(push::push))
         .route("/api/v1/ingest", post(ingest::api_ingest))
+        .merge(query::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_token))
 }
 

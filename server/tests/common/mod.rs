@@ -128,3 +128,5 @@ pub async fn read_back(data: &Path, tenant: &str) -> Stored {
     }
     out
 }
+
+pub mod query;
