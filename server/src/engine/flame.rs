@@ -324,7 +324,13 @@ pub fn draw(
         FlameFormat::Svg => {
             let opts = SvgOptions {
                 subtitle: Some(subtitle),
-                count_name: Some(if unit.is_empty() { "samples" } else { unit }.to_string()),
+                count_name: Some(
+                    match unit {
+                        "" | "count" => "samples",
+                        u => u,
+                    }
+                    .to_string(),
+                ),
                 ..SvgOptions::default()
             };
             render::svg(tree, &opts)
