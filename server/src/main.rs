@@ -2,9 +2,15 @@
 //!
 //! Subcommands:
 //! - `flamedb inspect FILE...`: decode profile files and print what they contain.
-//! - `flamedb ingest FILE... --app A`: store profile files (local data directory or S3).
+//! - `flamedb ingest FILE... --app A`: store profile files (local data directory, S3, or a
+//!   server with `--server URL`).
+//! - `flamedb serve`: the HTTP server (see [`http`]).
+//! - `flamedb query "SQL"`, `flamedb flamegraph`, `flamedb diff`: queries on a server or
+//!   a local data directory (see [`engine`]).
 
 mod cli;
+mod engine;
+mod http;
 
 /// A caching allocator: decoding frees and reallocates the same large buffers for every
 /// profile, which glibc's allocator returns to the kernel each time (measured in
@@ -12,12 +18,10 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    match cli::run(args) {
+    match cli::parse(std::env::args_os().collect()).and_then(cli::run) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("flamedb: {err:#}");

@@ -1,4 +1,5 @@
-//! `flamedb ingest FILE... --app A [--version V] [--dc D] [--label K=V] [--format F] [--data DIR]`
+//! `flamedb ingest FILE... --app A [--version V] [--dc D] [--label K=V] [--format F]
+//! (--data DIR | --server URL)`
 
 use super::inspect::FormatArg;
 use super::limits_args::LimitArgs;
@@ -41,6 +42,13 @@ pub struct IngestArgs {
     /// Files read and appended at once (appends share write-ahead log syncs).
     #[arg(long, default_value_t = 16)]
     parallel: usize,
+    /// Send the files to a flamedb server (`http://HOST:PORT`) instead of writing the
+    /// store directly.
+    #[arg(long, env = "FLAMEDB_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// Bearer token for --server.
+    #[arg(long, env = "FLAMEDB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -50,6 +58,16 @@ pub struct IngestArgs {
 /// Ingests every file into the local store; a file that fails is reported and the others
 /// still go in. The exit status is non-zero when any file failed.
 pub async fn run(args: IngestArgs) -> Result<ExitCode> {
+    let labels = labels(&args)?;
+    if let Some(server) = &args.server {
+        let client = super::remote::Remote::new(server, args.token.clone(), args.tenant.clone())?;
+        return ingest_remote(&args, &client, &labels).await;
+    }
+    ingest_local(&args, labels).await
+}
+
+/// The series labels the flags give.
+fn labels(args: &IngestArgs) -> Result<Vec<(String, String)>> {
     let mut labels = vec![("app".to_string(), args.app.clone())];
     labels.extend(
         args.version
@@ -63,16 +81,16 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode> {
         };
         labels.push((k.to_string(), v.to_string()));
     }
+    Ok(labels)
+}
+
+async fn ingest_local(args: &IngestArgs, labels: Vec<(String, String)>) -> Result<ExitCode> {
     let config = StoreConfig {
         decode: args.limits.limits(),
         ..StoreConfig::default()
     };
     let store = args.storage.open(config).await?;
-    let bar = indicatif::ProgressBar::new(args.files.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(args.files.len());
     let started = Instant::now();
     let (mut profiles, mut samples, mut bytes, mut failed) = (0u64, 0u64, 0u64, 0usize);
     for chunk in args.files.chunks(args.parallel.max(1)) {
@@ -110,6 +128,58 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     store.close().await?;
+    Ok(summary(started, profiles, samples, bytes, failed))
+}
+
+/// Posts every file to the server's `/api/v1/ingest`, `--parallel` at a time.
+async fn ingest_remote(
+    args: &IngestArgs,
+    client: &super::remote::Remote,
+    labels: &[(String, String)],
+) -> Result<ExitCode> {
+    let bar = progress_bar(args.files.len());
+    let started = Instant::now();
+    let (mut profiles, mut samples, mut bytes, mut failed) = (0u64, 0u64, 0u64, 0usize);
+    let format = args.format.format().map_or("auto", |f| f.name());
+    for chunk in args.files.chunks(args.parallel.max(1)) {
+        let posts = chunk.iter().map(|path| async move {
+            let data = tokio::fs::read(path).await?;
+            let n = data.len() as u64;
+            let stored = client
+                .ingest(labels, format, args.event.as_deref(), data)
+                .await?;
+            anyhow::Ok((n, stored))
+        });
+        for (path, result) in chunk.iter().zip(futures::future::join_all(posts).await) {
+            bar.inc(1);
+            match result {
+                Ok((n, stored)) => {
+                    profiles += stored.profiles;
+                    samples += stored.samples;
+                    bytes += n;
+                }
+                Err(e) => {
+                    failed += 1;
+                    bar.suspend(|| eprintln!("flamedb ingest: {}: {e:#}", path.display()));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(summary(started, profiles, samples, bytes, failed))
+}
+
+fn progress_bar(n: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Prints the summary line; the exit status is non-zero when a file failed.
+fn summary(started: Instant, profiles: u64, samples: u64, bytes: u64, failed: usize) -> ExitCode {
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let failed_note = if failed > 0 {
         format!("; {failed} failed")
@@ -122,11 +192,11 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode> {
         samples as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
-    Ok(if failed == 0 {
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), in MiB.

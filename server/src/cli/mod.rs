@@ -1,9 +1,19 @@
 //! Command-line interface: one clap-derive struct per subcommand.
 
+mod config_file;
+mod flamegraph;
 mod ingest;
 mod inspect;
 mod limits_args;
+mod query;
+mod query_args;
+mod query_target;
+mod remote;
+mod serve;
+mod server_args;
 mod storage_args;
+
+pub use config_file::parse;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +32,14 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Ingest profile files into the store (a local data directory or S3).
     Ingest(Box<ingest::IngestArgs>),
+    /// Serve the HTTP API (ingest and query) on a local data directory or S3.
+    Serve(Box<serve::ServeArgs>),
+    /// Run read-only SQL on a server or a data directory.
+    Query(Box<query::QueryCmdArgs>),
+    /// Draw the flame graph of a selection (SVG, flamebearer JSON, pprof, folded).
+    Flamegraph(Box<flamegraph::FlamegraphArgs>),
+    /// Draw the difference between two selections (left = baseline, right = compared).
+    Diff(Box<flamegraph::DiffArgs>),
 }
 
 /// Runs the parsed command line.
@@ -29,6 +47,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Ingest(args) => runtime()?.block_on(ingest::run(*args)),
+        Command::Serve(args) => runtime()?.block_on(serve::run(*args)),
+        Command::Query(args) => runtime()?.block_on(query::run(*args)),
+        Command::Flamegraph(args) => runtime()?.block_on(flamegraph::run(*args)),
+        Command::Diff(args) => runtime()?.block_on(flamegraph::run_diff(*args)),
     }
 }
 

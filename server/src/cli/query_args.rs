@@ -1,0 +1,113 @@
+//! Query engine flags (and `FLAMEDB_QUERY_*` variables), shared by `flamedb serve` and
+//! the query commands on a local data directory. The defaults protect a server.
+
+use crate::engine::{Engine, QueryLimits};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use flamedb_query::QueryConfig;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Query engine settings.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// Memory one query may use for sorts and aggregations (`512MiB`, `2GiB`, or bytes);
+    /// a query over it fails with a message to narrow it (HTTP 422).
+    #[arg(long, env = "FLAMEDB_QUERY_MEMORY_LIMIT", default_value = "1GiB", value_parser = parse_size)]
+    pub query_memory_limit: u64,
+    /// Deadline of one query in seconds, waiting for a slot included (HTTP 503 after).
+    #[arg(long, env = "FLAMEDB_QUERY_TIMEOUT", default_value_t = 30.0)]
+    pub query_timeout: f64,
+    /// Queries running at once (each may use the whole memory limit); more wait.
+    #[arg(long, env = "FLAMEDB_QUERY_CONCURRENCY", default_value_t = 4)]
+    pub query_concurrency: usize,
+    /// Most rows one SQL result holds; more are cut.
+    #[arg(long, env = "FLAMEDB_QUERY_MAX_ROWS", default_value_t = 1_000_000)]
+    pub query_max_rows: usize,
+    /// Largest flame graph a request may ask for (`max_nodes`, `flame.max_nodes`).
+    #[arg(long, env = "FLAMEDB_QUERY_MAX_NODES", default_value_t = 65_536)]
+    pub query_max_nodes: usize,
+    /// Block dictionaries kept in memory between queries (`256MiB`, or bytes).
+    #[arg(long, env = "FLAMEDB_QUERY_DICT_CACHE", default_value = "512MiB", value_parser = parse_size)]
+    pub query_dict_cache: u64,
+    /// Threads one query runs on; 0 = the number of cores.
+    #[arg(long, env = "FLAMEDB_QUERY_THREADS", default_value_t = 0)]
+    pub query_threads: usize,
+}
+
+impl QueryArgs {
+    /// An engine reading the blocks under `root` of `objects`.
+    pub fn engine(&self, objects: Arc<dyn ObjectStore>, root: Path) -> Result<Arc<Engine>> {
+        let timeout = Duration::try_from_secs_f64(self.query_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--query-timeout must be a positive number of seconds")?;
+        if self.query_max_rows == 0 || self.query_max_nodes == 0 || self.query_concurrency == 0 {
+            bail!("--query-max-rows, --query-max-nodes and --query-concurrency must be positive");
+        }
+        let config = QueryConfig {
+            dict_cache_bytes: usize::try_from(self.query_dict_cache)?,
+            memory_limit: usize::try_from(self.query_memory_limit)?,
+            target_partitions: self.query_threads,
+        };
+        let limits = QueryLimits {
+            timeout,
+            max_rows: self.query_max_rows,
+            max_concurrent: self.query_concurrency,
+            max_nodes: self.query_max_nodes,
+        };
+        Ok(Engine::new(objects, root, config, limits))
+    }
+}
+
+/// A size: bytes, or a number with `K`, `M`, `G`, `T` (powers of 1024; `KiB`, `KB`, `k`
+/// and so on all accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let (number, unit) = t.split_at(digits);
+    let shift = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches(['b', 'i'])
+    {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(format!("{s:?}: use bytes or a size such as 512MiB or 2GiB")),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?}: use bytes or a size such as 512MiB or 2GiB"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !(1.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("{s:?}: out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_size("1.5K").unwrap(), 1536);
+        assert_eq!(parse_size("64 MB").unwrap(), 64 << 20);
+        for bad in ["", "x", "1X", "0", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}

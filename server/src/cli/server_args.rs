@@ -1,0 +1,114 @@
+//! Flags of `flamedb serve` beyond storage and decode limits: listening, auth, HTTP limits.
+
+use crate::http::auth::Auth;
+use crate::http::limits::{HttpLimits, RateLimits};
+use anyhow::{Context, Result};
+use clap::Args;
+use flamedb_storage::LabelLimits;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Server settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed on
+    /// stdout as `listening on ADDR`).
+    #[arg(long, env = "FLAMEDB_LISTEN", default_value = "127.0.0.1:4040")]
+    pub listen: String,
+    /// Bearer token accepted by the API; repeat for several. No token: auth is off.
+    #[arg(
+        long = "auth-token",
+        env = "FLAMEDB_AUTH_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub auth_tokens: Vec<String>,
+    /// File with one accepted bearer token per line (`#` comments).
+    #[arg(long, env = "FLAMEDB_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// How often heads are checked for flushing to blocks, in seconds.
+    #[arg(long, env = "FLAMEDB_FLUSH_INTERVAL_SECS", default_value_t = 1.0)]
+    pub flush_interval_secs: f64,
+    /// A head is flushed once its oldest profile is this old, in seconds.
+    #[arg(long, env = "FLAMEDB_FLUSH_AGE_SECS", default_value_t = 60.0)]
+    pub flush_age_secs: f64,
+    #[command(flatten)]
+    pub http: HttpLimitArgs,
+}
+
+/// HTTP limits as flags.
+#[derive(Debug, Clone, Args)]
+pub struct HttpLimitArgs {
+    /// Largest request body as received (compressed), in bytes.
+    #[arg(long, env = "FLAMEDB_MAX_BODY_BYTES", default_value_t = HttpLimits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Most profiles in one push request.
+    #[arg(long, env = "FLAMEDB_MAX_PROFILES_PER_REQUEST", default_value_t = HttpLimits::default().max_profiles_per_request)]
+    pub max_profiles_per_request: usize,
+    /// Most labels on one series (app, version and dc included).
+    #[arg(long, env = "FLAMEDB_MAX_LABELS_PER_SERIES", default_value_t = LabelLimits::default().max_labels)]
+    pub max_labels_per_series: usize,
+    /// Whole-request deadline, in seconds.
+    #[arg(long, env = "FLAMEDB_REQUEST_TIMEOUT_SECS", default_value_t = HttpLimits::default().request_timeout.as_secs_f64())]
+    pub request_timeout_secs: f64,
+    /// Per-tenant requests per second (0: unlimited).
+    #[arg(long, env = "FLAMEDB_TENANT_REQUESTS_PER_SEC", default_value_t = RateLimits::default().requests_per_sec)]
+    pub tenant_requests_per_sec: f64,
+    /// Per-tenant burst of requests.
+    #[arg(long, env = "FLAMEDB_TENANT_REQUEST_BURST", default_value_t = RateLimits::default().request_burst)]
+    pub tenant_request_burst: f64,
+    /// Per-tenant body bytes per second (0: unlimited).
+    #[arg(long, env = "FLAMEDB_TENANT_BYTES_PER_SEC", default_value_t = RateLimits::default().bytes_per_sec)]
+    pub tenant_bytes_per_sec: f64,
+    /// Per-tenant burst of body bytes (raised to at least --max-body-bytes).
+    #[arg(long, env = "FLAMEDB_TENANT_BYTES_BURST", default_value_t = RateLimits::default().bytes_burst)]
+    pub tenant_bytes_burst: f64,
+}
+
+impl ServerArgs {
+    /// The accepted tokens: flags plus the token file.
+    pub fn auth(&self) -> Result<Auth> {
+        let mut tokens = self.auth_tokens.clone();
+        if let Some(path) = &self.auth_token_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --auth-token-file {}", path.display()))?;
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        Ok(Auth::new(tokens))
+    }
+
+    /// The HTTP limits; `max_decompressed_bytes` comes from the decode limits.
+    pub fn limits(&self, max_decompressed_bytes: u64) -> Result<HttpLimits> {
+        let h = &self.http;
+        let timeout = Duration::try_from_secs_f64(h.request_timeout_secs)
+            .context("--request-timeout-secs must be a non-negative number")?;
+        Ok(HttpLimits {
+            max_body_bytes: h.max_body_bytes,
+            max_decompressed_bytes,
+            max_profiles_per_request: h.max_profiles_per_request,
+            request_timeout: timeout,
+            rate: RateLimits {
+                requests_per_sec: h.tenant_requests_per_sec,
+                request_burst: h.tenant_request_burst.max(1.0),
+                bytes_per_sec: h.tenant_bytes_per_sec,
+                bytes_burst: h.tenant_bytes_burst.max(h.max_body_bytes as f64),
+            },
+        })
+    }
+
+    /// Flush check interval and age.
+    pub fn flush_times(&self) -> Result<(Duration, Duration)> {
+        let every = Duration::try_from_secs_f64(self.flush_interval_secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--flush-interval-secs must be positive")?;
+        let age = Duration::try_from_secs_f64(self.flush_age_secs)
+            .context("--flush-age-secs must be a non-negative number")?;
+        Ok((every, age))
+    }
+}

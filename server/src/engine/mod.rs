@@ -1,0 +1,277 @@
+//! The query side shared by `flamedb serve` and the CLI (`flamedb query`, `flamedb
+//! flamegraph`, `flamedb diff` on a local data directory).
+//!
+//! ```text
+//!  SQL text ─► Engine::sql ─► admit (a query slot, waits up to the timeout)
+//!            ─► tenant session (+ allowed settings) ─► read-only plan ─► LIMIT max_rows
+//!            ─► first batch (so errors become statuses) ─► ResultStream ─► encode::Encoder
+//!  selectors ─► flame::FlameRequest ─► Engine::flame_tree ─► truncate ─► render
+//! ```
+//!
+//! Tour: [`encode`] (JSON / CSV / Arrow IPC, a batch at a time), [`errors`] (DataFusion
+//! error to HTTP status), [`flame`] (selectors, formats, rendering), [`meta`] (series,
+//! apps and labels as SQL over `profiles`).
+
+pub mod encode;
+pub mod errors;
+pub mod flame;
+pub mod meta;
+
+use crate::http::error::{ApiError, ApiResult, ErrorKind};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use errors::query_error;
+use flamedb_profile::flame::FlameTree;
+use flamedb_query::{FlameContext, QueryConfig, Selector, read_only, tenant_session};
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// Settings a caller may change per query, besides every `flame.*` one.
+pub const ALLOWED_SETTINGS: &[&str] = &["datafusion.execution.batch_size"];
+
+/// Bounds on each query.
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    /// Deadline of one query, waiting for a slot included.
+    pub timeout: Duration,
+    /// Most rows an SQL result holds (more are cut).
+    pub max_rows: usize,
+    /// Queries running at once (each may use the whole memory limit).
+    pub max_concurrent: usize,
+    /// Largest `max_nodes` (flame graph size) a caller may ask for.
+    pub max_nodes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            timeout: Duration::from_secs(30),
+            max_rows: 1_000_000,
+            max_concurrent: 4,
+            max_nodes: 65_536,
+        }
+    }
+}
+
+/// The query engine of a process.
+pub struct Engine {
+    ctx: Arc<FlameContext>,
+    limits: QueryLimits,
+    slots: Arc<Semaphore>,
+}
+
+/// A running query's slot and deadline.
+pub struct Admission {
+    _slot: OwnedSemaphorePermit,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Admission {
+    /// Runs `f` until the deadline.
+    pub async fn run<T>(&self, f: impl Future<Output = ApiResult<T>>) -> ApiResult<T> {
+        match tokio::time::timeout_at(self.deadline, f).await {
+            Ok(r) => r,
+            Err(_) => Err(timed_out(self.timeout)),
+        }
+    }
+}
+
+fn timed_out(limit: Duration) -> ApiError {
+    ApiError::new(
+        ErrorKind::Unavailable,
+        format!(
+            "the query timed out after {} s (the query timeout): narrow the time range or \
+             the selectors",
+            limit.as_secs_f64()
+        ),
+    )
+}
+
+impl Engine {
+    /// An engine reading the blocks under `root` of `objects`.
+    pub fn new(
+        objects: Arc<dyn ObjectStore>,
+        root: Path,
+        config: QueryConfig,
+        limits: QueryLimits,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            ctx: FlameContext::new(objects, root, config),
+            slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            limits,
+        })
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &QueryLimits {
+        &self.limits
+    }
+
+    /// A query slot, waited for until the query's deadline.
+    pub async fn admit(&self) -> ApiResult<Admission> {
+        let deadline = Instant::now() + self.limits.timeout;
+        let slot = tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| timed_out(self.limits.timeout))?
+            .map_err(ApiError::unavailable)?;
+        Ok(Admission {
+            _slot: slot,
+            deadline,
+            timeout: self.limits.timeout,
+        })
+    }
+
+    /// A session over `tenant`'s data with `settings` applied (each checked against
+    /// [`ALLOWED_SETTINGS`] and `flame.*`).
+    pub fn session(
+        &self,
+        tenant: &str,
+        settings: &[(String, String)],
+    ) -> ApiResult<SessionContext> {
+        let session = tenant_session(&self.ctx, tenant).map_err(query_error)?;
+        for (key, value) in settings {
+            self.check_setting(key, value)?;
+            session
+                .state_ref()
+                .write()
+                .config_mut()
+                .options_mut()
+                .set(key, value)
+                .map_err(|e| ApiError::bad_request(format!("setting {key}: {e}")))?;
+        }
+        Ok(session)
+    }
+
+    fn check_setting(&self, key: &str, value: &str) -> ApiResult<()> {
+        if !key.starts_with("flame.") && !ALLOWED_SETTINGS.contains(&key) {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "setting {key:?} cannot be changed per query; allowed: flame.* and {}",
+                    ALLOWED_SETTINGS.join(", ")
+                ),
+            ));
+        }
+        let bounded = |limit: usize| match value.trim().parse::<usize>() {
+            Ok(n) if (1..=limit).contains(&n) => Ok(()),
+            _ => Err(ApiError::bad_request(format!(
+                "setting {key}: use a whole number from 1 to {limit}"
+            ))),
+        };
+        match key {
+            "flame.max_nodes" => bounded(self.limits.max_nodes),
+            "datafusion.execution.batch_size" => bounded(1 << 16),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs read-only `sql` for `tenant`: planned, cut at the row limit, and started (the
+    /// first batch is computed, so errors up to it come back here, not mid-stream).
+    pub async fn sql(
+        &self,
+        tenant: &str,
+        sql: &str,
+        settings: &[(String, String)],
+    ) -> ApiResult<ResultStream> {
+        let admission = self.admit().await?;
+        let session = self.session(tenant, settings)?;
+        let max_rows = self.limits.max_rows;
+        let (schema, first, stream) = admission
+            .run(async {
+                let df = session
+                    .sql_with_options(sql, read_only())
+                    .await
+                    .map_err(query_error)?
+                    .limit(0, Some(max_rows))
+                    .map_err(query_error)?;
+                let mut stream = df.execute_stream().await.map_err(query_error)?;
+                let first = stream.next().await.transpose().map_err(query_error)?;
+                Ok((stream.schema(), first, stream))
+            })
+            .await?;
+        Ok(ResultStream {
+            schema,
+            first,
+            stream,
+            admission,
+        })
+    }
+
+    /// Every batch of read-only `sql` (for the engine's own small queries).
+    pub async fn collect(&self, tenant: &str, sql: &str) -> ApiResult<Vec<RecordBatch>> {
+        let mut r = self.sql(tenant, sql, &[]).await?;
+        let mut out = Vec::new();
+        while let Some(b) = r.next().await {
+            out.push(b?);
+        }
+        Ok(out)
+    }
+
+    /// The merged (or, with `right`, diff) flame tree, untruncated.
+    pub async fn flame_tree(
+        &self,
+        tenant: &str,
+        left: &Selector,
+        right: Option<&Selector>,
+    ) -> ApiResult<FlameTree> {
+        let admission = self.admit().await?;
+        admission
+            .run(async {
+                flamedb_query::flame_tree(&self.ctx, tenant, left, right)
+                    .await
+                    .map_err(query_error)
+            })
+            .await
+    }
+}
+
+/// A started query: its schema, then its batches until the deadline. Holds the query's
+/// slot until dropped.
+pub struct ResultStream {
+    /// The result schema.
+    pub schema: SchemaRef,
+    first: Option<RecordBatch>,
+    stream: SendableRecordBatchStream,
+    admission: Admission,
+}
+
+impl ResultStream {
+    /// The next batch; an error after the deadline.
+    pub async fn next(&mut self) -> Option<ApiResult<RecordBatch>> {
+        if let Some(b) = self.first.take() {
+            return Some(Ok(b));
+        }
+        let stream = &mut self.stream;
+        self.admission
+            .run(async { stream.next().await.transpose().map_err(query_error) })
+            .await
+            .transpose()
+    }
+}
+
+/// Column `i` of `batch` as strings (dictionaries decoded; `None` for nulls).
+pub fn strings(batch: &RecordBatch, i: usize) -> ApiResult<Vec<Option<String>>> {
+    let col = arrow::compute::cast(batch.column(i), &DataType::Utf8).map_err(ApiError::internal)?;
+    let col = col.as_string::<i32>();
+    Ok((0..col.len())
+        .map(|r| col.is_valid(r).then(|| col.value(r).to_string()))
+        .collect())
+}
+
+/// Column `i` of `batch` as integers (`0` for nulls).
+pub fn integers(batch: &RecordBatch, i: usize) -> ApiResult<Vec<i64>> {
+    let col =
+        arrow::compute::cast(batch.column(i), &DataType::Int64).map_err(ApiError::internal)?;
+    let col = col.as_primitive::<Int64Type>();
+    Ok((0..col.len())
+        .map(|r| if col.is_valid(r) { col.value(r) } else { 0 })
+        .collect())
+}

@@ -1,0 +1,124 @@
+//! The HTTP API.
+//!
+//! ```text
+//!  request ─► track (metrics) ─► connect_errors (push route) ─► timeout ─► auth (API routes)
+//!      ─► handler: Tenant (X-Scope-OrgID) ─► rate limit ─► bounded body (+ gzip, bounded)
+//!      ─► Store::append (decode, WAL fsync) ─► 200 only once durable
+//!      ─► query routes: crate::engine (tenant session, read-only SQL, limits) ─► stream
+//! ```
+//!
+//! Tour:
+//! - [`router`] and [`AppState`]: what every route shares. Query routes ([`query`]) merge
+//!   into [`api_routes`], so they get the same auth, tenant, limits and metrics.
+//! - [`error`]: the one [`error::ApiError`], status and JSON body per kind.
+//! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
+//!   [`pyroscope`]: `POST /ingest`; [`push`]: the Connect push RPC.
+//! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and rate limits;
+//!   [`metrics`]: `GET /metrics`.
+
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod limits;
+pub mod metrics;
+pub mod push;
+pub mod pyroscope;
+pub mod query;
+
+use crate::engine::Engine;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::{ApiError, ErrorKind};
+use flamedb_storage::Store;
+use std::sync::Arc;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store (WAL-durable appends, blocks).
+    pub store: Arc<Store>,
+    /// Body, request and rate limits.
+    pub limits: Arc<limits::HttpLimits>,
+    /// Per-tenant token buckets.
+    pub rate: Arc<limits::RateLimiter>,
+    /// Accepted bearer tokens.
+    pub auth: Arc<auth::Auth>,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// The query engine over the store's blocks.
+    pub engine: Arc<Engine>,
+}
+
+impl AppState {
+    /// State over `store` with these limits, tokens and query engine, and fresh metrics.
+    pub fn new(
+        store: Store,
+        limits: limits::HttpLimits,
+        auth: auth::Auth,
+        engine: Arc<Engine>,
+    ) -> Self {
+        AppState {
+            store: Arc::new(store),
+            rate: Arc::new(limits::RateLimiter::new(limits.rate)),
+            limits: Arc::new(limits),
+            auth: Arc::new(auth),
+            metrics: Arc::new(metrics::Metrics::default()),
+            engine,
+        }
+    }
+}
+
+/// The routes that need a token (when tokens are configured) and a tenant: ingest and
+/// query.
+pub fn api_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/ingest", post(pyroscope::ingest))
+        .route(push::PUSH_PATH, post(push::push))
+        .route("/api/v1/ingest", post(ingest::api_ingest))
+        .merge(query::routes())
+        .route_layer(from_fn_with_state(state.clone(), auth::require_token))
+}
+
+/// The whole HTTP API: [`api_routes`] plus `/healthz` and `/metrics` (no token needed),
+/// with the metrics, Connect-error and timeout layers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api_routes(&state))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(from_fn(push::connect_errors))
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// `GET /healthz`.
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("no route {} {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Middleware: answers 503 when a request takes longer than the request timeout. A
+/// profile whose append was already queued may still be stored (the client retries;
+/// ingest is at least once).
+async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            ErrorKind::Unavailable,
+            format!("request timed out after {} s", limit.as_secs_f64()),
+        )
+        .into_response(),
+    }
+}

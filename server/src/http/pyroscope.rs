@@ -1,0 +1,318 @@
+//! `POST /ingest`, compatible with Grafana Pyroscope's ingest API (as its
+//! `pkg/ingester/pyroscope/ingest_handler.go` and `api/model/labelset` describe it).
+//!
+//! Query parameters:
+//! - `name=APP.PROFILE{k=v,...}` (required): the app is the part of the name before the
+//!   last dot (all of it without a dot), `PROFILE` becomes the label `__name__`, and the
+//!   tags become series labels (`version`, `dc` and their aliases, see
+//!   [`super::ingest::canonical_labels`]).
+//! - `from`, `until`: unix time in seconds, or ms/us/ns by digit count (13/16/19), or
+//!   `YYYYMMDD`, or `now`, `now-1h`, ... `from` is the profile time (default: the
+//!   profile's own time, else now); `until` is checked but not stored.
+//! - `format`: `folded` (default; Pyroscope calls it `groups`), `lines` (one stack per
+//!   line, each one sample), `pprof` (raw body, or multipart/form-data with a `profile`
+//!   part, an optional `sample_type_config` JSON part and an optional `prev_profile`
+//!   part, which is ignored: flamedb stores the profile as sent). A multipart body is
+//!   read as pprof whatever `format` says, as Pyroscope does.
+//! - `sampleRate`, `spyName`, `units`, `aggregationType`: stored as the series labels
+//!   `sample_rate`, `spy_name`, `units`, `aggregation` when given.
+
+use super::AppState;
+use super::auth::Tenant;
+use super::error::{ApiError, ApiResult};
+use super::ingest::{admit, body_of, record, store_all};
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use bytes::Bytes;
+use flamedb_profile::Format;
+
+/// `POST /ingest`: answers 200 with an empty body once the profile is durable.
+pub async fn ingest(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    admit(&state, &tenant)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("query string: {e}")))?;
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let name = get("name").ok_or_else(|| {
+        ApiError::bad_request("missing app: add ?name=APP.PROFILE{k=v,...} (Pyroscope's name)")
+    })?;
+    let mut labels = parse_name(name)?;
+    let time_nanos = match get("from") {
+        Some(t) => parse_time(t)?,
+        None => 0,
+    };
+    if let Some(until) = get("until") {
+        let until = parse_time(until)?;
+        if time_nanos != 0 && until < time_nanos {
+            return Err(ApiError::bad_request("until is before from"));
+        }
+    }
+    labels.extend(metadata_labels(&get)?);
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let (data, received) = body_of(&state, &tenant, &headers, body).await?;
+    let (format, data) = body_format(&content_type, get("format"), data).await?;
+    let r = record(&tenant, labels, Some(format), time_nanos, data);
+    store_all(&state, "/ingest", received, vec![r]).await?;
+    Ok(StatusCode::OK)
+}
+
+/// The format of the body and the profile bytes to store: multipart is pprof, else
+/// `format` decides (folded by default; `lines` is rewritten as folded).
+async fn body_format(
+    content_type: &str,
+    format: Option<&str>,
+    data: Bytes,
+) -> ApiResult<(Format, Bytes)> {
+    if content_type.starts_with("multipart/form-data") {
+        return Ok((
+            Format::Pprof,
+            pprof_from_multipart(content_type, data).await?,
+        ));
+    }
+    match format.unwrap_or("folded") {
+        "folded" | "groups" | "collapsed" => Ok((Format::Folded, data)),
+        "lines" => Ok((Format::Folded, lines_to_folded(&data))),
+        "pprof" => Ok((Format::Pprof, data)),
+        f @ ("jfr" | "speedscope" | "trie" | "tree") => Err(ApiError::bad_request(format!(
+            "format {f:?} is not supported by flamedb: send folded, lines or pprof"
+        ))),
+        other => Err(ApiError::bad_request(format!(
+            "unknown format {other:?}: use folded, lines or pprof"
+        ))),
+    }
+}
+
+/// `sampleRate`, `spyName`, `units`, `aggregationType` as series labels.
+fn metadata_labels<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if let Some(rate) = get("sampleRate") {
+        match rate.parse::<u32>() {
+            Ok(n) if n > 0 => out.push(("sample_rate".to_string(), n.to_string())),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "sampleRate {rate:?} is not a positive integer (samples per second)"
+                )));
+            }
+        }
+    }
+    for (param, label) in [
+        ("spyName", "spy_name"),
+        ("units", "units"),
+        ("aggregationType", "aggregation"),
+    ] {
+        if let Some(v) = get(param) {
+            out.push((label.to_string(), v.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses Pyroscope's `APP.PROFILE{key=value,...}` into series labels (`app`,
+/// `__name__`, the tags).
+pub fn parse_name(name: &str) -> ApiResult<Vec<(String, String)>> {
+    let (service, tags) = match name.split_once('{') {
+        Some((s, rest)) => {
+            let tags = rest.strip_suffix('}').ok_or_else(|| {
+                ApiError::bad_request(format!("name {name:?}: the tag list must end with '}}'"))
+            })?;
+            (s.trim(), tags)
+        }
+        None => (name.trim(), ""),
+    };
+    let valid_service = service
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+    if service.is_empty() || !valid_service {
+        return Err(ApiError::bad_request(format!(
+            "name {name:?}: the application name must be non-empty and use A-Z a-z 0-9 _ . - /"
+        )));
+    }
+    let (app, profile) = match service.rsplit_once('.') {
+        Some((app, profile)) if !app.is_empty() => (app, profile),
+        _ => (service, ""),
+    };
+    let mut labels = vec![("app".to_string(), app.to_string())];
+    if !profile.is_empty() {
+        labels.push(("__name__".to_string(), profile.to_string()));
+    }
+    for tag in tags.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let Some((k, v)) = tag.split_once('=') else {
+            return Err(ApiError::bad_request(format!(
+                "name {name:?}: tag {tag:?} is not key=value"
+            )));
+        };
+        labels.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok(labels)
+}
+
+/// Parses a Pyroscope time (`from`, `until`) into ns since the epoch.
+pub fn parse_time(s: &str) -> ApiResult<i64> {
+    let s: String = s
+        .chars()
+        .filter(|c| !matches!(c, '_' | ',' | ' '))
+        .collect();
+    let bad = || {
+        ApiError::bad_request(format!(
+            "time {s:?}: use unix seconds (or ms/us/ns), YYYYMMDD, now or now-DURATION like now-1h"
+        ))
+    };
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.len() == 8
+            && let Ok(d) = chrono::NaiveDate::parse_from_str(&s, "%Y%m%d")
+        {
+            return d
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_utc().timestamp_nanos_opt())
+                .ok_or_else(bad);
+        }
+        let v: i64 = s.parse().map_err(|_| bad())?;
+        let scale: i64 = match s.len() {
+            13 => 1_000_000,
+            16 => 1_000,
+            19 => 1,
+            _ => 1_000_000_000,
+        };
+        return v.checked_mul(scale).ok_or_else(bad);
+    }
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let Some(offset) = s.strip_prefix("now") else {
+        return Err(bad());
+    };
+    if offset.is_empty() {
+        return Ok(now);
+    }
+    let (sign, rest) = match offset.as_bytes()[0] {
+        b'-' => (-1, &offset[1..]),
+        b'+' => (1, &offset[1..]),
+        _ => return Err(bad()),
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+    let secs = match &rest[digits..] {
+        "s" | "sec" | "second" | "seconds" => 1,
+        "m" | "min" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(now + sign * n * secs * 1_000_000_000)
+}
+
+/// `lines` format: every non-empty line is one stack (`a;b;c`) with one sample.
+fn lines_to_folded(data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8);
+    for line in data.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b" 1\n");
+    }
+    Bytes::from(out)
+}
+
+/// The `profile` part of a multipart body; `sample_type_config`, when present, must be a
+/// JSON object (flamedb keeps every sample type, so its content is not used).
+async fn pprof_from_multipart(content_type: &str, body: Bytes) -> ApiResult<Bytes> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| ApiError::bad_request(format!("multipart Content-Type: {e}")))?;
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut profile = None;
+    let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(bad)?;
+        match name.as_str() {
+            "profile" => profile = Some(bytes),
+            "sample_type_config" => {
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+                    .map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "sample_type_config is not a JSON object: {e}"
+                        ))
+                    })?;
+            }
+            _ => {}
+        }
+    }
+    profile.ok_or_else(|| ApiError::bad_request("multipart body has no `profile` part"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_give_app_profile_and_tags() {
+        let l = parse_name("my.app.cpu{env=prod, region = eu}").unwrap();
+        assert_eq!(
+            l,
+            vec![
+                ("app".into(), "my.app".into()),
+                ("__name__".into(), "cpu".into()),
+                ("env".into(), "prod".into()),
+                ("region".into(), "eu".into()),
+            ]
+        );
+        assert_eq!(
+            parse_name("solo").unwrap(),
+            vec![("app".into(), "solo".into())]
+        );
+        for bad in ["", "{a=b}", "a.cpu{a=b", "a b.cpu", "a.cpu{novalue}"] {
+            assert!(parse_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_follow_pyroscope() {
+        assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000_000_000_000);
+        assert_eq!(
+            parse_time("1700000000123").unwrap(),
+            1_700_000_000_123_000_000
+        );
+        assert_eq!(
+            parse_time("1700000000123456").unwrap(),
+            1_700_000_000_123_456_000
+        );
+        assert_eq!(
+            parse_time("1700000000123456789").unwrap(),
+            1_700_000_000_123_456_789
+        );
+        assert_eq!(parse_time("20240102").unwrap(), 1_704_153_600_000_000_000);
+        let now = parse_time("now").unwrap();
+        let hour_ago = parse_time("now-1h").unwrap();
+        assert!((now - hour_ago - 3_600_000_000_000).abs() < 60_000_000_000);
+        for bad in ["yesterday", "now-1x", "12ab", "now*2"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lines_become_one_sample_each() {
+        assert_eq!(
+            &lines_to_folded(b"a;b\n\na;b\r\nc\n")[..],
+            b"a;b 1\na;b 1\nc 1\n"
+        );
+    }
+}
