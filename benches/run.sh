@@ -47,8 +47,11 @@ fi
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 if [ "$smoke" = 1 ]; then
-  # The test profile: CI has just built every dependency with it for the tests.
-  cargo build --profile test -p flamedb-benches --bin flamedb-bench -p flamedb-server --bin flamedb
+  # The binaries `cargo nextest run --workspace` has just built (the server's and the
+  # driver's tests run them): building them alone would select different dependency
+  # features and rebuild DataFusion.
+  # A no-op right after the tests.
+  cargo nextest run --workspace --no-run
   bin=$target/debug/flamedb-bench
   flamedb=$target/debug/flamedb
 else

@@ -3,7 +3,8 @@
 //!
 //! Each query runs once to warm caches, then `reps` times (execute and collect, as
 //! peers.py times the peers); the last answer is written as an Arrow IPC file so that
-//! `scripts/queries.py` computes its checksum with the peers' own code.
+//! `scripts/queries.py` computes its checksum with the peers' own code. With
+//! `FLAMEDB_BENCH_EXPLAIN=1` each query's `EXPLAIN ANALYZE` goes to stderr.
 
 use anyhow::{Context, Result};
 use arrow::ipc::writer::FileWriter;
@@ -79,6 +80,18 @@ pub async fn run(
                 times.push(ms);
             }
             last = batches;
+        }
+        if std::env::var_os("FLAMEDB_BENCH_EXPLAIN").is_some() {
+            let session = tenant_session(&ctx, tenant)?;
+            let plan = session
+                .sql(&format!("EXPLAIN ANALYZE {sql}"))
+                .await?
+                .collect()
+                .await?;
+            eprintln!(
+                "{id}:\n{}",
+                arrow::util::pretty::pretty_format_batches(&plan)?
+            );
         }
         let rows: usize = last.iter().map(|b| b.num_rows()).sum();
         if let Some(first) = last.first() {

@@ -16,7 +16,7 @@ use crate::stack_key;
 use flamedb_profile::{LocationId, StackId, Symbols};
 use flamedb_storage::{BlockMeta, BlockPath};
 use hashbrown::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A block's dictionary with the stack key of every node.
 #[derive(Debug)]
@@ -28,6 +28,7 @@ pub struct BlockDict {
     /// `keys[node]`: the node's stack key.
     pub keys: Vec<u64>,
     masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
+    by_key: OnceLock<HashMap<u64, u32>>,
     bytes: usize,
 }
 
@@ -36,14 +37,29 @@ impl BlockDict {
     pub fn new(owner: BlockPath, symbols: Symbols, file_bytes: usize) -> Self {
         let keys = stack_key::keys_of(&symbols);
         // Decoded symbols take a few times their compressed size; count that plus the keys.
-        let bytes = file_bytes * 4 + keys.len() * 8 + 1024;
+        let bytes = file_bytes * 4 + keys.len() * 24 + 1024;
         BlockDict {
             owner,
             symbols,
             keys,
             masks: Mutex::new(HashMap::new()),
+            by_key: OnceLock::new(),
             bytes,
         }
+    }
+
+    /// The node whose stack has key `key` (an index built on first use).
+    pub fn node_of(&self, key: u64) -> Option<u32> {
+        self.by_key
+            .get_or_init(|| {
+                let mut m = HashMap::with_capacity(self.keys.len());
+                for (i, k) in self.keys.iter().enumerate() {
+                    m.entry(*k).or_insert(i as u32);
+                }
+                m
+            })
+            .get(&key)
+            .copied()
     }
 
     /// Approximate memory held.
@@ -226,19 +242,23 @@ impl DictCache {
 pub type Found = (Arc<BlockDict>, u32);
 
 /// Looks for `wanted` keys in `dicts`; returns what was found, leaving the rest missing.
+/// Each key is tried first in the dictionary that held the previous one: keys of one
+/// query come from a few partitions, so most keys cost one probe.
 pub fn find_keys(dicts: &[Arc<BlockDict>], wanted: &[u64], found: &mut HashMap<u64, Found>) {
-    let mut missing: hashbrown::HashSet<u64> = wanted
-        .iter()
-        .copied()
-        .filter(|k| !found.contains_key(k))
-        .collect();
-    for d in dicts {
-        if missing.is_empty() {
-            return;
+    if dicts.is_empty() {
+        return;
+    }
+    let mut start = 0;
+    for &k in wanted {
+        if found.contains_key(&k) {
+            continue;
         }
-        for (node, k) in d.keys.iter().enumerate() {
-            if missing.remove(k) {
-                found.insert(*k, (d.clone(), node as u32));
+        for j in 0..dicts.len() {
+            let i = (start + j) % dicts.len();
+            if let Some(n) = dicts[i].node_of(k) {
+                found.insert(k, (dicts[i].clone(), n));
+                start = i;
+                break;
             }
         }
     }
