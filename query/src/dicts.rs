@@ -108,13 +108,40 @@ impl BlockDict {
         hit
     }
 
+    /// Calls `f` with each frame name of node `node`, root first, inlined frames
+    /// expanded (callers before the functions inlined into them).
+    pub fn for_each_frame(&self, node: u32, mut f: impl FnMut(&str)) {
+        let s = &self.symbols;
+        let mut locs = Vec::new();
+        s.stacks.locations_into(StackId(node), &mut locs);
+        for l in locs {
+            let lines = s.location_lines(l);
+            if lines.is_empty() {
+                f(&s.line_name(l, None));
+            }
+            for line in lines.iter().rev() {
+                f(&s.line_name(l, Some(line)));
+            }
+        }
+    }
+
     /// Frame names of node `node`, root first, inlined frames expanded.
     pub fn frames(&self, node: u32) -> Vec<String> {
-        self.symbols
-            .frame_names(StackId(node))
-            .into_iter()
-            .map(|c| c.into_owned())
-            .collect()
+        let mut out = Vec::new();
+        self.for_each_frame(node, |n| out.push(n.to_string()));
+        out
+    }
+
+    /// The folded form of node `node` (`root;...;leaf`) appended to `out`.
+    pub fn write_folded(&self, node: u32, out: &mut String) {
+        let mut first = true;
+        self.for_each_frame(node, |n| {
+            if !first {
+                out.push(';');
+            }
+            first = false;
+            out.push_str(n);
+        });
     }
 }
 

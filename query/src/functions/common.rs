@@ -41,6 +41,23 @@ impl Hash for Bound {
 }
 
 impl Bound {
+    /// A dictionary node for each distinct key of `keys`; a key no block of the tenant
+    /// holds is an error naming it.
+    pub fn nodes_of(&self, keys: &UInt64Array) -> Result<HashMap<u64, crate::dicts::Found>> {
+        let mut distinct: Vec<u64> = keys.iter().flatten().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let found = self.ctx.resolve_blocking(&self.tenant, &distinct)?;
+        if let Some(k) = distinct.iter().find(|k| !found.contains_key(*k)) {
+            return exec_err!(
+                "stack {k:#x} is in no block of tenant {:?} (was it compacted away or \
+                 does it come from another store?)",
+                self.tenant
+            );
+        }
+        Ok(found)
+    }
+
     /// Frames (root first) of each distinct key of `keys`; a key no block of the tenant
     /// holds is an error naming it.
     pub fn frames_of(&self, keys: &UInt64Array) -> Result<HashMap<u64, Arc<Vec<String>>>> {

@@ -52,12 +52,15 @@ impl ScalarUDFImpl for FoldedFunc {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (_, keys) = stack_arg(&args.args[0], args.number_rows)?;
-        let frames = self.bound.frames_of(&keys)?;
-        let mut folded = hashbrown::HashMap::with_capacity(frames.len());
-        for (k, f) in &frames {
-            folded.insert(*k, f.join(";"));
+        let nodes = self.bound.nodes_of(&keys)?;
+        let mut folded = hashbrown::HashMap::with_capacity(nodes.len());
+        for (k, (dict, node)) in &nodes {
+            let mut s = String::new();
+            dict.write_folded(*node, &mut s);
+            folded.insert(*k, s);
         }
-        let mut b = StringBuilder::with_capacity(keys.len(), keys.len() * 32);
+        let bytes: usize = folded.values().map(|s| s.len()).sum();
+        let mut b = StringBuilder::with_capacity(keys.len(), bytes.max(keys.len()));
         for k in keys.iter() {
             match k.and_then(|k| folded.get(&k)) {
                 Some(s) => b.append_value(s),

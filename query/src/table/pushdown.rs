@@ -11,6 +11,7 @@
 //! | `sample_type/sample_unit` `=`, `<>`, `IN`, `NOT IN`      | block metadata, profile rows|
 //! | `time` `<`, `<=`, `>`, `>=`, `=`, `BETWEEN` literal      | dates, blocks, profile rows |
 //! | `labels['k']` `=`, `<>`, `IN`, `NOT IN` literal          | series, profile rows        |
+//! | an `OR` of `=` on one of those columns (a short `IN`)    | as `IN`                     |
 //! | `stack_contains(stack, 'f')`, `stack_matches(stack, 're')`, their `NOT` | stack bitmaps |
 
 use crate::functions::stack_contains::StackContainsFunc;
@@ -119,6 +120,50 @@ pub fn classify(e: &Expr, kind: TableKind) -> Option<Pred> {
 }
 
 fn binary(b: &BinaryExpr, kind: TableKind) -> Option<Pred> {
+    // `x = 'a' OR x = 'b'` (DataFusion writes short IN lists this way): one IN list.
+    if b.op == Operator::Or {
+        return match (classify(&b.left, kind)?, classify(&b.right, kind)?) {
+            (
+                Pred::Dim {
+                    col: c1,
+                    values: mut v1,
+                    negated: false,
+                },
+                Pred::Dim {
+                    col: c2,
+                    values: v2,
+                    negated: false,
+                },
+            ) if c1 == c2 => {
+                v1.extend(v2);
+                Some(Pred::Dim {
+                    col: c1,
+                    values: v1,
+                    negated: false,
+                })
+            }
+            (
+                Pred::Label {
+                    name: n1,
+                    values: mut v1,
+                    negated: false,
+                },
+                Pred::Label {
+                    name: n2,
+                    values: v2,
+                    negated: false,
+                },
+            ) if n1 == n2 => {
+                v1.extend(v2);
+                Some(Pred::Label {
+                    name: n1,
+                    values: v1,
+                    negated: false,
+                })
+            }
+            _ => None,
+        };
+    }
     // `stack_contains(..) = false` and friends.
     if let (Some(p), Some(ScalarValue::Boolean(Some(v)))) =
         (classify(&b.left, kind), literal(&b.right))
