@@ -1,23 +1,30 @@
 -- Q6 regression scan: functions whose inclusive share rose by >= threshold between
--- consecutive versions of each app.
+-- consecutive versions of each app. One pass: per (app, version) the total and
+-- function_totals (inclusive value per function, once per stack), then window functions
+-- pair each version with the previous one (DataFusion does not materialize CTEs, so
+-- self-joins would recompute the aggregate once per reference).
 WITH g AS (
-  SELECT CAST(app AS VARCHAR) AS app, CAST(version AS VARCHAR) AS version,
-         sum(value) AS total, function_totals(stack, value) AS ft
-  FROM samples GROUP BY app, version),
-fs AS (
-  SELECT app, version, n['function'] AS function, n['total'] AS incl
-  FROM (SELECT app, version, unnest(ft) AS n FROM g)),
-vr AS (
-  SELECT app, version, total, dense_rank() OVER (PARTITION BY app ORDER BY version) AS rk FROM g),
-pairs AS (
-  SELECT f.app AS app, f.version AS from_version, t.version AS to_version,
-         f.total AS total_from, t.total AS total_to
-  FROM vr AS f JOIN vr AS t ON f.app = t.app AND t.rk = f.rk + 1)
-SELECT p.app, p.from_version, p.to_version, b.function,
-       coalesce(a.incl, 0) AS incl_from, b.incl AS incl_to,
-       CAST(b.incl AS DOUBLE) / p.total_to - CAST(coalesce(a.incl, 0) AS DOUBLE) / p.total_from AS delta
-FROM pairs AS p
-JOIN fs AS b ON b.app = p.app AND b.version = p.to_version
-LEFT JOIN fs AS a ON a.app = p.app AND a.version = p.from_version AND a.function = b.function
-WHERE CAST(b.incl AS DOUBLE) / p.total_to - CAST(coalesce(a.incl, 0) AS DOUBLE) / p.total_from >= $threshold
-ORDER BY p.app, p.from_version, delta DESC
+  SELECT app, version, total, ft,
+         dense_rank() OVER (PARTITION BY app ORDER BY version) AS rk,
+         lag(version) OVER (PARTITION BY app ORDER BY version) AS from_version,
+         lag(total) OVER (PARTITION BY app ORDER BY version) AS total_from
+  FROM (SELECT CAST(app AS VARCHAR) AS app, CAST(version AS VARCHAR) AS version,
+               sum(value) AS total, function_totals(stack, value) AS ft
+        FROM samples GROUP BY app, version)),
+f AS (
+  SELECT app, version, rk, total, from_version, total_from,
+         n['function'] AS function, n['total'] AS incl
+  FROM (SELECT app, version, rk, total, from_version, total_from, unnest(ft) AS n FROM g)),
+w AS (
+  SELECT *,
+         lag(incl) OVER (PARTITION BY app, function ORDER BY rk) AS prev_incl,
+         lag(rk) OVER (PARTITION BY app, function ORDER BY rk) AS prev_rk
+  FROM f),
+d AS (
+  SELECT app, from_version, version AS to_version, function,
+         CASE WHEN prev_rk = rk - 1 THEN prev_incl ELSE 0 END AS incl_from, incl AS incl_to,
+         CAST(incl AS DOUBLE) / total
+           - CAST(CASE WHEN prev_rk = rk - 1 THEN prev_incl ELSE 0 END AS DOUBLE) / total_from AS delta
+  FROM w WHERE from_version IS NOT NULL)
+SELECT * FROM d WHERE delta >= $threshold
+ORDER BY app, from_version, delta DESC

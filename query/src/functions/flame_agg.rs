@@ -135,8 +135,10 @@ pub fn build_tree(bound: &Bound, sums: &HashMap<u64, [i64; 2]>, diff: bool) -> R
     let found = bound.ctx.resolve_blocking(&bound.tenant, &keys)?;
     let mut b = FlameTreeBuilder::with_capacity(keys.len() * 2);
     let mut memo: HashMap<u64, NodeId> = HashMap::with_capacity(keys.len() * 2);
-    // Interned frame names per (dictionary, location), filled on first use.
-    let mut names: HashMap<usize, Vec<Option<Box<[StrId]>>>> = HashMap::new();
+    // Interned frame names per (dictionary, location), filled on first use (a map, not a
+    // dense array per dictionary: a tree touches few of a dictionary's locations, and
+    // zeroing an array per dictionary and group dominated the regression scan, Q6).
+    let mut names: HashMap<(usize, u32), Box<[StrId]>> = HashMap::new();
     let mut chain = Vec::new();
     for (key, v) in sums {
         let Some((dict, node)) = found.get(key) else {
@@ -155,12 +157,10 @@ pub fn build_tree(bound: &Bound, sums: &HashMap<u64, [i64; 2]>, diff: bool) -> R
             chain.push(n);
             n = nodes[n].parent.index();
         }
-        let per_loc = names
-            .entry(Arc::as_ptr(dict) as usize)
-            .or_insert_with(|| vec![None; dict.symbols.locations.len()]);
+        let dict_id = Arc::as_ptr(dict) as usize;
         for &n in chain.iter().rev() {
             let loc = nodes[n].location;
-            let ids = per_loc[loc.index()].get_or_insert_with(|| {
+            let ids = names.entry((dict_id, loc.0)).or_insert_with(|| {
                 dict.symbols
                     .location_frames(loc)
                     .map(|f| b.intern(&f.name))
