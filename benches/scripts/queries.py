@@ -5,7 +5,8 @@ Reads flamedb-bench's query report (JSON) and its answers (`{id}.arrow`), comput
 answer's checksum with ../shared/bench/queries.py (the peers' own code), compares it with
 every peer's, prints a table, and with --results rewrites the query section of
 benches/RESULTS.md. Exits non-zero when a checksum differs."""
-import argparse, datetime, json, os, platform, re, subprocess, sys
+import argparse, json, os, sys
+from results_md import provenance, replace_section
 
 ap = argparse.ArgumentParser()
 ap.add_argument("flamedb"); ap.add_argument("answers"); ap.add_argument("peers")
@@ -51,23 +52,14 @@ table = "\n".join(["| query | flamedb ms | best peer ms | peer | flamedb / peer 
                    "|---|---:|---:|---|---:|---|"] + rows)
 print(table)
 if a.results:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    section = f"""<!-- queries:begin -->
-## Queries Q1-Q7 ({a.scale}), against the peers
+    section = f"""## Queries Q1-Q7 ({a.scale}), against the peers
 
-Date {datetime.date.today()}, commit {commit}, {os.cpu_count()} cores ({cpu}).
+{provenance()}
 Command: `{a.command}` (flamedb and the peers on the same generated data in one run; medians
 of warm runs, execute + collect; flamedb's SQL is in benches/queries/).
 
 {table}
 
-- Checksums are computed from each system's answer by ../shared/bench/queries.py.
-<!-- queries:end -->"""
-    text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
-    if "<!-- queries:begin -->" in text:
-        text = re.sub(r"<!-- queries:begin -->.*<!-- queries:end -->", lambda m: section, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    open(a.results, "w").write(text)
+- Checksums are computed from each system's answer by ../shared/bench/queries.py."""
+    replace_section(a.results, "queries", section)
 sys.exit(0 if ok else 1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints flamedb's storage numbers next to the peers' from one run of benches/run.sh, and
 (with --results) rewrites the storage section of benches/RESULTS.md."""
-import argparse, datetime, json, os, platform, re, subprocess, sys
+import argparse, json, sys
+from results_md import provenance, replace_section
 
 ap = argparse.ArgumentParser()
 ap.add_argument("flamedb"); ap.add_argument("peers")
@@ -40,8 +41,6 @@ table = "\n".join(lines)
 print(table)
 if not a.results:
     sys.exit(0)
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 rollup = f.get("minute_rollup_bytes_per_row")
 if str(f.get("ingest_path", "")).startswith("flamedb ingest"):
     rss_note = "- flamedb's peak RSS is the largest of the `flamedb ingest` processes."
@@ -50,10 +49,9 @@ else:
                 f"  every input body in memory ({f['input_pprof_gzip_bytes'] / 2**30:.1f} GiB of pprof here): it is not the store's footprint.")
 rollup_note = (f"\n- Minute rollups (optional, written by compaction for long ranges) add {rollup:.2f} bytes per row, not counted above." if rollup else "")
 files = ", ".join(f"{k} {v / rows:.3f}" for k, v in sorted(f["bytes_by_file"].items()))
-section = f"""<!-- storage:begin -->
-## Storage: bytes per row and ingest rate ({a.scale}), against the peers
+section = f"""## Storage: bytes per row and ingest rate ({a.scale}), against the peers
 
-Date {datetime.date.today()}, commit {commit}, {os.cpu_count()} cores ({cpu}).
+{provenance()}
 Command: `{a.command}` (flamedb and the peers on the same generated data in one run).
 
 {table}
@@ -64,11 +62,5 @@ Command: `{a.command}` (flamedb and the peers on the same generated data in one 
   ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
   normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
 - flamedb bytes per row by file: {files}.{rollup_note}
-{rss_note}
-<!-- storage:end -->"""
-text = open(a.results).read() if os.path.exists(a.results) else "# Benchmark results\n"
-if "<!-- storage:begin -->" in text:
-    text = re.sub(r"<!-- storage:begin -->.*<!-- storage:end -->", lambda m: section, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + section + "\n"
-open(a.results, "w").write(text)
+{rss_note}"""
+replace_section(a.results, "storage", section)

@@ -84,16 +84,13 @@ impl FlameContext {
     /// nowhere are left out of the answer.
     pub async fn resolve(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
         let mut found = HashMap::with_capacity(keys.len());
-        find_keys(&self.dicts.of_tenant(tenant), keys, &mut found);
+        let cached_dicts = self.dicts.of_tenant(tenant);
+        find_keys(&cached_dicts, keys, &mut found);
         if found.len() == keys.len() {
             return Ok(found);
         }
-        let mut cached: hashbrown::HashSet<BlockPath> = self
-            .dicts
-            .of_tenant(tenant)
-            .iter()
-            .map(|d| d.owner.clone())
-            .collect();
+        let mut cached: hashbrown::HashSet<BlockPath> =
+            cached_dicts.iter().map(|d| d.owner.clone()).collect();
         for b in self.blocks(tenant, &PartitionFilter::default()).await? {
             if found.len() == keys.len() {
                 break;

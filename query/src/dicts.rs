@@ -155,6 +155,15 @@ pub enum StackPred {
 }
 
 impl StackPred {
+    /// The predicate for a `stack_contains` name or (`regex`) a `stack_matches` pattern.
+    pub fn new(pattern: &str, regex: bool) -> Result<Self, regex::Error> {
+        Ok(if regex {
+            StackPred::Matches(regex::Regex::new(pattern)?)
+        } else {
+            StackPred::Contains(pattern.to_string())
+        })
+    }
+
     fn cache_key(&self) -> String {
         match self {
             StackPred::Contains(n) => format!("c:{n}"),

@@ -49,19 +49,13 @@ async fn read_only_sql_refuses_writes_ddl_statements_and_files() -> anyhow::Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_the_memory_limit_fails_clearly() -> anyhow::Result<()> {
     let (dir, ctx) = common::store_with(common::PROFILES).await?;
-    let (objects, root) = {
-        let (o, r) = ctx.objects();
-        let _ = o;
-        (
-            std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
-                flamedb_storage::DataDir(dir.path()).blocks(),
-            )?),
-            r.clone(),
-        )
-    };
+    // The same blocks, read by a context with 1 KiB of query memory.
+    let objects = object_store::local::LocalFileSystem::new_with_prefix(
+        flamedb_storage::DataDir(dir.path()).blocks(),
+    )?;
     let small = FlameContext::new(
-        objects,
-        root,
+        std::sync::Arc::new(objects),
+        ctx.objects().1.clone(),
         QueryConfig {
             memory_limit: 1024,
             ..QueryConfig::default()

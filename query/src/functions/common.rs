@@ -61,22 +61,11 @@ impl Bound {
     /// Frames (root first) of each distinct key of `keys`; a key no block of the tenant
     /// holds is an error naming it.
     pub fn frames_of(&self, keys: &UInt64Array) -> Result<HashMap<u64, Arc<Vec<String>>>> {
-        let mut distinct: Vec<u64> = keys.iter().flatten().collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let found = self.ctx.resolve_blocking(&self.tenant, &distinct)?;
-        let mut out = HashMap::with_capacity(distinct.len());
-        for k in distinct {
-            let Some((dict, node)) = found.get(&k) else {
-                return exec_err!(
-                    "stack {k:#x} is in no block of tenant {:?} (was it compacted away or \
-                     does it come from another store?)",
-                    self.tenant
-                );
-            };
-            out.insert(k, Arc::new(dict.frames(*node)));
-        }
-        Ok(out)
+        Ok(self
+            .nodes_of(keys)?
+            .into_iter()
+            .map(|(k, (dict, node))| (k, Arc::new(dict.frames(node))))
+            .collect())
     }
 }
 

@@ -25,6 +25,7 @@ pub mod max_nodes_rewrite;
 pub mod stack_contains;
 pub mod stack_depth;
 pub mod stack_matches;
+pub mod stack_pred;
 
 use common::Bound;
 use datafusion::logical_expr::ScalarUDF;
@@ -39,12 +40,8 @@ pub fn register_all(session: &SessionContext, bound: &Bound) {
     session.register_udf(ScalarUDF::new_from_impl(stack_depth::StackDepthFunc::new(
         b(),
     )));
-    session.register_udf(ScalarUDF::new_from_impl(
-        stack_contains::StackContainsFunc::new(b()),
-    ));
-    session.register_udf(ScalarUDF::new_from_impl(
-        stack_matches::StackMatchesFunc::new(b()),
-    ));
+    session.register_udf(stack_contains::udf(b()));
+    session.register_udf(stack_matches::udf(b()));
     session.register_udaf(flamegraph::udaf(b()));
     session.register_udaf(flamegraph_diff::udaf(b()));
     session.register_udaf(function_totals::udaf(b()));

@@ -1,45 +1,10 @@
 //! `stack_matches(stack, pattern) -> Boolean`: Whether the stack has a frame whose name matches the regular expression pattern (unanchored).
-//!
-//! In a `WHERE` clause over `samples` the scan applies it exactly from each block's
-//! dictionary (a flag per stack node, no per-row name lookups; see
-//! `crate::table::pushdown`); elsewhere it resolves each distinct stack once per batch.
+//! Implemented by [`StackPredFunc`], shared with its sibling predicate.
 
-use super::common::{Bound, DOC_SECTION, literal_arg, stack_arg};
-use crate::dicts::StackPred;
-use arrow::array::BooleanArray;
-use arrow::datatypes::DataType;
-use datafusion::common::plan_err;
-use datafusion::error::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
-    Volatility,
-};
-use std::sync::{Arc, LazyLock};
-
-/// `stack_matches(stack, pattern)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct StackMatchesFunc {
-    bound: Bound,
-    signature: Signature,
-}
-
-impl StackMatchesFunc {
-    /// Bound to a tenant's stacks.
-    pub fn new(bound: Bound) -> Self {
-        let exact = |t: DataType| TypeSignature::Exact(vec![DataType::UInt64, t]);
-        StackMatchesFunc {
-            bound,
-            signature: Signature::one_of(
-                vec![
-                    exact(DataType::Utf8),
-                    exact(DataType::Utf8View),
-                    exact(DataType::LargeUtf8),
-                ],
-                Volatility::Immutable,
-            ),
-        }
-    }
-}
+use super::common::{Bound, DOC_SECTION};
+use super::stack_pred::StackPredFunc;
+use datafusion::logical_expr::{Documentation, ScalarUDF};
+use std::sync::LazyLock;
 
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(DOC_SECTION, "Whether the stack has a frame whose name matches the regular expression pattern (unanchored).", "stack_matches(stack, pattern)")
@@ -49,43 +14,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
         .build()
 });
 
-impl ScalarUDFImpl for StackMatchesFunc {
-    fn name(&self) -> &str {
-        "stack_matches"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let pattern = literal_arg("stack_matches", &args.args[1])?;
-        let pred = if true {
-            match regex::Regex::new(pattern) {
-                Ok(r) => StackPred::Matches(r),
-                Err(e) => return plan_err!("stack_matches: bad regular expression: {e}"),
-            }
-        } else {
-            StackPred::Contains(pattern.to_string())
-        };
-        let (_, keys) = stack_arg(&args.args[0], args.number_rows)?;
-        let frames = self.bound.frames_of(&keys)?;
-        let hits: hashbrown::HashMap<u64, bool> = frames
-            .iter()
-            .map(|(k, f)| (*k, f.iter().any(|n| pred.matches_frame(n))))
-            .collect();
-        let out: BooleanArray = keys
-            .iter()
-            .map(|k| k.and_then(|k| hits.get(&k).copied()))
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOC)
-    }
+/// The `stack_matches` function bound to `bound`'s tenant.
+pub fn udf(bound: Bound) -> ScalarUDF {
+    ScalarUDF::new_from_impl(StackPredFunc::new(bound, "stack_matches", true, &DOC))
 }

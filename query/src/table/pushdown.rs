@@ -14,8 +14,8 @@
 //! | an `OR` of `=` on one of those columns (a short `IN`)    | as `IN`                     |
 //! | `stack_contains(stack, 'f')`, `stack_matches(stack, 're')`, their `NOT` | stack bitmaps |
 
-use crate::functions::stack_contains::StackContainsFunc;
-use crate::functions::stack_matches::StackMatchesFunc;
+use crate::dicts::StackPred;
+use crate::functions::stack_pred::StackPredFunc;
 use crate::table::schema::{Col, TableKind};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
@@ -95,20 +95,13 @@ pub fn classify(e: &Expr, kind: TableKind) -> Option<Pred> {
             })
         }
         Expr::ScalarFunction(f) if kind == TableKind::Samples => {
-            let regex = if f.func.inner().is::<StackContainsFunc>() {
-                false
-            } else if f.func.inner().is::<StackMatchesFunc>() {
-                true
-            } else {
-                return None;
-            };
+            let regex = f.func.inner().downcast_ref::<StackPredFunc>()?.is_regex();
             if f.args.len() != 2 || column(&f.args[0], kind)? != Col::Stack {
                 return None;
             }
             let pattern = literal_str(&f.args[1])?.to_string();
-            if regex && regex::Regex::new(&pattern).is_err() {
-                return None;
-            }
+            // A bad regex stays in the plan, where the function reports it.
+            StackPred::new(&pattern, regex).ok()?;
             Some(Pred::Stack {
                 pattern,
                 regex,

@@ -46,13 +46,9 @@ impl Selection {
                     regex,
                     negated,
                 } => {
-                    let pred = if *regex {
-                        StackPred::Matches(regex::Regex::new(pattern).map_err(|e| {
-                            DataFusionError::Plan(format!("stack_matches: bad regex: {e}"))
-                        })?)
-                    } else {
-                        StackPred::Contains(pattern.clone())
-                    };
+                    let pred = StackPred::new(pattern, *regex).map_err(|e| {
+                        DataFusionError::Plan(format!("stack_matches: bad regex: {e}"))
+                    })?;
                     s.stacks.push((pred, *negated));
                 }
             }
