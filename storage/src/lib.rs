@@ -92,4 +92,4 @@ pub use object::ObjectStoreConfig;
 pub use path::{BlockFile, BlockPath, PartitionKey};
 pub use rows::{BlockData, ProfileRows, SampleRows};
 pub use store::{AppendReceipt, DataDir, ReplayReport, Store, StoreConfig};
-pub use wal::WalRecord;
+pub use wal::{WalEntry, WalRecord};

@@ -18,7 +18,7 @@
 use crate::block::{self, write_block};
 use crate::catalog::{BlockInfo, Catalog, PartitionFilter};
 use crate::head::{AppendOptions, AppendStats, Head};
-use crate::wal::{Wal, WalRecord};
+use crate::wal::{Wal, WalEntry, WalRecord};
 use crate::{BlockData, BlockMeta, BlockPath, Error, Labels, PartitionKey, Result};
 use flamedb_profile::{DecodeLimits, DecodeOptions, Profile};
 use hashbrown::HashMap;
@@ -86,12 +86,18 @@ pub struct ReplayReport {
     pub torn_bytes: u64,
 }
 
-struct Job {
-    record: WalRecord,
+/// A decoded entry, ready for the WAL and its head.
+struct Prepared {
+    entry: WalEntry,
     profile: Profile,
     labels: Labels,
     key: PartitionKey,
-    ack: oneshot::Sender<Result<(u64, AppendStats)>>,
+}
+
+/// One append request for the ingest thread: its entries go into one WAL record.
+struct Job {
+    entries: Vec<Prepared>,
+    ack: oneshot::Sender<Result<Vec<(u64, AppendStats)>>>,
 }
 
 /// A head taken for flushing: partition, data, WAL range.
@@ -164,7 +170,7 @@ impl Store {
         // Replay: skip what blocks already hold.
         let mut watermarks: HashMap<PartitionKey, u64> = HashMap::new();
         for r in replayed {
-            let prepared = prepare(&inner.config, &r.record);
+            let prepared = prepare(&inner.config, &r.record, r.duration_nanos);
             let (profile, labels, key) = match prepared {
                 Ok(p) => p,
                 Err(e) => {
@@ -223,22 +229,51 @@ impl Store {
     /// Decodes and validates a profile, writes it to the WAL (durably) and adds it to its
     /// partition's head. Returns once the profile is durable; bad input is rejected before
     /// anything is written.
-    pub async fn append(&self, mut record: WalRecord) -> Result<AppendReceipt> {
+    pub async fn append(&self, record: WalRecord) -> Result<AppendReceipt> {
+        let mut receipts = self.append_batch(vec![record.into()]).await?;
+        receipts
+            .pop()
+            .ok_or_else(|| Error::Closed("ingest thread returned no receipt".into()))
+    }
+
+    /// Appends several profiles all or nothing: every entry is decoded and validated
+    /// first (the first bad one fails the call and nothing is written), then all go into
+    /// one WAL record, so a crash keeps all of them or none. Returns once they are durable,
+    /// one receipt per entry in order.
+    ///
+    /// What is not covered: an entry whose sample labels break the label limits once
+    /// merged with the series labels fails when its rows are built, after the WAL write;
+    /// the call then fails but the other entries are in their heads (and replay skips
+    /// the bad entry again), as for [`Store::append`].
+    pub async fn append_batch(&self, entries: Vec<WalEntry>) -> Result<Vec<AppendReceipt>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         // Decoding is CPU work; keep it off the async workers.
         let config = self.inner.config.clone();
-        let (record, profile, labels, key) = tokio::task::spawn_blocking(move || {
-            let (profile, labels, key) = prepare_new(&config, &mut record)?;
-            Ok::<_, Error>((record, profile, labels, key))
+        let prepared = tokio::task::spawn_blocking(move || {
+            entries
+                .into_iter()
+                .map(|mut entry| {
+                    let (profile, labels, key) = prepare_new(&config, &mut entry)?;
+                    Ok(Prepared {
+                        entry,
+                        profile,
+                        labels,
+                        key,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
         })
         .await
         .map_err(|e| Error::Closed(format!("decode task: {e}")))??;
-        let samples = profile.samples.len() as u64;
+        let samples: Vec<u64> = prepared
+            .iter()
+            .map(|p| p.profile.samples.len() as u64)
+            .collect();
         let (ack, done) = oneshot::channel();
         let job = Job {
-            record,
-            profile,
-            labels,
-            key,
+            entries: prepared,
             ack,
         };
         let jobs = self.jobs.clone();
@@ -246,14 +281,18 @@ impl Store {
             .await
             .map_err(|e| Error::Closed(format!("ingest queue: {e}")))?
             .map_err(|_| Error::Closed("ingest thread stopped".into()))?;
-        let (seq, stats) = done
+        let applied = done
             .await
             .map_err(|_| Error::Closed("ingest thread stopped".into()))??;
-        Ok(AppendReceipt {
-            seq,
-            samples,
-            stats,
-        })
+        Ok(applied
+            .into_iter()
+            .zip(samples)
+            .map(|((seq, stats), samples)| AppendReceipt {
+                seq,
+                samples,
+                stats,
+            })
+            .collect())
     }
 
     /// Flushes heads that are over size or age (all non-empty heads when `force`), then
@@ -461,12 +500,15 @@ fn ingest_loop(inner: &Inner, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let records: Vec<WalRecord> = jobs.iter().map(|j| j.record.clone()).collect();
+        let groups: Vec<Vec<WalEntry>> = jobs
+            .iter()
+            .map(|j| j.entries.iter().map(|p| p.entry.clone()).collect())
+            .collect();
         let seqs = inner
             .wal
             .lock()
             .map_err(poisoned)
-            .and_then(|mut w| w.append(&records));
+            .and_then(|mut w| w.append_groups(&groups));
         let seqs = match seqs {
             Ok(s) => s,
             Err(e) => {
@@ -482,20 +524,31 @@ fn ingest_loop(inner: &Inner, rx: &mpsc::Receiver<Job>) {
         let Ok(mut heads) = inner.heads.lock() else {
             return;
         };
-        for (job, seq) in jobs.into_iter().zip(seqs) {
-            let head = heads
-                .entry(job.key.clone())
-                .or_insert_with(|| Head::new(job.key.clone()));
-            let result = head
-                .append(
+        let mut seqs = seqs.into_iter();
+        for job in jobs {
+            let mut results = Vec::with_capacity(job.entries.len());
+            let mut first_error = None;
+            for (p, seq) in job.entries.into_iter().zip(seqs.by_ref()) {
+                let head = heads
+                    .entry(p.key.clone())
+                    .or_insert_with(|| Head::new(p.key.clone()));
+                match head.append(
                     seq,
-                    &job.labels,
-                    &job.profile,
-                    job.record.time_nanos,
+                    &p.labels,
+                    &p.profile,
+                    p.entry.record.time_nanos,
                     &inner.config.append,
-                )
-                .map(|stats| (seq, stats));
-            let _ = job.ack.send(result);
+                ) {
+                    Ok(stats) => results.push((seq, stats)),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            let _ = job.ack.send(match first_error {
+                Some(e) => Err(e),
+                None => Ok(results),
+            });
         }
     }
 }
@@ -503,9 +556,10 @@ fn ingest_loop(inner: &Inner, rx: &mpsc::Receiver<Job>) {
 /// Decodes a new request, filling in its time when not given (profile time, else now).
 fn prepare_new(
     config: &StoreConfig,
-    record: &mut WalRecord,
+    entry: &mut WalEntry,
 ) -> Result<(Profile, Labels, PartitionKey)> {
-    let profile = decode(config, record)?;
+    let profile = decode(config, &entry.record, entry.duration_nanos)?;
+    let record = &mut entry.record;
     if record.time_nanos == 0 {
         record.time_nanos = if profile.time_nanos != 0 {
             profile.time_nanos
@@ -518,18 +572,27 @@ fn prepare_new(
 }
 
 /// Decodes a replayed record.
-fn prepare(config: &StoreConfig, record: &WalRecord) -> Result<(Profile, Labels, PartitionKey)> {
-    let profile = decode(config, record)?;
+fn prepare(
+    config: &StoreConfig,
+    record: &WalRecord,
+    duration_nanos: i64,
+) -> Result<(Profile, Labels, PartitionKey)> {
+    let profile = decode(config, record, duration_nanos)?;
     let (labels, key) = partition_of(config, record)?;
     Ok((profile, labels, key))
 }
 
-fn decode(config: &StoreConfig, record: &WalRecord) -> Result<Profile> {
+/// Decodes a record; `duration_nanos` (when not 0) is the profile's duration when the
+/// profile carries none.
+fn decode(config: &StoreConfig, record: &WalRecord, duration_nanos: i64) -> Result<Profile> {
     let options = DecodeOptions {
         limits: config.decode,
         perf_event: (!record.perf_event.is_empty()).then(|| record.perf_event.clone()),
     };
-    let (_, profile) = flamedb_profile::decode(&record.data, record.format, &options)?;
+    let (_, mut profile) = flamedb_profile::decode(&record.data, record.format, &options)?;
+    if profile.duration_nanos == 0 {
+        profile.duration_nanos = duration_nanos;
+    }
     Ok(profile)
 }
 

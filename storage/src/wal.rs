@@ -7,14 +7,20 @@
 //!   00000000000000000001.wal       segment: header, then records; named by its first seq
 //!   00000000000000004711.wal
 //!
-//! segment header: "FLMDBWAL" | version u32
+//! segment header: "FLMDBWAL" | version u32 (2; segments of version 1 hold only v1 payloads)
 //! record:         payload length u32 | crc32c(payload) u32 | payload
-//! payload:        version u8 | seq u64 | tenant | labels | format u8 | time i64 | event | data
+//! payload v1:     1u8 | entry                                   one profile
+//! payload v2:     2u8 | count u32 | count x (entry | duration i64)   a group, all or nothing
+//! entry:          seq u64 | tenant | labels | format u8 | time i64 | event | data
 //!                 (strings and data are u32 length + bytes; labels are a u32 count of pairs)
 //! ```
 //!
 //! Records are written in batches (group commit): one `write` and one `fdatasync` for all
 //! the records waiting, which keeps fsync-per-acknowledgement affordable under load.
+//! A group ([`Wal::append_groups`]) is one record with one checksum, so after a crash
+//! replay finds all of its profiles or none (a push request of many profiles is atomic).
+//! A single profile without extras is still written as a v1 payload. Version 1 readers
+//! refuse version 2 segments ([`Error::UnsupportedVersion`]) instead of misreading them.
 //! Opening the log reads every segment. A record that is cut short or fails its checksum at
 //! the end of the last segment is a torn write from a crash: it was never acknowledged, so
 //! it is dropped and the file truncated there. Damage anywhere else is reported, and the
@@ -29,9 +35,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"FLMDBWAL";
-/// Newest segment format version this build writes and reads.
-pub const VERSION: u32 = 1;
-const RECORD_VERSION: u8 = 1;
+/// Newest segment format version this build writes and reads (1 is read too).
+pub const VERSION: u32 = 2;
+/// Payload version of a single profile.
+const RECORD_V1: u8 = 1;
+/// Payload version of a group of entries with their extras (segment version 2).
+const RECORD_V2_GROUP: u8 = 2;
 /// A record larger than this is refused (the ingest limits are far below it).
 const MAX_RECORD: u32 = 1 << 30;
 
@@ -52,6 +61,25 @@ pub struct WalRecord {
     pub data: Bytes,
 }
 
+/// A record with what the store applies besides its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalEntry {
+    /// The profile as received.
+    pub record: WalRecord,
+    /// Duration of the profile in ns, used when the decoded profile carries none (folded
+    /// text has no duration); 0 for none.
+    pub duration_nanos: i64,
+}
+
+impl From<WalRecord> for WalEntry {
+    fn from(record: WalRecord) -> Self {
+        WalEntry {
+            record,
+            duration_nanos: 0,
+        }
+    }
+}
+
 /// A record read back, with its sequence number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Replayed {
@@ -59,6 +87,8 @@ pub struct Replayed {
     pub seq: u64,
     /// The record.
     pub record: WalRecord,
+    /// Its [`WalEntry::duration_nanos`] (0 for v1 payloads).
+    pub duration_nanos: i64,
 }
 
 /// What opening the log found besides the records.
@@ -161,22 +191,33 @@ impl Wal {
         self.next_seq
     }
 
-    /// Appends records durably (one write, one fdatasync) and returns their sequence
-    /// numbers. On error nothing is acknowledged; the partial write is a torn tail that the
-    /// next open drops.
+    /// Appends records durably (one write, one fdatasync), each its own WAL record, and
+    /// returns their sequence numbers. On error nothing is acknowledged; the partial write
+    /// is a torn tail that the next open drops.
     pub fn append(&mut self, records: &[WalRecord]) -> Result<Vec<u64>> {
+        let groups: Vec<Vec<WalEntry>> = records
+            .iter()
+            .map(|r| vec![WalEntry::from(r.clone())])
+            .collect();
+        self.append_groups(&groups)
+    }
+
+    /// Appends groups durably (one write, one fdatasync for all); each group is one WAL
+    /// record, so replay sees all of a group or none of it. Returns the sequence numbers of
+    /// every entry, in order (consecutive within a group). Errors as [`Wal::append`].
+    pub fn append_groups(&mut self, groups: &[Vec<WalEntry>]) -> Result<Vec<u64>> {
         if self.file_len >= self.segment_bytes {
             self.rotate()?;
         }
         let mut buf = Vec::new();
-        let mut seqs = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            let seq = self.next_seq + i as u64;
-            let payload = encode_record(seq, r)?;
+        let mut seqs = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+        for group in groups.iter().filter(|g| !g.is_empty()) {
+            let first = self.next_seq + seqs.len() as u64;
+            let payload = encode_group(first, group)?;
             buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
             buf.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
             buf.extend_from_slice(&payload);
-            seqs.push(seq);
+            seqs.extend((0..group.len() as u64).map(|i| first + i));
         }
         let path = self.current_path();
         let written = self
@@ -190,7 +231,7 @@ impl Wal {
             return Err(Error::io(&path, e));
         }
         self.file_len += buf.len() as u64;
-        self.next_seq += records.len() as u64;
+        self.next_seq += seqs.len() as u64;
         Ok(seqs)
     }
 
@@ -317,8 +358,8 @@ fn read_segment(path: &Path) -> Result<(Vec<Replayed>, u64, Option<u64>)> {
         let Some(payload) = payload.filter(|p| crc32c::crc32c(p) == crc) else {
             return Ok((out, at as u64, Some(at as u64)));
         };
-        match decode_record(payload) {
-            Some(r) => out.push(r),
+        match decode_payload(payload) {
+            Some(rs) => out.extend(rs),
             None => return Ok((out, at as u64, Some(at as u64))),
         }
         at += 8 + len as usize;
@@ -343,26 +384,44 @@ fn format_code(f: Option<Format>) -> u8 {
     }
 }
 
-fn encode_record(seq: u64, r: &WalRecord) -> Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(r.data.len() + 128);
-    buf.push(RECORD_VERSION);
-    buf.extend_from_slice(&seq.to_le_bytes());
-    put_bytes(&mut buf, r.tenant.as_bytes())?;
-    buf.extend_from_slice(&(r.labels.len() as u32).to_le_bytes());
-    for (k, v) in &r.labels {
-        put_bytes(&mut buf, k.as_bytes())?;
-        put_bytes(&mut buf, v.as_bytes())?;
+/// The payload of one WAL record: v1 for a single entry without extras, else a v2 group.
+fn encode_group(first_seq: u64, group: &[WalEntry]) -> Result<Vec<u8>> {
+    let size: usize = group.iter().map(|e| e.record.data.len() + 128).sum();
+    let mut buf = Vec::with_capacity(size);
+    match group {
+        [single] if single.duration_nanos == 0 => {
+            buf.push(RECORD_V1);
+            put_entry(&mut buf, first_seq, &single.record)?;
+        }
+        _ => {
+            buf.push(RECORD_V2_GROUP);
+            buf.extend_from_slice(&(group.len() as u32).to_le_bytes());
+            for (i, e) in group.iter().enumerate() {
+                put_entry(&mut buf, first_seq + i as u64, &e.record)?;
+                buf.extend_from_slice(&e.duration_nanos.to_le_bytes());
+            }
+        }
     }
-    buf.push(format_code(r.format));
-    buf.extend_from_slice(&r.time_nanos.to_le_bytes());
-    put_bytes(&mut buf, r.perf_event.as_bytes())?;
-    put_bytes(&mut buf, &r.data)?;
     if buf.len() > MAX_RECORD as usize {
         return Err(Error::Invalid(
-            "profile too large for one WAL record".into(),
+            "profiles too large for one WAL record".into(),
         ));
     }
     Ok(buf)
+}
+
+fn put_entry(buf: &mut Vec<u8>, seq: u64, r: &WalRecord) -> Result<()> {
+    buf.extend_from_slice(&seq.to_le_bytes());
+    put_bytes(buf, r.tenant.as_bytes())?;
+    buf.extend_from_slice(&(r.labels.len() as u32).to_le_bytes());
+    for (k, v) in &r.labels {
+        put_bytes(buf, k.as_bytes())?;
+        put_bytes(buf, v.as_bytes())?;
+    }
+    buf.push(format_code(r.format));
+    buf.extend_from_slice(&r.time_nanos.to_le_bytes());
+    put_bytes(buf, r.perf_event.as_bytes())?;
+    put_bytes(buf, &r.data)
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -393,11 +452,25 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn decode_record(payload: &[u8]) -> Option<Replayed> {
+/// The entries of one WAL record (v1: one; v2: a group), or `None` when it is malformed.
+fn decode_payload(payload: &[u8]) -> Option<Vec<Replayed>> {
     let mut c = Cursor(payload);
-    if c.u8()? != RECORD_VERSION {
-        return None;
-    }
+    let out = match c.u8()? {
+        RECORD_V1 => vec![read_entry(&mut c, false)?],
+        RECORD_V2_GROUP => {
+            let n = c.u32()? as usize;
+            let mut out = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                out.push(read_entry(&mut c, true)?);
+            }
+            out
+        }
+        _ => return None,
+    };
+    c.0.is_empty().then_some(out)
+}
+
+fn read_entry(c: &mut Cursor<'_>, with_duration: bool) -> Option<Replayed> {
     let seq = c.u64()?;
     let tenant = c.string()?;
     let n = c.u32()? as usize;
@@ -415,9 +488,7 @@ fn decode_record(payload: &[u8]) -> Option<Replayed> {
     let time_nanos = c.u64()? as i64;
     let perf_event = c.string()?;
     let data = Bytes::copy_from_slice(c.bytes()?);
-    if !c.0.is_empty() {
-        return None;
-    }
+    let duration_nanos = if with_duration { c.u64()? as i64 } else { 0 };
     Some(Replayed {
         seq,
         record: WalRecord {
@@ -428,6 +499,7 @@ fn decode_record(payload: &[u8]) -> Option<Replayed> {
             perf_event,
             data,
         },
+        duration_nanos,
     })
 }
 
@@ -510,5 +582,66 @@ mod tests {
         let (_, replay, _) = Wal::open(dir.path(), 64).unwrap();
         let seqs: Vec<u64> = replay.iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![4, 5]);
+    }
+
+    #[test]
+    fn a_group_is_replayed_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        wal.append(&[rec(1)]).unwrap();
+        let group = vec![
+            WalEntry {
+                record: rec(2),
+                duration_nanos: 10_000_000_000,
+            },
+            WalEntry::from(rec(3)),
+        ];
+        assert_eq!(wal.append_groups(&[group]).unwrap(), vec![2, 3]);
+        let path = wal.current_path();
+        drop(wal);
+        let (_, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        let got: Vec<(u64, i64)> = replay.iter().map(|r| (r.seq, r.duration_nanos)).collect();
+        assert_eq!(got, vec![(1, 0), (2, 10_000_000_000), (3, 0)]);
+        assert_eq!(replay[2].record, rec(3));
+        // Cut anywhere inside the group's record: neither of its entries comes back.
+        let full = fs::read(&path).unwrap();
+        let first_end = 12 + 8 + u32::from_le_bytes(full[12..16].try_into().unwrap()) as usize;
+        for cut in first_end..full.len() {
+            let d = tempfile::tempdir().unwrap();
+            fs::write(d.path().join("00000000000000000001.wal"), &full[..cut]).unwrap();
+            let (_, replay, _) = Wal::open(d.path(), 1 << 20).unwrap();
+            let seqs: Vec<u64> = replay.iter().map(|r| r.seq).collect();
+            assert_eq!(seqs, vec![1], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn version_1_segments_are_read_and_newer_ones_refused() {
+        let payload = encode_group(7, &[WalEntry::from(rec(7))]).unwrap();
+        assert_eq!(
+            payload[0], 1,
+            "a single entry without extras stays a v1 payload"
+        );
+        let mut v1 = b"FLMDBWAL".to_vec();
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        v1.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        v1.extend_from_slice(&payload);
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("00000000000000000007.wal"), &v1).unwrap();
+        let (wal, replay, _) = Wal::open(d.path(), 1 << 20).unwrap();
+        assert_eq!(replay.len(), 1);
+        assert_eq!((replay[0].seq, &replay[0].record), (7, &rec(7)));
+        assert_eq!(wal.next_seq(), 8);
+        drop(wal);
+        let mut v3 = v1.clone();
+        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("00000000000000000007.wal"), &v3).unwrap();
+        let e = Wal::open(d.path(), 1 << 20).unwrap_err();
+        assert!(
+            matches!(e, Error::UnsupportedVersion { found: 3, .. }),
+            "{e}"
+        );
     }
 }

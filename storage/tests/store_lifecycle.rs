@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use flamedb_profile::Format;
 use flamedb_storage::{
-    BlockFile, CompactionConfig, PartitionFilter, Store, StoreConfig, WalRecord,
+    BlockFile, CompactionConfig, PartitionFilter, Store, StoreConfig, WalEntry, WalRecord,
 };
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -108,6 +108,52 @@ async fn missing_app_and_bad_bodies_are_rejected_before_the_wal() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_stored_whole_or_not_at_all_and_keeps_its_duration() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    {
+        let store = open(objects.clone(), wal.path()).await;
+        let bad = store
+            .append_batch(vec![
+                record("api", DAY, "main;a 1\n").into(),
+                record("api", DAY, "not a profile\n").into(),
+            ])
+            .await;
+        assert!(bad.is_err());
+        let ok = store
+            .append_batch(vec![
+                WalEntry {
+                    record: record("api", DAY, "main;a 2\n"),
+                    duration_nanos: 10_000_000_000,
+                },
+                record("api", DAY + 1, "main;b 3\n").into(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[1].seq, ok[0].seq + 1);
+    } // "crash": only in the WAL, replayed on open
+    let store = open(objects, wal.path()).await;
+    store.close().await.unwrap();
+    assert_eq!(
+        sums(&store, "api").await,
+        map(&[("main;a", 2), ("main;b", 3)]),
+        "nothing of the failed batch"
+    );
+    let blocks = store
+        .blocks("t", &PartitionFilter::default())
+        .await
+        .unwrap();
+    let mut durations = Vec::new();
+    for b in &blocks {
+        let (_, data) = store.read_block(&b.path).await.unwrap();
+        durations.extend(data.profiles.duration.iter().copied());
+    }
+    durations.sort_unstable();
+    assert_eq!(durations, vec![0, 10_000_000_000]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
