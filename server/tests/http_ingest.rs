@@ -88,7 +88,8 @@ fn multipart(profile: &[u8]) -> (String, Vec<u8>) {
     part(
         &mut body,
         "sample_type_config",
-        br#"{"cpu":{"units":"nanoseconds","aggregation":"sum"}}"#,
+        br#"{"cpu":{"units":"nanoseconds","aggregation":"sum"},
+             "samples":{"display-name":"cpu_samples","units":"samples","sampled":true}}"#,
     );
     write!(body, "--{b}--\r\n").unwrap();
     (format!("multipart/form-data; boundary={b}"), body)
@@ -221,6 +222,10 @@ async fn every_ingest_endpoint_stores_corpus_files_with_their_totals() {
     ] {
         assert_eq!(sorted_sums(&stored, app), pprof_sums, "{app}");
     }
+    // The multipart sample_type_config renamed `samples/count` (both types are named in
+    // it, so both are kept).
+    let names: Vec<&String> = stored.sums["pprof-multipart"].keys().collect();
+    assert_eq!(names, ["cpu/nanoseconds", "cpu_samples/samples"]);
     let folded_total = i128::from(expected(&dir, FOLDED)["total_count"].as_i64().unwrap());
     for app in ["folded-app", "cli-app"] {
         assert_eq!(sorted_sums(&stored, app), vec![folded_total], "{app}");

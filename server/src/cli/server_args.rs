@@ -1,7 +1,9 @@
 //! Flags of `flamedb serve` beyond storage and decode limits: listening, auth, HTTP limits.
 
 use crate::http::auth::Auth;
-use crate::http::limits::{HttpLimits, RateLimits};
+use crate::http::limits::{
+    DEFAULT_INGEST_MEMORY_BYTES, HttpLimits, RateLimits, concurrent_ingests_for,
+};
 use anyhow::{Context, Result};
 use clap::Args;
 use flamedb_storage::LabelLimits;
@@ -45,6 +47,15 @@ pub struct HttpLimitArgs {
     /// Most profiles in one push request.
     #[arg(long, env = "FLAMEDB_MAX_PROFILES_PER_REQUEST", default_value_t = HttpLimits::default().max_profiles_per_request)]
     pub max_profiles_per_request: usize,
+    /// Memory budget for ingest requests handled at once, in bytes: the default of
+    /// --max-concurrent-ingests is this over (--max-body-bytes + --max-decompressed-bytes),
+    /// at least 1 (12 with the default 4 GiB, 64 MiB and 256 MiB).
+    #[arg(long, env = "FLAMEDB_INGEST_MEMORY_BYTES", default_value_t = DEFAULT_INGEST_MEMORY_BYTES)]
+    pub ingest_memory_bytes: u64,
+    /// Most ingest requests handled at once (/ingest, push, /api/v1/ingest); more get 429
+    /// with Retry-After. Default: derived from --ingest-memory-bytes.
+    #[arg(long, env = "FLAMEDB_MAX_CONCURRENT_INGESTS")]
+    pub max_concurrent_ingests: Option<usize>,
     /// Most labels on one series (app, version and dc included).
     #[arg(long, env = "FLAMEDB_MAX_LABELS_PER_SERIES", default_value_t = LabelLimits::default().max_labels)]
     pub max_labels_per_series: usize,
@@ -63,6 +74,10 @@ pub struct HttpLimitArgs {
     /// Per-tenant burst of body bytes (raised to at least --max-body-bytes).
     #[arg(long, env = "FLAMEDB_TENANT_BYTES_BURST", default_value_t = RateLimits::default().bytes_burst)]
     pub tenant_bytes_burst: f64,
+    /// Most tenants whose rate buckets are kept at once; idle tenants (full buckets) are
+    /// forgotten first, and past it a new tenant gets 429.
+    #[arg(long, env = "FLAMEDB_TENANT_RATE_MAX_TENANTS", default_value_t = RateLimits::default().max_tenants)]
+    pub tenant_rate_max_tenants: usize,
 }
 
 impl ServerArgs {
@@ -87,16 +102,30 @@ impl ServerArgs {
         let h = &self.http;
         let timeout = Duration::try_from_secs_f64(h.request_timeout_secs)
             .context("--request-timeout-secs must be a non-negative number")?;
+        let max_concurrent_ingests = match h.max_concurrent_ingests {
+            Some(0) => anyhow::bail!("--max-concurrent-ingests must be at least 1"),
+            Some(n) => n,
+            None => concurrent_ingests_for(
+                h.ingest_memory_bytes,
+                h.max_body_bytes,
+                max_decompressed_bytes,
+            ),
+        };
+        if h.tenant_rate_max_tenants == 0 {
+            anyhow::bail!("--tenant-rate-max-tenants must be at least 1");
+        }
         Ok(HttpLimits {
             max_body_bytes: h.max_body_bytes,
             max_decompressed_bytes,
             max_profiles_per_request: h.max_profiles_per_request,
+            max_concurrent_ingests,
             request_timeout: timeout,
             rate: RateLimits {
                 requests_per_sec: h.tenant_requests_per_sec,
                 request_burst: h.tenant_request_burst.max(1.0),
                 bytes_per_sec: h.tenant_bytes_per_sec,
                 bytes_burst: h.tenant_bytes_burst.max(h.max_body_bytes as f64),
+                max_tenants: h.tenant_rate_max_tenants,
             },
         })
     }

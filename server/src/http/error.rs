@@ -23,7 +23,8 @@ pub enum ErrorKind {
     TooLarge,
     /// 422: the query is valid but over a query limit (memory, result size).
     Unprocessable,
-    /// 429: the tenant is over its rate limit.
+    /// 429: the tenant is over its rate limit, or the server is handling
+    /// `--max-concurrent-ingests` ingest requests already (answered with `Retry-After`).
     RateLimited,
     /// 500: a bug or an unexpected failure (details in the log only).
     Internal,
@@ -142,6 +143,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.message }));
         let mut response = (self.status(), body).into_response();
+        if matches!(self.kind, ErrorKind::RateLimited) {
+            // Buckets refill and ingest slots free up within about a second.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         // Kept so that a layer can render the error in another protocol (Connect).
         response.extensions_mut().insert(self);
         response

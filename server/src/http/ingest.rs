@@ -4,14 +4,14 @@
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
-use super::limits::read_body;
+use super::limits::{IngestSlot, read_body};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use flamedb_profile::Format;
-use flamedb_storage::WalRecord;
+use flamedb_storage::{WalEntry, WalRecord};
 use serde::Serialize;
 
 /// Label names read as `version` when `version` itself is absent, first match wins.
@@ -61,9 +61,11 @@ pub fn canonical_labels(mut labels: Vec<(String, String)>) -> Vec<(String, Strin
     labels
 }
 
-/// Takes one request from the tenant's rate limit (before the body is read).
-pub fn admit(state: &AppState, tenant: &Tenant) -> ApiResult<()> {
-    state.rate.check(&tenant.0, 1.0, 0.0)
+/// Takes one request from the tenant's rate limit, then one of the server's ingest slots
+/// (before the body is read); the slot is held until the returned guard is dropped.
+pub fn admit(state: &AppState, tenant: &Tenant) -> ApiResult<IngestSlot> {
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
+    state.ingest_slots.try_take()
 }
 
 /// Reads the body (bounded, gzip undone) and charges its size to the tenant's byte rate.
@@ -78,35 +80,25 @@ pub async fn body_of(
     Ok((data, received))
 }
 
-/// Appends the records (concurrently, so they share write-ahead log syncs) and returns
-/// once all are durable. The first failure is returned; records before it may be stored.
+/// Appends the entries all or nothing ([`flamedb_storage::Store::append_batch`]: every
+/// profile is decoded and validated first, then all go into one write-ahead log record)
+/// and returns once they are durable.
 pub async fn store_all(
     state: &AppState,
     endpoint: &str,
     received: usize,
-    records: Vec<WalRecord>,
+    entries: Vec<WalEntry>,
 ) -> ApiResult<IngestSummary> {
-    let appends = records.into_iter().map(|r| state.store.append(r));
+    let result = state.store.append_batch(entries).await;
     let mut summary = IngestSummary::default();
-    let mut first_error = None;
-    for result in futures::future::join_all(appends).await {
-        match result {
-            Ok(receipt) => {
-                summary.profiles += 1;
-                summary.samples += receipt.samples;
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
+    if let Ok(receipts) = &result {
+        summary.profiles = receipts.len() as u64;
+        summary.samples = receipts.iter().map(|r| r.samples).sum();
     }
     state
         .metrics
         .ingested(endpoint, received, summary.profiles, summary.samples);
-    match first_error {
-        Some(e) => Err(e.into()),
-        None => Ok(summary),
-    }
+    result.map(|_| summary).map_err(ApiError::from)
 }
 
 /// A record for the store.
@@ -178,12 +170,12 @@ pub async fn api_ingest(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<IngestSummary>> {
-    admit(&state, &tenant)?;
+    let _slot = admit(&state, &tenant)?;
     let q = parse_api_query(query.as_deref())?;
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let mut r = record(&tenant, q.labels, q.format, q.time_nanos, data);
     r.perf_event = q.event;
-    let summary = store_all(&state, "/api/v1/ingest", received, vec![r]).await?;
+    let summary = store_all(&state, "/api/v1/ingest", received, vec![r.into()]).await?;
     Ok(Json(summary))
 }
 

@@ -1,13 +1,35 @@
-//! Request limits: bounded bodies (compressed and decompressed), per-tenant rate limits.
+//! Request limits: bounded bodies (compressed and decompressed), a cap on ingest requests
+//! handled at once, per-tenant rate limits (with a bounded number of tenants tracked).
 
 use super::error::{ApiError, ErrorKind};
 use axum::body::Body;
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use flamedb_profile::DecodeLimits;
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Default memory budget for ingest requests in flight, bytes (see
+/// [`concurrent_ingests_for`]).
+pub const DEFAULT_INGEST_MEMORY_BYTES: u64 = 4 << 30;
+
+/// How many ingest requests fit in `budget` bytes when each may hold a body of
+/// `max_body_bytes` plus its decompressed form of `max_decompressed_bytes` (at least 1).
+pub fn concurrent_ingests_for(
+    budget: u64,
+    max_body_bytes: usize,
+    max_decompressed_bytes: u64,
+) -> usize {
+    let per_request = (max_body_bytes as u64)
+        .saturating_add(max_decompressed_bytes)
+        .max(1);
+    usize::try_from(budget / per_request)
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
 
 /// Limits of the HTTP layer (decode limits are in the store's config).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,6 +40,10 @@ pub struct HttpLimits {
     pub max_decompressed_bytes: u64,
     /// Most profiles in one push request.
     pub max_profiles_per_request: usize,
+    /// Most ingest requests handled at once (from admission to the durable append); more
+    /// are refused with 429. Bounds ingest memory to about this times (body +
+    /// decompressed body + decoded profile).
+    pub max_concurrent_ingests: usize,
     /// Whole-request deadline (reading, decoding, durable append).
     pub request_timeout: Duration,
     /// Per-tenant rate limits.
@@ -26,10 +52,17 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
+        let max_body_bytes = 64 << 20;
+        let max_decompressed_bytes = DecodeLimits::default().max_decompressed_bytes;
         HttpLimits {
-            max_body_bytes: 64 << 20,
-            max_decompressed_bytes: DecodeLimits::default().max_decompressed_bytes,
+            max_body_bytes,
+            max_decompressed_bytes,
             max_profiles_per_request: 1024,
+            max_concurrent_ingests: concurrent_ingests_for(
+                DEFAULT_INGEST_MEMORY_BYTES,
+                max_body_bytes,
+                max_decompressed_bytes,
+            ),
             request_timeout: Duration::from_secs(60),
             rate: RateLimits::default(),
         }
@@ -47,6 +80,10 @@ pub struct RateLimits {
     pub bytes_per_sec: f64,
     /// Bytes allowed at once; at least one maximal body, or such a body never passes.
     pub bytes_burst: f64,
+    /// Most tenants with a bucket at once. Buckets that are full are forgotten when the
+    /// map is at this size (forgetting a full bucket changes nothing: a new one starts
+    /// full); if all are in use, a request of a tenant without a bucket gets 429.
+    pub max_tenants: usize,
 }
 
 impl Default for RateLimits {
@@ -56,6 +93,7 @@ impl Default for RateLimits {
             request_burst: 2000.0,
             bytes_per_sec: (256u64 << 20) as f64,
             bytes_burst: (512u64 << 20) as f64,
+            max_tenants: 10_000,
         }
     }
 }
@@ -67,6 +105,12 @@ struct Bucket {
 }
 
 impl Bucket {
+    /// Whether the bucket would be full at `now` (a bucket of rate 0 is never used).
+    fn is_full(&self, rate: f64, burst: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        rate <= 0.0 || self.tokens + elapsed * rate >= burst
+    }
+
     /// Refills at `rate` up to `burst`, then takes `n` if there are that many tokens.
     fn take(&mut self, n: f64, rate: f64, burst: f64, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
@@ -99,9 +143,40 @@ impl RateLimiter {
 
     /// Takes one request and `bytes` body bytes from `tenant`'s buckets, or fails with 429.
     pub fn check(&self, tenant: &str, requests: f64, bytes: f64) -> Result<(), ApiError> {
+        self.check_at(tenant, requests, bytes, Instant::now())
+    }
+
+    /// Number of tenants with a bucket.
+    #[cfg(test)]
+    fn tenants(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// [`RateLimiter::check`] at `now`.
+    fn check_at(
+        &self,
+        tenant: &str,
+        requests: f64,
+        bytes: f64,
+        now: Instant,
+    ) -> Result<(), ApiError> {
         let l = &self.limits;
-        let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if !map.contains_key(tenant) && map.len() >= l.max_tenants {
+            map.retain(|_, (req, byt)| {
+                !(req.is_full(l.requests_per_sec, l.request_burst, now)
+                    && byt.is_full(l.bytes_per_sec, l.bytes_burst, now))
+            });
+            if map.len() >= l.max_tenants {
+                return Err(ApiError::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "{} tenants are being rate limited at once (the limit); retry later",
+                        map.len()
+                    ),
+                ));
+            }
+        }
         let (req, byt) = map.entry(tenant.to_string()).or_insert_with(|| {
             let full = |tokens| Bucket { tokens, at: now };
             (full(l.request_burst), full(l.bytes_burst))
@@ -126,6 +201,57 @@ impl RateLimiter {
             ));
         }
         Ok(())
+    }
+}
+
+/// The cap on ingest requests handled at once ([`HttpLimits::max_concurrent_ingests`]).
+#[derive(Debug)]
+pub struct IngestSlots {
+    slots: Arc<Semaphore>,
+    max: usize,
+    in_use: Gauge,
+}
+
+/// An ingest request's slot, given back when dropped.
+#[derive(Debug)]
+pub struct IngestSlot {
+    _permit: OwnedSemaphorePermit,
+    in_use: Gauge,
+}
+
+impl Drop for IngestSlot {
+    fn drop(&mut self) {
+        self.in_use.dec();
+    }
+}
+
+impl IngestSlots {
+    /// `max` slots (at least 1); `in_use` counts the slots taken (a metric).
+    pub fn new(max: usize, in_use: Gauge) -> Self {
+        let max = max.max(1);
+        IngestSlots {
+            slots: Arc::new(Semaphore::new(max)),
+            max,
+            in_use,
+        }
+    }
+
+    /// A slot, or 429 when all are taken (the client retries after `Retry-After`).
+    pub fn try_take(&self) -> Result<IngestSlot, ApiError> {
+        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "the server is handling {} ingest requests, its limit (--max-concurrent-ingests); retry later",
+                    self.max
+                ),
+            )
+        })?;
+        self.in_use.inc();
+        Ok(IngestSlot {
+            _permit: permit,
+            in_use: self.in_use.clone(),
+        })
     }
 }
 
@@ -221,6 +347,7 @@ mod tests {
             request_burst: 2.0,
             bytes_per_sec: 0.0,
             bytes_burst: 0.0,
+            max_tenants: 100,
         });
         assert!(rl.check("a", 1.0, 1e12).is_ok());
         assert!(rl.check("a", 1.0, 0.0).is_ok());
@@ -233,6 +360,54 @@ mod tests {
         };
         let later = b.at + Duration::from_secs(2);
         assert!(b.take(1.0, 1.0, 5.0, later), "refilled 2 tokens in 2 s");
+    }
+
+    #[test]
+    fn idle_tenants_are_forgotten_and_the_tenant_map_is_bounded() {
+        // 1 request/s, burst 2: a bucket used once is full again 1 s later.
+        let rl = RateLimiter::new(RateLimits {
+            requests_per_sec: 1.0,
+            request_burst: 2.0,
+            bytes_per_sec: 0.0,
+            bytes_burst: 0.0,
+            max_tenants: 2,
+        });
+        let t0 = Instant::now();
+        rl.check_at("a", 1.0, 0.0, t0).unwrap();
+        rl.check_at("b", 1.0, 0.0, t0).unwrap();
+        assert_eq!(rl.tenants(), 2);
+        // Both buckets are in use: a third tenant is refused, the known ones are not.
+        let e = rl.check_at("c", 1.0, 0.0, t0).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert!(e.message.contains("tenants"), "{e}");
+        rl.check_at("a", 1.0, 0.0, t0).unwrap();
+        assert_eq!(rl.tenants(), 2);
+        // 1.5 s later b is full again (1 + 1.5 >= 2) but a is not (0 + 1.5 < 2): b goes.
+        let t1 = t0 + Duration::from_millis(1500);
+        rl.check_at("c", 1.0, 0.0, t1).unwrap();
+        assert_eq!(rl.tenants(), 2);
+        // a kept its bucket: 1.5 tokens, so one request passes and the next does not.
+        rl.check_at("a", 1.0, 0.0, t1).unwrap();
+        assert!(rl.check_at("a", 1.0, 0.0, t1).is_err());
+    }
+
+    #[test]
+    fn ingest_slots_are_given_back_on_drop() {
+        let gauge = Gauge::default();
+        let slots = IngestSlots::new(1, gauge.clone());
+        let first = slots.try_take().unwrap();
+        assert_eq!(gauge.get(), 1);
+        let e = slots.try_take().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        drop(first);
+        assert_eq!(gauge.get(), 0);
+        assert!(slots.try_take().is_ok());
+        assert_eq!(
+            concurrent_ingests_for(4 << 30, 64 << 20, 256 << 20),
+            12,
+            "4 GiB / 320 MiB"
+        );
+        assert_eq!(concurrent_ingests_for(1, 64, 64), 1, "at least one");
     }
 
     #[tokio::test]

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub errors: Family<EndpointStatus, Counter>,
     /// Requests being served.
     pub in_flight: Gauge,
+    /// Ingest requests holding one of the `--max-concurrent-ingests` slots.
+    pub ingest_in_flight: Gauge,
     /// Ingested body bytes as received, by endpoint.
     pub ingest_bytes: Family<Endpoint, Counter>,
     /// Profiles stored (durable), by endpoint.
@@ -65,6 +67,7 @@ impl Default for Metrics {
             requests: Family::default(),
             errors: Family::default(),
             in_flight: Gauge::default(),
+            ingest_in_flight: Gauge::default(),
             ingest_bytes: Family::default(),
             ingest_profiles: Family::default(),
             ingest_samples: Family::default(),
@@ -88,6 +91,11 @@ impl Default for Metrics {
             "http_in_flight",
             "HTTP requests being served",
             m.in_flight.clone(),
+        );
+        r.register(
+            "ingest_in_flight",
+            "Ingest requests being handled (at most --max-concurrent-ingests)",
+            m.ingest_in_flight.clone(),
         );
         r.register(
             "ingest_bytes",

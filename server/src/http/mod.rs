@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  request ─► track (metrics) ─► connect_errors (push route) ─► timeout ─► auth (API routes)
-//!      ─► handler: Tenant (X-Scope-OrgID) ─► rate limit ─► bounded body (+ gzip, bounded)
+//!      ─► handler: Tenant (X-Scope-OrgID) ─► rate limit ─► ingest slot (429 when all taken)
+//!      ─► bounded body (+ gzip, bounded)
 //!      ─► Store::append (decode, WAL fsync) ─► 200 only once durable
 //!      ─► query routes: crate::engine (tenant session, read-only SQL, limits) ─► stream
 //! ```
@@ -12,7 +13,8 @@
 //!   into [`api_routes`], so they get the same auth, tenant, limits and metrics.
 //! - [`error`]: the one [`error::ApiError`], status and JSON body per kind.
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
-//!   [`pyroscope`]: `POST /ingest`; [`push`]: the Connect push RPC.
+//!   [`pyroscope`]: `POST /ingest` (with [`sample_types`] for its multipart parts);
+//!   [`push`]: the Connect push RPC.
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and rate limits;
 //!   [`metrics`]: `GET /metrics`.
 
@@ -24,6 +26,7 @@ pub mod metrics;
 pub mod push;
 pub mod pyroscope;
 pub mod query;
+pub mod sample_types;
 
 use crate::engine::Engine;
 use axum::Router;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub limits: Arc<limits::HttpLimits>,
     /// Per-tenant token buckets.
     pub rate: Arc<limits::RateLimiter>,
+    /// The cap on ingest requests handled at once.
+    pub ingest_slots: Arc<limits::IngestSlots>,
     /// Accepted bearer tokens.
     pub auth: Arc<auth::Auth>,
     /// Prometheus metrics.
@@ -60,12 +65,17 @@ impl AppState {
         auth: auth::Auth,
         engine: Arc<Engine>,
     ) -> Self {
+        let metrics = Arc::new(metrics::Metrics::default());
         AppState {
             store: Arc::new(store),
             rate: Arc::new(limits::RateLimiter::new(limits.rate)),
+            ingest_slots: Arc::new(limits::IngestSlots::new(
+                limits.max_concurrent_ingests,
+                metrics.ingest_in_flight.clone(),
+            )),
             limits: Arc::new(limits),
             auth: Arc::new(auth),
-            metrics: Arc::new(metrics::Metrics::default()),
+            metrics,
             engine,
         }
     }

@@ -14,7 +14,7 @@ use super::ingest::{admit, body_of, record, store_all};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -157,14 +157,15 @@ fn decode_request(json: bool, body: &[u8]) -> ApiResult<Vec<Series>> {
 }
 
 /// `POST /push.v1.PusherService/Push`: answers an empty `PushResponse` once every profile
-/// is durable.
+/// is durable. A request is stored whole or not at all: one bad profile fails it (400,
+/// Connect code `invalid_argument`) and none of its profiles is stored.
 pub async fn push(
     State(state): State<AppState>,
     tenant: Tenant,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    admit(&state, &tenant)?;
+    let _slot = admit(&state, &tenant)?;
     let json = is_json(&headers);
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let series = decode_request(json, &data)?;
@@ -176,13 +177,14 @@ pub async fn push(
             "{n} profiles in one push request, the limit is {max}"
         )));
     }
-    let mut records = Vec::with_capacity(n);
+    let mut entries = Vec::with_capacity(n);
     for (labels, samples) in series {
         for raw in samples.into_iter().filter(|s| !s.is_empty()) {
-            records.push(record(&tenant, labels.clone(), Some(Format::Pprof), 0, raw));
+            entries.push(record(&tenant, labels.clone(), Some(Format::Pprof), 0, raw).into());
         }
     }
-    store_all(&state, PUSH_PATH, received, records).await?;
+    // All or nothing: every profile is decoded and validated before any is written.
+    store_all(&state, PUSH_PATH, received, entries).await?;
     Ok(if json {
         Json(serde_json::json!({})).into_response()
     } else {
@@ -205,7 +207,11 @@ pub async fn connect_errors(request: Request, next: Next) -> Response {
     match response.extensions().get::<ApiError>() {
         Some(e) => {
             let body = serde_json::json!({ "code": e.kind.connect_code(), "message": e.message });
-            (e.status(), Json(body)).into_response()
+            let mut connect = (e.status(), Json(body)).into_response();
+            if let Some(retry) = response.headers().get(RETRY_AFTER) {
+                connect.headers_mut().insert(RETRY_AFTER, retry.clone());
+            }
+            connect
         }
         None => response,
     }

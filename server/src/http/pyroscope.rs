@@ -8,12 +8,14 @@
 //!   [`super::ingest::canonical_labels`]).
 //! - `from`, `until`: unix time in seconds, or ms/us/ns by digit count (13/16/19), or
 //!   `YYYYMMDD`, or `now`, `now-1h`, ... `from` is the profile time (default: the
-//!   profile's own time, else now); `until` is checked but not stored.
+//!   profile's own time, else now). With both, `until` must not be before `from`, and
+//!   `until - from` is the profile's duration (`profiles.duration_nanos`) unless the
+//!   profile carries its own (pprof `duration_nanos`); folded and lines never do.
 //! - `format`: `folded` (default; Pyroscope calls it `groups`), `lines` (one stack per
-//!   line, each one sample), `pprof` (raw body, or multipart/form-data with a `profile`
-//!   part, an optional `sample_type_config` JSON part and an optional `prev_profile`
-//!   part, which is ignored: flamedb stores the profile as sent). A multipart body is
-//!   read as pprof whatever `format` says, as Pyroscope does.
+//!   line, each one sample), `pprof` (raw body, stored as sent, or multipart/form-data
+//!   with a `profile` part and optional `sample_type_config` (JSON) and `prev_profile`
+//!   parts, applied as [`super::sample_types`] describes). A multipart body is read as
+//!   pprof whatever `format` says, as Pyroscope does.
 //! - `sampleRate`, `spyName`, `units`, `aggregationType`: stored as the series labels
 //!   `sample_rate`, `spy_name`, `units`, `aggregation` when given.
 
@@ -21,11 +23,13 @@ use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
 use super::ingest::{admit, body_of, record, store_all};
+use super::sample_types::{self, SampleTypeConfigs};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use bytes::Bytes;
-use flamedb_profile::Format;
+use flamedb_profile::{DecodeLimits, DecodeOptions, Format, Profile};
+use flamedb_storage::WalEntry;
 
 /// `POST /ingest`: answers 200 with an empty body once the profile is durable.
 pub async fn ingest(
@@ -35,7 +39,7 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    admit(&state, &tenant)?;
+    let _slot = admit(&state, &tenant)?;
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("query string: {e}")))?;
@@ -54,10 +58,16 @@ pub async fn ingest(
         Some(t) => parse_time(t)?,
         None => 0,
     };
+    let mut duration_nanos = 0;
     if let Some(until) = get("until") {
         let until = parse_time(until)?;
-        if time_nanos != 0 && until < time_nanos {
-            return Err(ApiError::bad_request("until is before from"));
+        if time_nanos != 0 {
+            if until < time_nanos {
+                return Err(ApiError::bad_request(format!(
+                    "until ({until} ns) is before from ({time_nanos} ns)"
+                )));
+            }
+            duration_nanos = until - time_nanos;
         }
     }
     labels.extend(metadata_labels(&get)?);
@@ -67,29 +77,38 @@ pub async fn ingest(
         .unwrap_or("")
         .to_string();
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
-    let (format, data) = body_format(&content_type, get("format"), data).await?;
-    let r = record(&tenant, labels, Some(format), time_nanos, data);
-    store_all(&state, "/ingest", received, vec![r]).await?;
+    let limits = state.store.config().decode;
+    let mut entries = Vec::new();
+    if let Some((format, data)) = body_format(&content_type, get("format"), data, limits).await? {
+        entries.push(WalEntry {
+            record: record(&tenant, labels, Some(format), time_nanos, data),
+            duration_nanos,
+        });
+    }
+    store_all(&state, "/ingest", received, entries).await?;
     Ok(StatusCode::OK)
 }
 
-/// The format of the body and the profile bytes to store: multipart is pprof, else
-/// `format` decides (folded by default; `lines` is rewritten as folded).
+/// The format of the body and the profile bytes to store: multipart is pprof (with its
+/// sample type config applied; `None` when nothing is left to store), else `format`
+/// decides (folded by default; `lines` is rewritten as folded).
 async fn body_format(
     content_type: &str,
     format: Option<&str>,
     data: Bytes,
-) -> ApiResult<(Format, Bytes)> {
+    limits: DecodeLimits,
+) -> ApiResult<Option<(Format, Bytes)>> {
     if content_type.starts_with("multipart/form-data") {
-        return Ok((
-            Format::Pprof,
-            pprof_from_multipart(content_type, data).await?,
-        ));
+        let parts = read_multipart(content_type, data).await?;
+        let converted = tokio::task::spawn_blocking(move || convert_multipart(parts, limits))
+            .await
+            .map_err(ApiError::internal)??;
+        return Ok(converted.map(|data| (Format::Pprof, data)));
     }
     match format.unwrap_or("folded") {
-        "folded" | "groups" | "collapsed" => Ok((Format::Folded, data)),
-        "lines" => Ok((Format::Folded, lines_to_folded(&data))),
-        "pprof" => Ok((Format::Pprof, data)),
+        "folded" | "groups" | "collapsed" => Ok(Some((Format::Folded, data))),
+        "lines" => Ok(Some((Format::Folded, lines_to_folded(&data)))),
+        "pprof" => Ok(Some((Format::Pprof, data))),
         f @ ("jfr" | "speedscope" | "trie" | "tree") => Err(ApiError::bad_request(format!(
             "format {f:?} is not supported by flamedb: send folded, lines or pprof"
         ))),
@@ -231,32 +250,69 @@ fn lines_to_folded(data: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The `profile` part of a multipart body; `sample_type_config`, when present, must be a
-/// JSON object (flamedb keeps every sample type, so its content is not used).
-async fn pprof_from_multipart(content_type: &str, body: Bytes) -> ApiResult<Bytes> {
+/// The parts of a multipart `/ingest` body that Pyroscope reads.
+struct MultipartParts {
+    profile: Bytes,
+    prev_profile: Option<Bytes>,
+    configs: Option<SampleTypeConfigs>,
+}
+
+/// Reads the `profile`, `prev_profile` and `sample_type_config` parts (others are
+/// skipped); `sample_type_config` must be valid.
+async fn read_multipart(content_type: &str, body: Bytes) -> ApiResult<MultipartParts> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| ApiError::bad_request(format!("multipart Content-Type: {e}")))?;
     let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
-    let mut profile = None;
+    let (mut profile, mut prev_profile, mut configs) = (None, None, None);
     let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
         let bytes = field.bytes().await.map_err(bad)?;
         match name.as_str() {
             "profile" => profile = Some(bytes),
-            "sample_type_config" => {
-                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
-                    .map_err(|e| {
-                        ApiError::bad_request(format!(
-                            "sample_type_config is not a JSON object: {e}"
-                        ))
-                    })?;
-            }
+            "prev_profile" => prev_profile = Some(bytes).filter(|b| !b.is_empty()),
+            "sample_type_config" => configs = Some(sample_types::parse_configs(&bytes)?),
             _ => {}
         }
     }
-    profile.ok_or_else(|| ApiError::bad_request("multipart body has no `profile` part"))
+    let profile =
+        profile.ok_or_else(|| ApiError::bad_request("multipart body has no `profile` part"))?;
+    Ok(MultipartParts {
+        profile,
+        prev_profile,
+        configs,
+    })
+}
+
+/// Decodes the parts, applies the sample type config (Pyroscope's default mapping when
+/// the part is absent) and the difference to `prev_profile`, and encodes the result as
+/// pprof; `None` when nothing is left (or the profile part is empty, as Pyroscope).
+fn convert_multipart(parts: MultipartParts, limits: DecodeLimits) -> ApiResult<Option<Bytes>> {
+    if parts.profile.is_empty() {
+        return Ok(None);
+    }
+    let decode = |name: &str, data: &[u8]| -> ApiResult<Profile> {
+        let options = DecodeOptions {
+            limits,
+            perf_event: None,
+        };
+        flamedb_profile::decode(data, Some(Format::Pprof), &options)
+            .map(|(_, p)| p)
+            .map_err(|e| {
+                let mut e = ApiError::from(e);
+                e.message = format!("multipart part `{name}`: {}", e.message);
+                e
+            })
+    };
+    let profile = decode("profile", &parts.profile)?;
+    let prev = match &parts.prev_profile {
+        Some(data) => Some(decode("prev_profile", data)?),
+        None => None,
+    };
+    let configs = parts.configs.unwrap_or_else(sample_types::default_configs);
+    Ok(sample_types::apply(profile, prev.as_ref(), &configs)?
+        .map(|p| Bytes::from(flamedb_profile::pprof::encode(&p))))
 }
 
 #[cfg(test)]
