@@ -44,6 +44,49 @@ pub struct AppendStats {
     pub profiles: u64,
 }
 
+/// Checks that every sample label set of `profile` (of samples [`Head::append`] stores,
+/// those with a non-zero value) merges with `labels` within the label limits: after this,
+/// `Head::append` cannot fail, so the store checks it before writing the WAL.
+pub fn check_series(labels: &Labels, profile: &Profile, opts: &AppendOptions) -> Result<()> {
+    let mut seen = hashbrown::HashSet::new();
+    for (i, s) in profile.samples.iter().enumerate() {
+        if profile.sample_values(i).iter().any(|&v| v != 0) && seen.insert(s.labels) {
+            series_labels(labels, profile, s.labels, opts)?;
+        }
+    }
+    Ok(())
+}
+
+/// The series labels of a sample: its string labels (except the ignored ones) under the
+/// ingest labels, which win over sample labels of the same name.
+fn series_labels(
+    labels: &Labels,
+    profile: &Profile,
+    set: LabelSetId,
+    opts: &AppendOptions,
+) -> Result<Labels> {
+    let extra: Vec<(String, String)> = profile
+        .label_sets
+        .get(set)
+        .iter()
+        .filter_map(|l| match l.value {
+            LabelValue::Str(v) => {
+                let k = profile.strings.get(l.key);
+                (!opts.ignored_sample_labels.iter().any(|i| i == k))
+                    .then(|| (sanitize_name(k), profile.strings.get(v).to_string()))
+            }
+            LabelValue::Num { .. } => None,
+        })
+        .collect();
+    if extra.is_empty() {
+        return Ok(labels.clone());
+    }
+    Labels::new(
+        extra.into_iter().chain(labels.pairs().iter().cloned()),
+        &opts.label_limits,
+    )
+}
+
 /// The unflushed data of one partition.
 #[derive(Debug)]
 pub struct Head {
@@ -218,28 +261,7 @@ impl Head {
         set: LabelSetId,
         opts: &AppendOptions,
     ) -> Result<u32> {
-        let extra: Vec<(String, String)> = profile
-            .label_sets
-            .get(set)
-            .iter()
-            .filter_map(|l| match l.value {
-                LabelValue::Str(v) => {
-                    let k = profile.strings.get(l.key);
-                    (!opts.ignored_sample_labels.iter().any(|i| i == k))
-                        .then(|| (sanitize_name(k), profile.strings.get(v).to_string()))
-                }
-                LabelValue::Num { .. } => None,
-            })
-            .collect();
-        let full = if extra.is_empty() {
-            labels.clone()
-        } else {
-            // Ingest labels win over sample labels of the same name.
-            Labels::new(
-                extra.into_iter().chain(labels.pairs().iter().cloned()),
-                &opts.label_limits,
-            )?
-        };
+        let full = series_labels(labels, profile, set, opts)?;
         if let Some(&id) = self.series_index.get(&full) {
             return Ok(id);
         }

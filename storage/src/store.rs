@@ -241,10 +241,9 @@ impl Store {
     /// one WAL record, so a crash keeps all of them or none. Returns once they are durable,
     /// one receipt per entry in order.
     ///
-    /// What is not covered: an entry whose sample labels break the label limits once
-    /// merged with the series labels fails when its rows are built, after the WAL write;
-    /// the call then fails but the other entries are in their heads (and replay skips
-    /// the bad entry again), as for [`Store::append`].
+    /// Sample labels are checked against the label limits before the write too
+    /// ([`crate::head::check_series`]), so adding the rows to heads afterwards does not
+    /// fail on input; only a failed WAL write (nothing acknowledged) fails the call then.
     pub async fn append_batch(&self, entries: Vec<WalEntry>) -> Result<Vec<AppendReceipt>> {
         if entries.is_empty() {
             return Ok(Vec::new());
@@ -568,6 +567,7 @@ fn prepare_new(
         };
     }
     let (labels, key) = partition_of(config, record)?;
+    crate::head::check_series(&labels, &profile, &config.append)?;
     Ok((profile, labels, key))
 }
 

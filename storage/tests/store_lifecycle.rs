@@ -29,6 +29,28 @@ fn record(app: &str, time: i64, folded: &str) -> WalRecord {
     }
 }
 
+/// A pprof profile with one sample `main;a` = 1 labelled `key=value`.
+fn pprof_with_label(key: &str, value: &str) -> Vec<u8> {
+    use flamedb_profile::{FrameKind, Label, LabelValue, Profile};
+    let mut p = Profile::new();
+    p.add_sample_type("cpu", "nanoseconds");
+    let locations: Vec<_> = ["main", "a"]
+        .iter()
+        .map(|f| {
+            p.symbols
+                .intern_named_location(f, None, 0, FrameKind::Unspecified)
+        })
+        .collect();
+    let stack = p.symbols.stacks.intern(locations);
+    let label = Label {
+        key: p.symbols.intern(key),
+        value: LabelValue::Str(p.symbols.intern(value)),
+    };
+    let set = p.label_sets.intern(&[label]);
+    p.push_sample(stack, &[1], set, None);
+    flamedb_profile::pprof::encode(&p)
+}
+
 async fn open(objects: Arc<dyn ObjectStore>, wal: &std::path::Path) -> Store {
     let config = StoreConfig {
         wal_dir: wal.to_path_buf(),
@@ -123,6 +145,17 @@ async fn a_batch_is_stored_whole_or_not_at_all_and_keeps_its_duration() {
             ])
             .await;
         assert!(bad.is_err());
+        // A sample label over the label limits (values up to 1024 bytes) is found before
+        // the WAL write too, not when rows are built.
+        let mut long = record("api", DAY, "");
+        long.format = Some(Format::Pprof);
+        long.data = Bytes::from(pprof_with_label("pod", &"x".repeat(2000)));
+        let bad = store
+            .append_batch(vec![record("api", DAY, "main;a 1\n").into(), long.into()])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("1024"), "{bad}");
         let ok = store
             .append_batch(vec![
                 WalEntry {
