@@ -324,7 +324,13 @@ async fn ingest_in_flight(server: &Server) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_requests_over_the_cap_get_429_until_a_slot_is_free() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("data"), &["--max-concurrent-ingests", "1"]);
+    // Set through the config file (flags and FLAMEDB_* variables parse the same way).
+    let config = tmp.path().join("flamedb.conf");
+    std::fs::write(&config, "max-concurrent-ingests = 1\n").unwrap();
+    let server = Server::start(
+        &tmp.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
     let api = Api::new(&server, "default");
     // The first request's body is a stream this test controls: it stays open (holding
     // the only slot) until the sender is dropped.
@@ -399,4 +405,26 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[test]
+fn a_cap_of_zero_is_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--max-concurrent-ingests", "0"),
+        ("--tenant-rate-max-tenants", "0"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(tmp.path())
+            .args([flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("at least 1"),
+            "{stderr}"
+        );
+    }
 }

@@ -44,7 +44,9 @@
 //! series of a label filter are contiguous ids because series are sorted by labels.
 //!
 //! **Durability.** [`wal`]: appended and fdatasynced before acknowledging, batched so one
-//! fsync covers many concurrent appends; torn tails are dropped on open. Heads are applied
+//! fsync covers many concurrent appends; torn tails are dropped on open. The profiles of
+//! one [`Store::append_batch`] are checked first and then form one WAL record, so they are
+//! stored all or none, also across a crash. Heads are applied
 //! in sequence order by one thread, and each block records the WAL range it holds, which
 //! makes replay after a crash exactly-once ([`store`]). A block's `meta.json` is written
 //! last with a create-only put: readers see whole blocks or nothing. HTTP object stores

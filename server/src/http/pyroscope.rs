@@ -67,7 +67,7 @@ pub async fn ingest(
                     "until ({until} ns) is before from ({time_nanos} ns)"
                 )));
             }
-            duration_nanos = until - time_nanos;
+            duration_nanos = until.saturating_sub(time_nanos);
         }
     }
     labels.extend(metadata_labels(&get)?);

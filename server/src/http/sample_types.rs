@@ -12,8 +12,9 @@
 //!   difference `profile - prev_profile` per stack and sample label set. A stack whose
 //!   value went down counts 0 (Pyroscope zeroes such a tree node), and a label set the
 //!   previous profile does not have is not stored for that type (Pyroscope keeps it only
-//!   as the base of the next difference). Without `prev_profile`, cumulative types are
-//!   dropped: a difference needs two profiles. `prev_profile`'s other types are ignored.
+//!   as the base of the next difference). Without `prev_profile` (or when it lacks the
+//!   type), cumulative types are dropped: a difference needs two profiles.
+//!   `prev_profile`'s other types are ignored.
 //! - `aggregation` (`sum` or `average`) and `sampled` are checked but change nothing:
 //!   flamedb stores values as sent, and every profile row keeps its sampling period.
 //!
