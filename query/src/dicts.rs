@@ -132,6 +132,29 @@ impl BlockDict {
         out
     }
 
+    /// Appends the frame names of node `node`'s own location (callers before the functions
+    /// inlined into them) to `out`, each after a ';' unless it is the first byte written
+    /// since `start`.
+    fn write_location_frames(&self, node: u32, out: &mut Vec<u8>, start: usize) {
+        let s = &self.symbols;
+        let Some(n) = s.stacks.nodes().get(node as usize) else {
+            return;
+        };
+        let mut put = |name: &str| {
+            if out.len() > start {
+                out.push(b';');
+            }
+            out.extend_from_slice(name.as_bytes());
+        };
+        let lines = s.location_lines(n.location);
+        if lines.is_empty() {
+            put(&s.line_name(n.location, None));
+        }
+        for line in lines.iter().rev() {
+            put(&s.line_name(n.location, Some(line)));
+        }
+    }
+
     /// The folded form of node `node` (`root;...;leaf`) appended to `out`.
     pub fn write_folded(&self, node: u32, out: &mut String) {
         let mut first = true;
@@ -142,6 +165,44 @@ impl BlockDict {
             first = false;
             out.push_str(n);
         });
+    }
+}
+
+/// Writes the folded text of many stacks into one buffer, copying the text of a prefix
+/// already written (by an earlier stack of the same dictionary) instead of walking and
+/// looking up its frames again: the stacks of a flame graph or a GROUP BY share most of
+/// their callers.
+#[derive(Default)]
+pub struct FoldedWriter {
+    /// (dictionary, node) -> where its folded text already is in the output.
+    memo: hashbrown::HashMap<(usize, u32), (usize, usize)>,
+    path: Vec<u32>,
+}
+
+impl FoldedWriter {
+    /// Appends the folded text of node `node` of `dict` to `out`.
+    pub fn write(&mut self, dict: &Arc<BlockDict>, node: u32, out: &mut Vec<u8>) {
+        let id = Arc::as_ptr(dict) as usize;
+        let nodes = dict.symbols.stacks.nodes();
+        self.path.clear();
+        let mut cur = node;
+        let mut prefix = None;
+        while cur != StackId::EMPTY.0 && (cur as usize) < nodes.len() {
+            if let Some(&hit) = self.memo.get(&(id, cur)) {
+                prefix = Some(hit);
+                break;
+            }
+            self.path.push(cur);
+            cur = nodes[cur as usize].parent.0;
+        }
+        let start = out.len();
+        if let Some((at, len)) = prefix {
+            out.extend_from_within(at..at + len);
+        }
+        for &n in self.path.iter().rev() {
+            dict.write_location_frames(n, out, start);
+            self.memo.insert((id, n), (start, out.len() - start));
+        }
     }
 }
 

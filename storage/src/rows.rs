@@ -61,7 +61,9 @@ pub struct ProfileRows {
     pub period: Vec<i64>,
     /// Sum of the profile's values.
     pub total: Vec<i64>,
-    /// Number of distinct stacks with a non-zero value.
+    /// Number of distinct stacks with a non-zero value, which is the number of the
+    /// profile's sample rows in its block (readers locate a series' rows by it: see
+    /// [`crate::block::group_rows`]).
     pub stacks: Vec<u32>,
 }
 

@@ -382,6 +382,31 @@ async fn block_round_trip(s: &dyn ObjectStore, root: &Path) -> Result<()> {
         ]
     );
 
+    // Series groups by the profiles' row counts: pod a (profiles 0-1) has rows 0-1, pod b
+    // (profiles 2-3) row 2.
+    let groups = block::group_rows(&back.profiles, 3).context("row counts add up")?;
+    assert_eq!(groups, [(0, 2, 0..2), (2, 4, 2..3)]);
+    assert_eq!(block::group_rows(&back.profiles, 4), None);
+    // Selected rows and columns: pod b's row, then rows 0 and 2 without the profile column.
+    let read = |rows: Vec<std::ops::Range<usize>>, skip_profile| block::SampleRead {
+        rows: Some(rows),
+        skip_profile,
+    };
+    let b_rows =
+        block::read_samples_with(s, root, &bp, &read(std::iter::once(2..3).collect(), false))
+            .await?;
+    assert_eq!((b_rows.profile, b_rows.value), (vec![2], vec![15]));
+    let two = block::read_samples_with(s, root, &bp, &read(vec![0..1, 2..3], true)).await?;
+    assert!(two.profile.is_empty());
+    assert_eq!(two.value, [3, 15]);
+    assert_eq!(two.stack, [sm.stack[0], sm.stack[2]]);
+    let outside =
+        block::read_samples_with(s, root, &bp, &read(std::iter::once(2..4).collect(), false)).await;
+    assert!(
+        matches!(outside, Err(flamedb_storage::Error::Corrupt { .. })),
+        "rows beyond the file: {outside:?}"
+    );
+
     // meta.json is create-only: writing the same block again fails and leaves it readable.
     let again = block::write_block(s, root, &bp, &data, empty_meta()).await;
     assert!(

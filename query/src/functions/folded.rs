@@ -1,8 +1,12 @@
 //! `folded(stack)`: the stack as `root;caller;...;leaf`.
 
 use super::common::{Bound, DOC_SECTION, stack_arg};
-use arrow::array::StringBuilder;
+use crate::dicts::FoldedWriter;
+use arrow::array::StringArray;
+use arrow::array::builder::NullBufferBuilder;
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::DataType;
+use datafusion::common::exec_err;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -53,21 +57,35 @@ impl ScalarUDFImpl for FoldedFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (_, keys) = stack_arg(&args.args[0], args.number_rows)?;
         let nodes = self.bound.nodes_of(&keys)?;
-        let mut folded = hashbrown::HashMap::with_capacity(nodes.len());
-        for (k, (dict, node)) in &nodes {
-            let mut s = String::new();
-            dict.write_folded(*node, &mut s);
-            folded.insert(*k, s);
-        }
-        let bytes: usize = folded.values().map(|s| s.len()).sum();
-        let mut b = StringBuilder::with_capacity(keys.len(), bytes.max(keys.len()));
+        // Offsets and bytes written directly: one pass, no string per stack, and the text
+        // of a caller prefix already written is copied instead of rebuilt.
+        let mut writer = FoldedWriter::default();
+        let mut values: Vec<u8> = Vec::with_capacity(keys.len() * 64);
+        let mut offsets: Vec<i32> = Vec::with_capacity(keys.len() + 1);
+        offsets.push(0);
+        let mut nulls = NullBufferBuilder::new(keys.len());
         for k in keys.iter() {
-            match k.and_then(|k| folded.get(&k)) {
-                Some(s) => b.append_value(s),
-                None => b.append_null(),
+            match k.and_then(|k| nodes.get(&k)) {
+                Some((dict, node)) => {
+                    writer.write(dict, *node, &mut values);
+                    nulls.append_non_null();
+                }
+                None => nulls.append_null(),
             }
+            let Ok(end) = i32::try_from(values.len()) else {
+                return exec_err!(
+                    "folded(): the stacks of one batch exceed 2 GiB of text; select fewer rows"
+                );
+            };
+            offsets.push(end);
         }
-        Ok(ColumnarValue::Array(Arc::new(b.finish())))
+        // Frame names are valid UTF-8 and ';' is ASCII, so every value is.
+        let array = StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(values),
+            nulls.finish(),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(array)))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -255,14 +255,17 @@ impl ExecutionPlan for FlameScanExec {
         let schema = self.schema.clone();
         let batch_size = task.session_config().batch_size().max(1024);
         let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
-        let scanned = MetricBuilder::new(&self.metrics).counter("rows_scanned", partition);
+        let counts = ScanCounts {
+            scanned: MetricBuilder::new(&self.metrics).counter("rows_scanned", partition),
+            pruned: MetricBuilder::new(&self.metrics).counter("rows_pruned", partition),
+        };
         let limit = spec.limit;
         let stream = futures::stream::iter(blocks)
             .map(move |b| {
                 let (ctx, spec, sel, schema) =
                     (ctx.clone(), spec.clone(), selection.clone(), schema.clone());
-                let scanned = scanned.clone();
-                async move { scan_block(&ctx, &spec, &sel, &schema, &b, batch_size, &scanned).await }
+                let counts = counts.clone();
+                async move { scan_block(&ctx, &spec, &sel, &schema, &b, batch_size, &counts).await }
             })
             .buffered(2)
             .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
@@ -283,6 +286,14 @@ impl ExecutionPlan for FlameScanExec {
     }
 }
 
+/// Rows a scan decoded, and sample rows it skipped without decoding (pages of series and
+/// sample types the filters exclude), shown by EXPLAIN ANALYZE.
+#[derive(Clone)]
+struct ScanCounts {
+    scanned: datafusion::physical_plan::metrics::Count,
+    pruned: datafusion::physical_plan::metrics::Count,
+}
+
 /// Reads one block and returns its passing rows as batches of the scan's schema.
 async fn scan_block(
     ctx: &FlameContext,
@@ -291,7 +302,7 @@ async fn scan_block(
     schema: &SchemaRef,
     b: &BlockInfo,
     batch_size: usize,
-    scanned: &datafusion::physical_plan::metrics::Count,
+    counts: &ScanCounts,
 ) -> Result<Vec<RecordBatch>> {
     let (store, root) = ctx.objects();
     let profiles = block::read_profiles(store, root, &b.path)
@@ -318,7 +329,7 @@ async fn scan_block(
         let rows: Vec<u32> = (0..profiles.len() as u32)
             .filter(|&i| keep_profile[i as usize])
             .collect();
-        scanned.add(profiles.len());
+        counts.scanned.add(profiles.len());
         return side.batches(spec, schema, &rows, None, None, batch_size);
     }
     let dict = if wants(Col::Stack) || sel.has_stack_preds() {
@@ -327,18 +338,43 @@ async fn scan_block(
         None
     };
     let keep_stack = dict.as_ref().and_then(|d| sel.stack_mask(d));
-    let samples = block::read_samples(store, root, &b.path)
+    let needs_time = wants(Col::Time) || spec.collapse == Some(Collapse::ByProfile);
+    let plan = read_plan(&profiles, &keep_profile, b.meta.rows as usize, needs_time);
+    let mut samples = block::read_samples_with(store, root, &b.path, &plan.read)
         .await
         .map_err(storage_err)?;
-    scanned.add(samples.len());
+    if plan.read.skip_profile {
+        // Every profile of a read group is kept and no column needs the profile itself:
+        // the group's first profile stands for its rows (same sample type and series).
+        samples.profile = Vec::with_capacity(samples.len());
+        for (range, rep) in &plan.groups {
+            samples
+                .profile
+                .extend(std::iter::repeat_n(*rep, range.len()));
+        }
+    }
+    counts.scanned.add(samples.len());
+    counts.pruned.add(b.meta.rows as usize - samples.len());
     let mut rows = Vec::with_capacity(samples.len());
-    for (i, (&p, &s)) in samples.profile.iter().zip(&samples.stack).enumerate() {
-        let p_ok = keep_profile.get(p as usize).copied().unwrap_or(false);
-        let s_ok = keep_stack
-            .as_ref()
-            .is_none_or(|k| k.get(s as usize).copied().unwrap_or(false));
-        if p_ok && s_ok {
-            rows.push(i as u32);
+    match (&keep_stack, plan.read.skip_profile) {
+        (None, true) => rows.extend(0..samples.len() as u32),
+        (Some(k), true) => {
+            for (i, &s) in samples.stack.iter().enumerate() {
+                if k.get(s as usize).copied().unwrap_or(false) {
+                    rows.push(i as u32);
+                }
+            }
+        }
+        _ => {
+            for (i, (&p, &s)) in samples.profile.iter().zip(&samples.stack).enumerate() {
+                let p_ok = keep_profile.get(p as usize).copied().unwrap_or(false);
+                let s_ok = keep_stack
+                    .as_ref()
+                    .is_none_or(|k| k.get(s as usize).copied().unwrap_or(false));
+                if p_ok && s_ok {
+                    rows.push(i as u32);
+                }
+            }
         }
     }
     let keys = dict.as_ref().map(|d| d.keys.as_slice());
@@ -350,6 +386,49 @@ async fn scan_block(
             let all: Vec<u32> = (0..collapsed.len() as u32).collect();
             side.batches(spec, schema, &all, Some(&collapsed), keys, batch_size)
         }
+    }
+}
+
+/// Which sample rows of a block a scan reads.
+struct ReadPlan {
+    read: block::SampleRead,
+    /// The row ranges read, each with a representative profile of its group.
+    groups: Vec<(std::ops::Range<usize>, u32)>,
+}
+
+/// Plans the read of a block's samples from its profile mask: only the row ranges of
+/// (sample type, series) groups with a kept profile (label and type filters skip pages),
+/// and without the `profile` column when every profile of each read group is kept and no
+/// output needs the profile itself (`time`).
+fn read_plan(
+    profiles: &flamedb_storage::ProfileRows,
+    keep_profile: &[bool],
+    rows: usize,
+    needs_time: bool,
+) -> ReadPlan {
+    let Some(all) = block::group_rows(profiles, rows) else {
+        return ReadPlan {
+            read: block::SampleRead::default(),
+            groups: vec![],
+        };
+    };
+    let mut groups = Vec::new();
+    let mut uniform = true;
+    for (first, end, range) in all {
+        let kept = keep_profile[first..end].iter().filter(|&&k| k).count();
+        if kept == 0 || range.is_empty() {
+            continue;
+        }
+        uniform &= kept == end - first;
+        groups.push((range, first as u32));
+    }
+    let selected: usize = groups.iter().map(|(r, _)| r.len()).sum();
+    ReadPlan {
+        read: block::SampleRead {
+            rows: (selected < rows).then(|| groups.iter().map(|(r, _)| r.clone()).collect()),
+            skip_profile: uniform && !needs_time,
+        },
+        groups,
     }
 }
 
