@@ -22,6 +22,9 @@ impl ConfigExtension for FlameConfig {
 pub struct QueryConfig {
     /// Bytes of block dictionaries kept in memory between queries.
     pub dict_cache_bytes: usize,
+    /// Bytes of decoded block side tables (profile rows, series labels) kept in memory
+    /// between queries.
+    pub side_cache_bytes: usize,
     /// Memory one query may use (DataFusion's memory pool), in bytes.
     pub memory_limit: usize,
     /// Partitions (threads) a query runs on; 0 = the number of cores.
@@ -32,6 +35,7 @@ impl Default for QueryConfig {
     fn default() -> Self {
         QueryConfig {
             dict_cache_bytes: 1 << 30,
+            side_cache_bytes: 256 << 20,
             memory_limit: 4 << 30,
             target_partitions: 0,
         }

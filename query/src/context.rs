@@ -2,10 +2,13 @@
 //! catalog, dictionary cache). Plans and functions hold it but never serialize it: a
 //! process that decodes a plan injects its own.
 
+use crate::cache::{ByteLru, Weighed};
 use crate::config::QueryConfig;
 use crate::dicts::{BlockDict, DictCache, Found, dict_owner, find_keys};
 use datafusion::error::{DataFusionError, Result};
-use flamedb_storage::{BlockFile, BlockInfo, BlockPath, PartitionFilter, block, catalog::Catalog};
+use flamedb_storage::{
+    BlockFile, BlockInfo, BlockPath, Labels, PartitionFilter, ProfileRows, block, catalog::Catalog,
+};
 use hashbrown::HashMap;
 use object_store::ObjectStore;
 use object_store::path::Path;
@@ -18,7 +21,36 @@ pub struct FlameContext {
     root: Path,
     catalog: Catalog,
     dicts: DictCache,
+    sides: ByteLru<(BlockPath, BlockFile), SideTable>,
     config: QueryConfig,
+}
+
+/// A block's small side table, decoded: profile rows or series labels.
+#[derive(Debug, Clone)]
+enum SideTable {
+    Profiles(Arc<ProfileRows>),
+    Series(Arc<Vec<Labels>>),
+}
+
+impl Weighed for SideTable {
+    fn bytes(&self) -> usize {
+        match self {
+            // Seven columns of 2 to 8 bytes.
+            SideTable::Profiles(p) => 64 + p.len() * 42,
+            SideTable::Series(s) => {
+                64 + s
+                    .iter()
+                    .map(|l| {
+                        24 + l
+                            .pairs()
+                            .iter()
+                            .map(|(k, v)| 48 + k.len() + v.len())
+                            .sum::<usize>()
+                    })
+                    .sum::<usize>()
+            }
+        }
+    }
 }
 
 /// Turns a storage error into a DataFusion error, keeping the message.
@@ -34,6 +66,7 @@ impl FlameContext {
             root,
             catalog: Catalog::default(),
             dicts: DictCache::new(config.dict_cache_bytes),
+            sides: ByteLru::new(config.side_cache_bytes),
             config,
         })
     }
@@ -74,9 +107,39 @@ impl FlameContext {
             .iter()
             .find(|(n, _)| n == BlockFile::Symbols.name())
             .map_or(0, |(_, s)| *s as usize);
-        let d = Arc::new(BlockDict::new(owner, symbols, file_bytes));
-        self.dicts.insert(d.clone());
+        let d = Arc::new(BlockDict::new(owner.clone(), symbols, file_bytes));
+        self.dicts.insert(owner, d.clone());
         Ok(d)
+    }
+
+    /// A block's profile rows (`profiles.parquet`), from the cache or object storage.
+    pub async fn profiles(&self, block: &BlockPath) -> Result<Arc<ProfileRows>> {
+        let key = (block.clone(), BlockFile::Profiles);
+        if let Some(SideTable::Profiles(p)) = self.sides.get(&key) {
+            return Ok(p);
+        }
+        let p = Arc::new(
+            block::read_profiles(self.objects.as_ref(), &self.root, block)
+                .await
+                .map_err(storage_err)?,
+        );
+        self.sides.insert(key, SideTable::Profiles(p.clone()));
+        Ok(p)
+    }
+
+    /// A block's series labels (`series.parquet`), from the cache or object storage.
+    pub async fn series(&self, block: &BlockPath) -> Result<Arc<Vec<Labels>>> {
+        let key = (block.clone(), BlockFile::Series);
+        if let Some(SideTable::Series(s)) = self.sides.get(&key) {
+            return Ok(s);
+        }
+        let s = Arc::new(
+            block::read_series(self.objects.as_ref(), &self.root, block)
+                .await
+                .map_err(storage_err)?,
+        );
+        self.sides.insert(key, SideTable::Series(s.clone()));
+        Ok(s)
     }
 
     /// Finds a node for each of `keys` in the dictionaries of `tenant`: the cached ones
@@ -84,7 +147,7 @@ impl FlameContext {
     /// nowhere are left out of the answer.
     pub async fn resolve(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
         let mut found = HashMap::with_capacity(keys.len());
-        let cached_dicts = self.dicts.of_tenant(tenant);
+        let cached_dicts = self.dicts.values_where(|k| k.partition.tenant == tenant);
         find_keys(&cached_dicts, keys, &mut found);
         if found.len() == keys.len() {
             return Ok(found);
@@ -110,7 +173,11 @@ impl FlameContext {
     /// thread with its own runtime, so it works inside any runtime flavour.
     pub fn resolve_blocking(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
         let mut found = HashMap::with_capacity(keys.len());
-        find_keys(&self.dicts.of_tenant(tenant), keys, &mut found);
+        find_keys(
+            &self.dicts.values_where(|k| k.partition.tenant == tenant),
+            keys,
+            &mut found,
+        );
         if found.len() == keys.len() {
             return Ok(found);
         }

@@ -253,85 +253,11 @@ pub fn dict_owner(block: &BlockPath, meta: &BlockMeta) -> BlockPath {
 }
 
 /// Dictionaries by owner block, bounded by bytes, least recently used evicted first.
-#[derive(Debug)]
-pub struct DictCache {
-    capacity: usize,
-    inner: Mutex<CacheInner>,
-}
+pub type DictCache = crate::cache::ByteLru<BlockPath, Arc<BlockDict>>;
 
-#[derive(Debug, Default)]
-struct CacheInner {
-    entries: HashMap<BlockPath, (Arc<BlockDict>, u64)>,
-    bytes: usize,
-    clock: u64,
-}
-
-impl DictCache {
-    /// A cache holding at most `capacity` bytes (one entry larger than that is still
-    /// kept until the next insert).
-    pub fn new(capacity: usize) -> Self {
-        DictCache {
-            capacity,
-            inner: Mutex::new(CacheInner::default()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The cached dictionary of `owner`.
-    pub fn get(&self, owner: &BlockPath) -> Option<Arc<BlockDict>> {
-        let mut g = self.lock();
-        g.clock += 1;
-        let now = g.clock;
-        g.entries.get_mut(owner).map(|(d, used)| {
-            *used = now;
-            d.clone()
-        })
-    }
-
-    /// Inserts a dictionary, evicting the least recently used ones over capacity.
-    pub fn insert(&self, dict: Arc<BlockDict>) {
-        let mut g = self.lock();
-        g.clock += 1;
-        let now = g.clock;
-        g.bytes += dict.bytes();
-        if let Some((old, _)) = g.entries.insert(dict.owner.clone(), (dict, now)) {
-            g.bytes -= old.bytes();
-        }
-        while g.bytes > self.capacity && g.entries.len() > 1 {
-            let Some(victim) = g
-                .entries
-                .iter()
-                .filter(|(_, (_, used))| *used != now)
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some((d, _)) = g.entries.remove(&victim) {
-                g.bytes -= d.bytes();
-            }
-        }
-    }
-
-    /// The cached dictionaries of one tenant, most recently used first.
-    pub fn of_tenant(&self, tenant: &str) -> Vec<Arc<BlockDict>> {
-        let g = self.lock();
-        let mut v: Vec<(u64, Arc<BlockDict>)> = g
-            .entries
-            .values()
-            .filter(|(d, _)| d.owner.partition.tenant == tenant)
-            .map(|(d, used)| (*used, d.clone()))
-            .collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.0));
-        v.into_iter().map(|(_, d)| d).collect()
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.lock().bytes
+impl crate::cache::Weighed for BlockDict {
+    fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 

@@ -21,6 +21,7 @@
 //! - [`session`]: a ready session for one tenant, and the read-only SQL options.
 
 pub mod api;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod dicts;

@@ -305,16 +305,12 @@ async fn scan_block(
     counts: &ScanCounts,
 ) -> Result<Vec<RecordBatch>> {
     let (store, root) = ctx.objects();
-    let profiles = block::read_profiles(store, root, &b.path)
-        .await
-        .map_err(storage_err)?;
+    let profiles = ctx.profiles(&b.path).await?;
     let wants = |c: Col| spec.projection.contains(&c);
     let series = if sel.has_label_preds() || wants(Col::Labels) {
-        block::read_series(store, root, &b.path)
-            .await
-            .map_err(storage_err)?
+        ctx.series(&b.path).await?
     } else {
-        vec![]
+        Arc::new(vec![])
     };
     let keep_profile = sel.profile_mask(&profiles, &b.meta.sample_types, &series);
     if !keep_profile.iter().any(|&k| k) {

@@ -32,6 +32,10 @@ pub struct QueryArgs {
     /// Block dictionaries kept in memory between queries (`256MiB`, or bytes).
     #[arg(long, env = "FLAMEDB_QUERY_DICT_CACHE", default_value = "512MiB", value_parser = parse_size)]
     pub query_dict_cache: u64,
+    /// Decoded block side tables (profile rows, series labels) kept in memory between
+    /// queries (`256MiB`, or bytes).
+    #[arg(long, env = "FLAMEDB_QUERY_SIDE_CACHE", default_value = "256MiB", value_parser = parse_size)]
+    pub query_side_cache: u64,
     /// Threads one query runs on; 0 = the number of cores.
     #[arg(long, env = "FLAMEDB_QUERY_THREADS", default_value_t = 0)]
     pub query_threads: usize,
@@ -49,6 +53,7 @@ impl QueryArgs {
         }
         let config = QueryConfig {
             dict_cache_bytes: usize::try_from(self.query_dict_cache)?,
+            side_cache_bytes: usize::try_from(self.query_side_cache)?,
             memory_limit: usize::try_from(self.query_memory_limit)?,
             target_partitions: self.query_threads,
         };
