@@ -185,3 +185,37 @@ pub async fn endpoints(server: &Server, tenant: &str, data: &Path, reps: usize) 
         "reps": reps,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_paths_name_labels_and_encode_values() {
+        let labels = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let cases = [
+            (
+                labels(&[
+                    ("app", "api"),
+                    ("version", "v1.2"),
+                    ("dc", "eu"),
+                    ("pod", "p-1"),
+                ]),
+                5,
+                "/api/v1/ingest?app=api&version=v1.2&dc=eu&label.pod=p-1&time=5&format=pprof",
+            ),
+            (
+                labels(&[("app", "a b&c"), ("pod", "x/y")]),
+                -1,
+                "/api/v1/ingest?app=a%20b%26c&label.pod=x%2Fy&time=-1&format=pprof",
+            ),
+        ];
+        for (labels, time, want) in cases {
+            assert_eq!(ingest_path(&labels, time), want);
+        }
+    }
+}
