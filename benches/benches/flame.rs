@@ -11,6 +11,7 @@ use flamedb_benches::distinct::DistinctStacks;
 use flamedb_profile::flame::render::{self, FlamebearerOptions, SvgOptions};
 use flamedb_profile::flame::{FlameTree, FlameTreeBuilder};
 use flamedb_profile::pprof;
+use flamedb_profile::testing::Rng;
 use std::hint::black_box;
 
 /// Nodes the API keeps by default before folding the rest into `other`.
@@ -39,7 +40,7 @@ fn bench_build_3m(c: &mut Criterion) {
     let s = stacks();
     let n = 3_000_000;
     // The frames as strings, made once: the bench times the builder, not the generator.
-    let (mut scratch, mut names) = (Vec::new(), Vec::new());
+    let mut scratch = Vec::new();
     let all: Vec<[u32; 20]> = (0..n)
         .map(|j| {
             s.frames(j, &mut scratch);
@@ -49,16 +50,31 @@ fn bench_build_3m(c: &mut Criterion) {
     let mut g = c.benchmark_group("flame_tree");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10);
-    g.bench_function("build_3m_distinct_stacks", |b| {
-        b.iter(|| {
-            let mut t = FlameTreeBuilder::with_capacity(n + n / 8);
-            for (j, frames) in all.iter().enumerate() {
-                names.clear();
-                names.extend(frames.iter().map(|&i| s.names[i as usize].as_str()));
-                t.add_stack(names.iter().copied(), 0, 1 + (j % 7) as i64);
-            }
-            t.finish(false)
-        })
+    let build = |order: &[u32]| {
+        let mut t = FlameTreeBuilder::with_capacity(n + n / 8);
+        let mut names: Vec<&str> = Vec::with_capacity(20);
+        for &j in order {
+            names.clear();
+            names.extend(
+                all[j as usize]
+                    .iter()
+                    .map(|&i| s.names[i as usize].as_str()),
+            );
+            t.add_stack(names.iter().copied(), 0, 1 + (j % 7) as i64);
+        }
+        t.finish(false)
+    };
+    // In path order (neighbours share prefixes, as a sorted block gives them).
+    let sorted: Vec<u32> = (0..n as u32).collect();
+    g.bench_function("build_3m_distinct_stacks", |b| b.iter(|| build(&sorted)));
+    // In a seeded random order (as a hash map of per-stack sums yields them).
+    let mut shuffled = sorted.clone();
+    let mut rng = Rng::new(9);
+    for i in (1..shuffled.len()).rev() {
+        shuffled.swap(i, rng.below(i + 1));
+    }
+    g.bench_function("build_3m_distinct_stacks_shuffled", |b| {
+        b.iter(|| build(&shuffled))
     });
     g.finish();
 }
