@@ -7,25 +7,47 @@
 # that every answer's checksum equals the peers', and prints the tables with the ratios.
 # Without --smoke it also rewrites the storage and query sections of benches/RESULTS.md.
 #
-#   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke] [--via-cli]
+#   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke] [--via-cli | --via-http]
+#   benches/run.sh --flame3m
 #
 # --via-cli: ingest with the `flamedb ingest` command, one process per pod (pprof files are
 # written beside the data once), so the peak RSS reported is the ingesting processes'.
-# --smoke: debug build, DuckDB only, no RESULTS.md (CI runs it at tiny scale so it cannot rot).
+# --via-http: ingest through `flamedb serve` (POST /api/v1/ingest, 4 in flight, then
+# /api/v1/flush), then time the flame graph endpoints (merge as Q1, diff as Q3) on that
+# store, checking their totals against Q1's and Q3's SQL totals.
+# --smoke: debug build, DuckDB only, no RESULTS.md (CI runs it at tiny scale so it cannot rot);
+# it also ingests through HTTP into a second store and calls the endpoints once.
+# --flame3m: only the flame graph of 3M distinct stacks (`flamedb-bench flame3m`: SQL and
+# /api/v1/flamegraph), release build, rewrites its section of RESULTS.md; no peers.
 # Caches (venv, data) live in ${FLAMEDB_BENCH_CACHE:-~/.cache/flamedb-bench}.
 set -euo pipefail
-scale=small seed=42 smoke=0 via_cli=0
+scale=small seed=42 smoke=0 via_cli=0 via_http=0 flame3m=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
     --via-cli) via_cli=1; shift ;;
-    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke] [--via-cli]" >&2; exit 2 ;;
+    --via-http) via_http=1; shift ;;
+    --flame3m) flame3m=1; shift ;;
+    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke] [--via-cli | --via-http] | --flame3m" >&2; exit 2 ;;
   esac
 done
+if [ "$via_cli" = 1 ] && [ "$via_http" = 1 ]; then
+  echo "$0: --via-cli and --via-http are exclusive" >&2; exit 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+if [ "$flame3m" = 1 ]; then
+  cd "$root"
+  cargo build --release --workspace
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+  "$target/release/flamedb-bench" flame3m --store "$out/store" --flamedb "$target/release/flamedb" > "$out/flame3m.json"
+  python3 "$here/scripts/flame3m.py" "$out/flame3m.json" --command "benches/run.sh --flame3m" --results "$here/RESULTS.md"
+  exit 0
+fi
 shared=${FLAMEDB_SHARED:-$root/../shared}
 cache=${FLAMEDB_BENCH_CACHE:-$HOME/.cache/flamedb-bench}
 venv=$cache/venv
@@ -45,7 +67,6 @@ if [ ! -f "$data/workload.json" ]; then
   rm -rf "$data" && mv "$data.tmp" "$data"
 fi
 cd "$root"
-target=${CARGO_TARGET_DIR:-$root/target}
 if [ "$smoke" = 1 ]; then
   # The binaries `cargo nextest run --workspace` has just built (the server's and the
   # driver's tests run them): building them alone would select different dependency
@@ -55,7 +76,8 @@ if [ "$smoke" = 1 ]; then
   bin=$target/debug/flamedb-bench
   flamedb=$target/debug/flamedb
 else
-  cargo build --release -p flamedb-benches --bin flamedb-bench -p flamedb-server --bin flamedb
+  # The whole workspace: selecting packages would change dependency features (DataFusion's).
+  cargo build --release --workspace
   bin=$target/release/flamedb-bench
   flamedb=$target/release/flamedb
 fi
@@ -63,10 +85,15 @@ out=$cache/last-run
 rm -rf "$out" && mkdir -p "$out"
 ingest_args=(ingest --data "$data" --store "$out/store")
 if [ "$via_cli" = 1 ]; then ingest_args+=(--via-cli "$flamedb"); fi
+if [ "$via_http" = 1 ]; then ingest_args+=(--via-http "$flamedb"); fi
 reps=5
 if [ "$smoke" = 1 ]; then reps=1; fi
 echo "== flamedb ingest ($scale, seed $seed)" >&2
 "$bin" "${ingest_args[@]}" > "$out/flamedb.json"
+if [ "$smoke" = 1 ] && [ "$via_http" = 0 ]; then
+  echo "== flamedb ingest through HTTP (smoke)" >&2
+  "$bin" ingest --data "$data" --store "$out/store-http" --via-http "$flamedb" --endpoint-reps 1 > "$out/flamedb-http.json"
+fi
 echo "== flamedb queries" >&2
 "$bin" query --store "$out/store" --data "$data" --reps "$reps" --out "$out/answers" > "$out/flamedb-queries.json"
 echo "== peers: $systems" >&2
@@ -76,9 +103,15 @@ echo "== peers: $systems" >&2
 command="benches/run.sh --scale $scale --seed $seed"
 if [ "$smoke" = 1 ]; then command="$command --smoke"; fi
 if [ "$via_cli" = 1 ]; then command="$command --via-cli"; fi
-args=("$out/flamedb.json" "$out/peers.json" --command "$command" --scale "$scale")
+if [ "$via_http" = 1 ]; then command="$command --via-http"; fi
+args=("$out/flamedb.json" "$out/peers.json" --command "$command" --scale "$scale" --queries "$out/flamedb-queries.json")
 [ "$smoke" = 0 ] && args+=(--results "$here/RESULTS.md")
 "$venv/bin/python" "$here/scripts/report.py" "${args[@]}"
 qargs=("$out/flamedb-queries.json" "$out/answers" "$out/peers.json" --shared "$shared" --command "$command" --scale "$scale")
 [ "$smoke" = 0 ] && qargs+=(--results "$here/RESULTS.md")
 "$venv/bin/python" "$here/scripts/queries.py" "${qargs[@]}"
+if [ -f "$out/flamedb-http.json" ]; then
+  echo "== through HTTP (smoke)" >&2
+  "$venv/bin/python" "$here/scripts/report.py" "$out/flamedb-http.json" "$out/peers.json" --command "$command" \
+    --scale "$scale" --queries "$out/flamedb-queries.json"
+fi

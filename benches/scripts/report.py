@@ -8,6 +8,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("flamedb"); ap.add_argument("peers")
 ap.add_argument("--command", required=True); ap.add_argument("--scale", required=True)
 ap.add_argument("--results")
+ap.add_argument("--queries", help="flamedb-bench query's JSON, for Q1's and Q3's SQL times next to the endpoints")
 a = ap.parse_args()
 f = json.load(open(a.flamedb))
 p = json.load(open(a.peers))
@@ -39,11 +40,28 @@ if best_load:
 lines.append(f"| peak RSS MiB | {f['peak_rss_mib']:,.0f} | {best_rss['peak_rss_bytes'] / 2**20:,.0f} | {best_rss['system']} | {ratio(f['peak_rss_mib'], best_rss['peak_rss_bytes'] / 2**20)} |")
 table = "\n".join(lines)
 print(table)
+http = f.get("http_endpoints")
+http_table = None
+if http:
+    q = json.load(open(a.queries))["queries"] if a.queries else {}
+    def sql_ms(id):
+        return f"{q[id]['median_ms']:,.1f}" if id in q else "-"
+    m, d = http["merge"], http["diff"]
+    http_table = "\n".join([
+        "| what | ms (median) | SQL ms (median) | totals | equal to the SQL totals |",
+        "|---|---:|---:|---|---|",
+        f"| `GET {m['path']}` (merge) | {m['median_ms']:,.1f} | {sql_ms('Q1')} (Q1) | {m['total']:,} | {'yes' if m['total'] == m['q1_sql_total'] else 'NO'} |",
+        f"| `GET {d['path']}` (diff) | {d['median_ms']:,.1f} | {sql_ms('Q3')} (Q3) | {d['left_total']:,} / {d['right_total']:,} | {'yes' if [d['left_total'], d['right_total']] == d['q3_sql_totals'] else 'NO'} |",
+    ])
+    print(f"\ningest through HTTP: {rows:,} rows in {f['seconds_to_durable_blocks']:.1f} s = {f['rows_per_second']:,.0f} rows/s end to end (posted in {f['seconds_to_ack_all']:.1f} s)")
+    print(http_table)
 if not a.results:
     sys.exit(0)
 rollup = f.get("minute_rollup_bytes_per_row")
 if str(f.get("ingest_path", "")).startswith("flamedb ingest"):
     rss_note = "- flamedb's peak RSS is the largest of the `flamedb ingest` processes."
+elif str(f.get("ingest_path", "")).startswith("flamedb serve"):
+    rss_note = "- flamedb's peak RSS is the `flamedb serve` process's (ingest, flush and the endpoint calls)."
 else:
     rss_note = ("- flamedb's peak RSS is that of the bench driver, which also holds the decoded workload and\n"
                 f"  every input body in memory ({f['input_pprof_gzip_bytes'] / 2**30:.1f} GiB of pprof here): it is not the store's footprint.")
@@ -64,3 +82,18 @@ Command: `{a.command}` (flamedb and the peers on the same generated data in one 
 - flamedb bytes per row by file: {files}.{rollup_note}
 {rss_note}"""
 replace_section(a.results, "storage", section)
+if http_table:
+    section = f"""## Through the HTTP server: ingest and flame graph endpoints ({a.scale})
+
+{provenance()}
+Command: `{a.command}` (`flamedb serve` on 127.0.0.1 with a fresh data directory, debug
+or release as the command says; medians of {http['reps']} warm calls after one warm-up).
+
+- Ingest: {f['profiles']:,} gzipped pprof profiles POSTed to `/api/v1/ingest`, {f.get('ingest_path', '')}:
+  {rows:,} rows durable in the WAL after {f['seconds_to_ack_all']:.1f} s, in Parquet blocks after the flush
+  at {f['seconds_to_durable_blocks']:.1f} s: **{f['rows_per_second']:,.0f} rows/s end to end**.
+- The endpoints on the same store, as Q1 (merge) and Q3 (diff), flamebearer JSON of at most
+  1024 nodes; totals checked against `SELECT sum(..) FROM (Q1 | Q3)` through `/api/v1/sql`.
+
+{http_table}"""
+    replace_section(a.results, "http", section)

@@ -6,6 +6,10 @@
 //! stacks as random walks of depth 10..60 from a few roots, stack popularity skewed
 //! (Zipf-like) so a few hundred stacks carry most samples, as in a real CPU profile.
 
+pub mod distinct;
+pub mod flame3m;
 pub mod queries;
+pub mod server;
 pub mod synth;
+pub mod via_http;
 pub mod workload;

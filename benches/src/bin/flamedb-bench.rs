@@ -3,11 +3,18 @@
 //! `flamedb-bench ingest --data DIR` ingests a generated fleet (../shared/bench
 //! gen_workload.py, normalized layout) into a store on local disk through the real write
 //! path (pprof bytes -> decode -> WAL with fsync -> heads -> Parquet blocks), and prints
-//! rows/s and bytes on disk per (profile x stack) row as JSON.
+//! rows/s and bytes on disk per (profile x stack) row as JSON. `--via-cli FLAMEDB` ingests
+//! with `flamedb ingest` processes instead, `--via-http FLAMEDB` through a `flamedb serve`
+//! (and then also times the flame graph endpoints on that store).
+//!
+//! `flamedb-bench query` runs Q1-Q7 on that store; `flamedb-bench flame3m` times a flame
+//! graph of 3M distinct stacks through SQL (and `/api/v1/flamegraph`).
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use flamedb_benches::server::Server;
+use flamedb_benches::via_http;
 use flamedb_benches::workload::Workload;
 use flamedb_profile::{Format, pprof};
 use flamedb_storage::{CompactionConfig, DataDir, PartitionFilter, Store, StoreConfig, WalRecord};
@@ -47,6 +54,36 @@ enum Command {
         /// the ingesting processes', not this driver's.
         #[arg(long)]
         via_cli: Option<PathBuf>,
+        /// Ingest through a `flamedb serve` of this binary: POST every profile to
+        /// `/api/v1/ingest` (`--http-concurrency` in flight), then `/api/v1/flush`; then time
+        /// the flame graph endpoints (merge as Q1, diff as Q3) on the same store.
+        #[arg(long, conflicts_with = "via_cli")]
+        via_http: Option<PathBuf>,
+        /// Requests in flight with `--via-http`.
+        #[arg(long, default_value_t = 4)]
+        http_concurrency: usize,
+        /// Timed runs of each flame graph endpoint with `--via-http` (after one warm-up).
+        #[arg(long, default_value_t = 5)]
+        endpoint_reps: usize,
+    },
+    /// A flame graph of distinct stacks (3M by default) through SQL: writes them through
+    /// the store's write path, then times `SELECT flamegraph(stack, value) FROM samples`.
+    Flame3m {
+        /// Where the store goes (default: a temporary directory).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Distinct stacks.
+        #[arg(long, default_value_t = 3_000_000)]
+        stacks: usize,
+        /// Profiles (WAL records) the stacks are split into.
+        #[arg(long, default_value_t = 6)]
+        profiles: usize,
+        /// Timed runs after one cold run.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Also time `GET /api/v1/flamegraph` on a `flamedb serve` of this binary.
+        #[arg(long)]
+        flamedb: Option<PathBuf>,
     },
     /// Run Q1-Q7 (benches/queries/*.sql) against a store written by `ingest --store`.
     Query {
@@ -77,7 +114,40 @@ async fn main() -> Result<()> {
             max_profiles,
             concurrency,
             via_cli,
-        } => ingest(data, store, max_profiles, concurrency, via_cli).await,
+            via_http,
+            http_concurrency,
+            endpoint_reps,
+        } => {
+            let path = match (via_cli, via_http) {
+                (Some(f), _) => IngestPath::Cli(f),
+                (None, Some(f)) => IngestPath::Http {
+                    flamedb: f,
+                    concurrency: http_concurrency,
+                    endpoint_reps,
+                },
+                (None, None) => IngestPath::InProcess { concurrency },
+            };
+            ingest(data, store, max_profiles, path).await
+        }
+        Command::Flame3m {
+            store,
+            stacks,
+            profiles,
+            reps,
+            flamedb,
+        } => {
+            let tmp = tempfile::tempdir()?;
+            let dir = store.unwrap_or_else(|| tmp.path().to_path_buf());
+            let args = flamedb_benches::flame3m::Flame3mArgs {
+                stacks,
+                profiles,
+                reps,
+                flamedb,
+            };
+            let report = flamedb_benches::flame3m::run(&dir, &args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Query {
             store,
             data,
@@ -94,12 +164,25 @@ async fn main() -> Result<()> {
     }
 }
 
+/// How `ingest` writes the workload.
+enum IngestPath {
+    /// `Store::append` in this process.
+    InProcess { concurrency: usize },
+    /// `flamedb ingest` processes of this binary.
+    Cli(PathBuf),
+    /// `flamedb serve` of this binary, `/api/v1/ingest`.
+    Http {
+        flamedb: PathBuf,
+        concurrency: usize,
+        endpoint_reps: usize,
+    },
+}
+
 async fn ingest(
     data: PathBuf,
     store_dir: Option<PathBuf>,
     max_profiles: usize,
-    concurrency: usize,
-    via_cli: Option<PathBuf>,
+    path: IngestPath,
 ) -> Result<()> {
     let t = Instant::now();
     let w = Workload::load(&data, max_profiles)?;
@@ -132,19 +215,43 @@ async fn ingest(
         t.elapsed().as_secs_f64()
     );
 
-    let via_cli_used = via_cli.is_some();
     let tmp = tempfile::tempdir()?;
     let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
-    let (store, acked, durable, peak_rss) = match via_cli {
-        None => {
+    let mut endpoints = serde_json::Value::Null;
+    let ingest_path = match &path {
+        IngestPath::InProcess { .. } => "in process (Store::append)".to_string(),
+        IngestPath::Cli(_) => "flamedb ingest (CLI), one process per pod".to_string(),
+        IngestPath::Http { concurrency, .. } => format!(
+            "flamedb serve, POST /api/v1/ingest ({concurrency} in flight) and /api/v1/flush"
+        ),
+    };
+    let (store, acked, durable, peak_rss) = match path {
+        IngestPath::InProcess { concurrency } => {
             let (store, acked, durable) = ingest_in_process(&dir, bodies, concurrency).await?;
             (store, acked, durable, peak_rss_mib())
         }
-        Some(flamedb) => {
+        IngestPath::Cli(flamedb) => {
             let files = write_files(&data, &w, bodies)?;
             let (acked, rss) = ingest_with_cli(&flamedb, &dir, &files)?;
             let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
             (store, acked, acked, rss)
+        }
+        IngestPath::Http {
+            flamedb,
+            concurrency,
+            endpoint_reps,
+        } => {
+            let server = Server::start(&flamedb, &dir).await?;
+            let r = via_http::ingest(&server, TENANT, bodies, concurrency).await?;
+            eprintln!(
+                "posted in {:.1}s, flushed at {:.1}s",
+                r.acked_s, r.durable_s
+            );
+            endpoints = via_http::endpoints(&server, TENANT, &data, endpoint_reps).await?;
+            let rss = server_peak_rss_mib(&server);
+            server.stop()?;
+            let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
+            (store, r.acked_s, r.durable_s, rss)
         }
     };
     let (flushed_blocks, flushed_by_file) = sizes(&store).await?;
@@ -198,7 +305,8 @@ async fn ingest(
         "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows as f64,
         "bytes_by_file": by_file,
         "peak_rss_mib": peak_rss,
-        "ingest_path": if via_cli_used { "flamedb ingest (CLI), one process per pod" } else { "in process (Store::append)" },
+        "ingest_path": ingest_path,
+        "http_endpoints": endpoints,
     });
     println!("{}", serde_json::to_string_pretty(&report).context("json")?);
     Ok(())
@@ -349,7 +457,16 @@ async fn sizes(store: &Store) -> Result<(usize, std::collections::BTreeMap<Strin
 }
 
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_mib_of("self")
+}
+
+/// The server process's peak RSS so far (it ingested; the driver only posted).
+fn server_peak_rss_mib(server: &Server) -> f64 {
+    peak_rss_mib_of(&server.pid().to_string())
+}
+
+fn peak_rss_mib_of(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
