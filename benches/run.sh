@@ -75,6 +75,11 @@ if [ "$smoke" = 1 ]; then
   cargo nextest run --workspace --no-run
   bin=$target/debug/flamedb-bench
   flamedb=$target/debug/flamedb
+elif [ -n "${FLAMEDB_BENCH_BIN_DIR:-}" ]; then
+  # Release binaries built beforehand (flamedb-bench and flamedb of the checked-out commit),
+  # for a target directory other builds share.
+  bin=$FLAMEDB_BENCH_BIN_DIR/flamedb-bench
+  flamedb=$FLAMEDB_BENCH_BIN_DIR/flamedb
 else
   # The whole workspace: selecting packages would change dependency features (DataFusion's).
   cargo build --release --workspace
