@@ -29,6 +29,7 @@ pub struct BlockDict {
     pub keys: Vec<u64>,
     masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
     by_key: OnceLock<HashMap<u64, u32>>,
+    folded_len: OnceLock<Vec<u32>>,
     bytes: usize,
 }
 
@@ -36,16 +37,52 @@ impl BlockDict {
     /// Wraps loaded symbols, computing node keys.
     pub fn new(owner: BlockPath, symbols: Symbols, file_bytes: usize) -> Self {
         let keys = stack_key::keys_of(&symbols);
-        // Decoded symbols take a few times their compressed size; count that plus the keys.
-        let bytes = file_bytes * 4 + keys.len() * 24 + 1024;
+        // Decoded symbols take a few times their compressed size; count that plus the keys,
+        // the key index and the folded lengths built on first use.
+        let bytes = file_bytes * 4 + keys.len() * 28 + 1024;
         BlockDict {
             owner,
             symbols,
             keys,
             masks: Mutex::new(HashMap::new()),
             by_key: OnceLock::new(),
+            folded_len: OnceLock::new(),
             bytes,
         }
+    }
+
+    /// The length in bytes of node `node`'s folded text (computed for every node on first
+    /// use, parents before children), so writers allocate their output once.
+    pub fn folded_len(&self, node: u32) -> usize {
+        let lens = self.folded_len.get_or_init(|| {
+            let s = &self.symbols;
+            let nodes = s.stacks.nodes();
+            let mut loc_len: HashMap<u32, u32> = HashMap::new();
+            let mut lens = vec![0u32; nodes.len()];
+            for (i, n) in nodes.iter().enumerate().skip(1) {
+                let own = *loc_len.entry(n.location.0).or_insert_with(|| {
+                    let lines = s.location_lines(n.location);
+                    let names: usize = if lines.is_empty() {
+                        s.line_name(n.location, None).len()
+                    } else {
+                        lines
+                            .iter()
+                            .map(|l| s.line_name(n.location, Some(l)).len() + 1)
+                            .sum::<usize>()
+                            - 1
+                    };
+                    u32::try_from(names).unwrap_or(u32::MAX)
+                });
+                let parent = n.parent.index();
+                lens[i] = if parent == 0 || parent >= i {
+                    own
+                } else {
+                    lens[parent].saturating_add(1).saturating_add(own)
+                };
+            }
+            lens
+        });
+        lens.get(node as usize).map_or(0, |&l| l as usize)
     }
 
     /// The node whose stack has key `key` (an index built on first use).
@@ -283,6 +320,68 @@ pub fn find_keys(dicts: &[Arc<BlockDict>], wanted: &[u64], found: &mut HashMap<u
                 start = i;
                 break;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flamedb_profile::{FrameKind, Line};
+
+    /// A dictionary with a shared caller, an inlined location (two lines) and an
+    /// address-only location.
+    fn dict() -> (Arc<BlockDict>, Vec<(u32, &'static str)>) {
+        let mut s = Symbols::new();
+        let main = s.intern_named_location("main", None, 0, FrameKind::Unspecified);
+        let serve = s.intern_named_location("serve", None, 0, FrameKind::Unspecified);
+        let parse = s.intern_named_location("parse", None, 0, FrameKind::Unspecified);
+        // An inlined frame: `decode` inlined into `read` (pprof lists the callee first).
+        let read = s.intern_named_location("read", None, 0, FrameKind::Unspecified);
+        let decode = s.intern_named_location("decode", None, 0, FrameKind::Unspecified);
+        let line = |l: LocationId| s.location_lines(l)[0];
+        let lines: Vec<Line> = vec![line(decode), line(read)];
+        let inlined = s.intern_location(None, 0x10, &lines, FrameKind::Unspecified);
+        let bare = s.intern_location(None, 0x1a2b, &[], FrameKind::Unspecified);
+        let a = s.stacks.intern([main, serve, parse]).0;
+        let b = s.stacks.intern([main, serve, inlined]).0;
+        let c = s.stacks.intern([main, bare]).0;
+        let path = flamedb_storage::BlockPath::parse(
+            &object_store::path::Path::from("root"),
+            &object_store::path::Path::from(
+                "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f506172/meta.json",
+            ),
+        )
+        .expect("block path")
+        .0;
+        let expected = vec![
+            (a, "main;serve;parse"),
+            (b, "main;serve;read;decode"),
+            (c, "main;0x1a2b"),
+        ];
+        (Arc::new(BlockDict::new(path, s, 0)), expected)
+    }
+
+    #[test]
+    fn folded_text_and_lengths_of_every_stack() {
+        let (d, expected) = dict();
+        let mut w = FoldedWriter::default();
+        let mut out = Vec::new();
+        // Twice each, in an order where prefixes are written before and after.
+        for &(node, text) in expected.iter().chain(expected.iter().rev()) {
+            let start = out.len();
+            w.write(&d, node, &mut out);
+            assert_eq!(std::str::from_utf8(&out[start..]), Ok(text));
+            assert_eq!(d.folded_len(node), text.len(), "{text}");
+            let mut s = String::new();
+            d.write_folded(node, &mut s);
+            assert_eq!(s, text);
+        }
+        // Every node's length agrees with its text, inner nodes included.
+        for node in 1..d.len() as u32 {
+            let mut s = String::new();
+            d.write_folded(node, &mut s);
+            assert_eq!(d.folded_len(node), s.len(), "node {node}: {s}");
         }
     }
 }

@@ -60,7 +60,13 @@ impl ScalarUDFImpl for FoldedFunc {
         // Offsets and bytes written directly: one pass, no string per stack, and the text
         // of a caller prefix already written is copied instead of rebuilt.
         let mut writer = FoldedWriter::default();
-        let mut values: Vec<u8> = Vec::with_capacity(keys.len() * 64);
+        let bytes: usize = keys
+            .iter()
+            .flatten()
+            .filter_map(|k| nodes.get(&k))
+            .map(|(dict, node)| dict.folded_len(*node))
+            .sum();
+        let mut values: Vec<u8> = Vec::with_capacity(bytes);
         let mut offsets: Vec<i32> = Vec::with_capacity(keys.len() + 1);
         offsets.push(0);
         let mut nulls = NullBufferBuilder::new(keys.len());
