@@ -79,21 +79,22 @@ pub fn decode(
     format: Option<Format>,
     options: &DecodeOptions,
 ) -> Result<(Format, Profile)> {
-    let data = gzip::maybe_gunzip(data, &options.limits)?;
-    let format = match format {
-        Some(f) => f,
-        None => detect(&data)?,
-    };
-    let profile = match format {
-        Format::Pprof => pprof::decode(&data, &options.limits)?,
-        Format::Folded => folded::decode(&data, &options.limits)?,
-        Format::PerfScript => perf::decode(
-            &data,
-            &perf::PerfOptions {
-                limits: options.limits,
-                event: options.perf_event.clone(),
-            },
-        )?,
-    };
-    Ok((format, profile))
+    gzip::with_gunzipped(data, &options.limits, |data| {
+        let format = match format {
+            Some(f) => f,
+            None => detect(data)?,
+        };
+        let profile = match format {
+            Format::Pprof => pprof::decode(data, &options.limits)?,
+            Format::Folded => folded::decode(data, &options.limits)?,
+            Format::PerfScript => perf::decode(
+                data,
+                &perf::PerfOptions {
+                    limits: options.limits,
+                    event: options.perf_event.clone(),
+                },
+            )?,
+        };
+        Ok((format, profile))
+    })
 }

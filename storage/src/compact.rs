@@ -11,7 +11,7 @@
 //! A and B) keeps A and B in its own sources if they are not deleted yet, so no order of
 //! deletions can make an old block current again.
 
-use crate::block::{read_block, write_block};
+use crate::block::{read_block, write_block_with};
 use crate::catalog::{BlockInfo, PartitionFilter};
 use crate::{BlockData, BlockFile, BlockMeta, BlockPath, PartitionKey, Result, Store, WalRange};
 use futures::TryStreamExt;
@@ -121,7 +121,8 @@ impl Store {
             created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             ..BlockMeta::empty()
         };
-        write_block(objects.as_ref(), root, &path, &merged, meta).await?;
+        let write = self.config().write;
+        write_block_with(objects.as_ref(), root, &path, &merged, meta, &write).await?;
         if let Some(resolution) = config.rollup {
             // The new rollup replaces the rollups of the merged blocks.
             let merged_ids: HashSet<&str> = current.iter().map(|b| b.path.id.as_str()).collect();
@@ -168,12 +169,13 @@ impl Store {
                 created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
                 ..BlockMeta::empty()
             };
-            write_block(
+            write_block_with(
                 objects.as_ref(),
                 root,
                 &BlockPath::new(key.clone()),
                 &rollup,
                 meta,
+                &write,
             )
             .await?;
         }

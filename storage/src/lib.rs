@@ -83,6 +83,7 @@ pub mod schema;
 pub mod store;
 pub mod wal;
 
+pub use block::WriteOptions;
 pub use catalog::{BlockInfo, PartitionFilter};
 pub use compact::{CompactionConfig, MaintenanceReport};
 pub use error::{Error, Result};

@@ -15,7 +15,7 @@
 //! every record of that partition up to its last seq. On start-up the log is replayed,
 //! skipping for each partition the records at or below the highest seq its blocks hold.
 
-use crate::block::{self, write_block};
+use crate::block::{self, write_block_with};
 use crate::catalog::{BlockInfo, Catalog, PartitionFilter};
 use crate::head::{AppendOptions, AppendStats, Head};
 use crate::wal::{Wal, WalEntry, WalRecord};
@@ -46,6 +46,8 @@ pub struct StoreConfig {
     pub decode: DecodeLimits,
     /// Most profiles waiting in one WAL batch. Default 512.
     pub max_batch: usize,
+    /// How blocks are written (flush and compaction).
+    pub write: crate::block::WriteOptions,
 }
 
 impl Default for StoreConfig {
@@ -58,6 +60,7 @@ impl Default for StoreConfig {
             append: AppendOptions::default(),
             decode: DecodeLimits::default(),
             max_batch: 512,
+            write: crate::block::WriteOptions::default(),
         }
     }
 }
@@ -457,12 +460,13 @@ impl Inner {
             created_nanos: now_nanos(),
             ..BlockMeta::empty()
         };
-        match write_block(
+        match write_block_with(
             self.objects.as_ref(),
             &self.root,
             &p.path,
             &normalized,
             meta,
+            &self.config.write,
         )
         .await
         {

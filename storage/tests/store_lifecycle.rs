@@ -8,6 +8,7 @@ use bytes::Bytes;
 use flamedb_profile::Format;
 use flamedb_storage::{
     BlockFile, CompactionConfig, PartitionFilter, Store, StoreConfig, WalEntry, WalRecord,
+    WriteOptions,
 };
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -105,6 +106,52 @@ async fn restart_replays_unflushed_profiles_exactly_once() {
         sums(&store, "api").await,
         map(&[("main;a", 5), ("main;b", 1)])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_written_at_another_zstd_level_read_back_the_same() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wal = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        wal_dir: wal.path().to_path_buf(),
+        write: WriteOptions { zstd_level: 19 },
+        ..StoreConfig::default()
+    };
+    let (store, _) = Store::open(objects, Path::from("r"), config).await.unwrap();
+    for (i, folded) in ["main;a 3\nmain;b 1\n", "main;a 2\n"].iter().enumerate() {
+        store
+            .append(record("api", DAY + i as i64, folded))
+            .await
+            .unwrap();
+        store.close().await.unwrap();
+    }
+    let now = CompactionConfig {
+        min_blocks: 2,
+        grace: Duration::ZERO,
+        ..CompactionConfig::default()
+    };
+    let report = store.maintain("t", &now).await.unwrap();
+    assert_eq!(report.compacted.len(), 1, "{report:?}");
+    assert_eq!(
+        sums(&store, "api").await,
+        map(&[("main;a", 5), ("main;b", 1)])
+    );
+    // A level zstd does not have is refused when a block is written, and the profile
+    // stays in the head and the WAL.
+    let wal = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        wal_dir: wal.path().to_path_buf(),
+        write: WriteOptions { zstd_level: 99 },
+        ..StoreConfig::default()
+    };
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (store, _) = Store::open(objects, Path::from("r"), config).await.unwrap();
+    store
+        .append(record("api", DAY, "main;a 1\n"))
+        .await
+        .unwrap();
+    let err = store.close().await.unwrap_err().to_string();
+    assert!(err.contains("zstd level 99"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
