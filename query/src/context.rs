@@ -114,32 +114,53 @@ impl FlameContext {
 
     /// A block's profile rows (`profiles.parquet`), from the cache or object storage.
     pub async fn profiles(&self, block: &BlockPath) -> Result<Arc<ProfileRows>> {
-        let key = (block.clone(), BlockFile::Profiles);
-        if let Some(SideTable::Profiles(p)) = self.sides.get(&key) {
-            return Ok(p);
-        }
-        let p = Arc::new(
-            block::read_profiles(self.objects.as_ref(), &self.root, block)
-                .await
-                .map_err(storage_err)?,
-        );
-        self.sides.insert(key, SideTable::Profiles(p.clone()));
-        Ok(p)
+        let read = block::read_profiles(self.objects.as_ref(), &self.root, block);
+        self.side_table(
+            block,
+            BlockFile::Profiles,
+            read,
+            SideTable::Profiles,
+            |t| match t {
+                SideTable::Profiles(p) => Some(p),
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// A block's series labels (`series.parquet`), from the cache or object storage.
     pub async fn series(&self, block: &BlockPath) -> Result<Arc<Vec<Labels>>> {
-        let key = (block.clone(), BlockFile::Series);
-        if let Some(SideTable::Series(s)) = self.sides.get(&key) {
-            return Ok(s);
+        let read = block::read_series(self.objects.as_ref(), &self.root, block);
+        self.side_table(
+            block,
+            BlockFile::Series,
+            read,
+            SideTable::Series,
+            |t| match t {
+                SideTable::Series(s) => Some(s),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    /// A side table of `block` from the cache, or awaits `read` (not polled on a hit) and
+    /// caches what it returns.
+    async fn side_table<T>(
+        &self,
+        block: &BlockPath,
+        file: BlockFile,
+        read: impl std::future::Future<Output = flamedb_storage::Result<T>>,
+        wrap: fn(Arc<T>) -> SideTable,
+        unwrap: fn(SideTable) -> Option<Arc<T>>,
+    ) -> Result<Arc<T>> {
+        let key = (block.clone(), file);
+        if let Some(t) = self.sides.get(&key).and_then(unwrap) {
+            return Ok(t);
         }
-        let s = Arc::new(
-            block::read_series(self.objects.as_ref(), &self.root, block)
-                .await
-                .map_err(storage_err)?,
-        );
-        self.sides.insert(key, SideTable::Series(s.clone()));
-        Ok(s)
+        let t = Arc::new(read.await.map_err(storage_err)?);
+        self.sides.insert(key, wrap(t.clone()));
+        Ok(t)
     }
 
     /// Finds a node for each of `keys` in the dictionaries of `tenant`: the cached ones

@@ -55,23 +55,18 @@ impl BlockDict {
     /// use, parents before children), so writers allocate their output once.
     pub fn folded_len(&self, node: u32) -> usize {
         let lens = self.folded_len.get_or_init(|| {
-            let s = &self.symbols;
-            let nodes = s.stacks.nodes();
+            let nodes = self.symbols.stacks.nodes();
             let mut loc_len: HashMap<u32, u32> = HashMap::new();
             let mut lens = vec![0u32; nodes.len()];
             for (i, n) in nodes.iter().enumerate().skip(1) {
                 let own = *loc_len.entry(n.location.0).or_insert_with(|| {
-                    let lines = s.location_lines(n.location);
-                    let names: usize = if lines.is_empty() {
-                        s.line_name(n.location, None).len()
-                    } else {
-                        lines
-                            .iter()
-                            .map(|l| s.line_name(n.location, Some(l)).len() + 1)
-                            .sum::<usize>()
-                            - 1
-                    };
-                    u32::try_from(names).unwrap_or(u32::MAX)
+                    // Names and the ';' between them.
+                    let (mut bytes, mut frames) = (0usize, 0usize);
+                    self.for_each_location_frame(n.location, |name| {
+                        bytes += name.len();
+                        frames += 1;
+                    });
+                    u32::try_from(bytes + frames.saturating_sub(1)).unwrap_or(u32::MAX)
                 });
                 let parent = n.parent.index();
                 lens[i] = if parent == 0 || parent >= i {
@@ -152,13 +147,7 @@ impl BlockDict {
         let mut locs = Vec::new();
         s.stacks.locations_into(StackId(node), &mut locs);
         for l in locs {
-            let lines = s.location_lines(l);
-            if lines.is_empty() {
-                f(&s.line_name(l, None));
-            }
-            for line in lines.iter().rev() {
-                f(&s.line_name(l, Some(line)));
-            }
+            self.for_each_location_frame(l, &mut f);
         }
     }
 
@@ -173,22 +162,27 @@ impl BlockDict {
     /// inlined into them) to `out`, each after a ';' unless it is the first byte written
     /// since `start`.
     fn write_location_frames(&self, node: u32, out: &mut Vec<u8>, start: usize) {
-        let s = &self.symbols;
-        let Some(n) = s.stacks.nodes().get(node as usize) else {
+        let Some(n) = self.symbols.stacks.nodes().get(node as usize) else {
             return;
         };
-        let mut put = |name: &str| {
+        self.for_each_location_frame(n.location, |name| {
             if out.len() > start {
                 out.push(b';');
             }
             out.extend_from_slice(name.as_bytes());
-        };
-        let lines = s.location_lines(n.location);
+        });
+    }
+
+    /// Calls `f` with the frame names of location `l`: callers before the functions
+    /// inlined into them, or its mapping and address when it has no lines.
+    fn for_each_location_frame(&self, l: LocationId, mut f: impl FnMut(&str)) {
+        let s = &self.symbols;
+        let lines = s.location_lines(l);
         if lines.is_empty() {
-            put(&s.line_name(n.location, None));
+            f(&s.line_name(l, None));
         }
         for line in lines.iter().rev() {
-            put(&s.line_name(n.location, Some(line)));
+            f(&s.line_name(l, Some(line)));
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::push::{self, PushRequest};
 use common::{Server, corpus, expected, read_back};
 use prost::Message;
 use reqwest::StatusCode;
@@ -15,53 +16,15 @@ const PPROF: &str = "pprof/google-pprof/sample.cpu";
 const FOLDED: &str = "folded/inferno/base-flames.txt";
 const PERF: &str = "perf-script/flamegraph/perf-vertx-stacks-01.txt";
 
-// Pyroscope's push messages (api/push/v1/push.proto, api/types/v1/types.proto), as a
-// client encodes them.
-#[derive(Clone, PartialEq, Message)]
-struct PushRequest {
-    #[prost(message, repeated, tag = "1")]
-    series: Vec<RawProfileSeries>,
-}
-#[derive(Clone, PartialEq, Message)]
-struct RawProfileSeries {
-    #[prost(message, repeated, tag = "1")]
-    labels: Vec<LabelPair>,
-    #[prost(message, repeated, tag = "2")]
-    samples: Vec<RawSample>,
-}
-#[derive(Clone, PartialEq, Message)]
-struct LabelPair {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "2")]
-    value: String,
-}
-#[derive(Clone, PartialEq, Message)]
-struct RawSample {
-    #[prost(bytes = "vec", tag = "1")]
-    raw_profile: Vec<u8>,
-    #[prost(string, tag = "2")]
-    id: String,
-}
-
 fn push_request(app: &str, profile: &[u8]) -> Vec<u8> {
-    let label = |n: &str, v: &str| LabelPair {
-        name: n.into(),
-        value: v.into(),
-    };
+    let labels = [
+        ("__name__", "process_cpu"),
+        ("service_name", app),
+        ("service_version", "2.0"),
+        ("region", "us-east"),
+    ];
     PushRequest {
-        series: vec![RawProfileSeries {
-            labels: vec![
-                label("__name__", "process_cpu"),
-                label("service_name", app),
-                label("service_version", "2.0"),
-                label("region", "us-east"),
-            ],
-            samples: vec![RawSample {
-                raw_profile: profile.to_vec(),
-                id: "id-1".into(),
-            }],
-        }],
+        series: vec![push::series(&labels, profile.to_vec(), "id-1")],
     }
     .encode_to_vec()
 }

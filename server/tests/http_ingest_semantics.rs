@@ -8,6 +8,7 @@
 mod common;
 
 use common::Server;
+use common::push::{self, PushRequest, RawProfileSeries};
 use common::query::Api;
 use flamedb_profile::{FrameKind, LabelSetId, Profile};
 use prost::Message;
@@ -222,45 +223,8 @@ async fn until_minus_from_is_the_duration_of_profiles_without_one() {
     server.stop();
 }
 
-// Pyroscope's push messages (api/push/v1/push.proto), as a client encodes them.
-#[derive(Clone, PartialEq, Message)]
-struct PushRequest {
-    #[prost(message, repeated, tag = "1")]
-    series: Vec<RawProfileSeries>,
-}
-#[derive(Clone, PartialEq, Message)]
-struct RawProfileSeries {
-    #[prost(message, repeated, tag = "1")]
-    labels: Vec<LabelPair>,
-    #[prost(message, repeated, tag = "2")]
-    samples: Vec<RawSample>,
-}
-#[derive(Clone, PartialEq, Message)]
-struct LabelPair {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "2")]
-    value: String,
-}
-#[derive(Clone, PartialEq, Message)]
-struct RawSample {
-    #[prost(bytes = "vec", tag = "1")]
-    raw_profile: Vec<u8>,
-    #[prost(string, tag = "2")]
-    id: String,
-}
-
 fn series(app: &str, profile: Vec<u8>) -> RawProfileSeries {
-    RawProfileSeries {
-        labels: vec![LabelPair {
-            name: "service_name".into(),
-            value: app.into(),
-        }],
-        samples: vec![RawSample {
-            raw_profile: profile,
-            id: app.into(),
-        }],
-    }
+    push::series(&[("service_name", app)], profile, app)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -350,7 +350,9 @@ async fn scan_block(
         }
     }
     counts.scanned.add(samples.len());
-    counts.pruned.add(b.meta.rows as usize - samples.len());
+    counts
+        .pruned
+        .add((b.meta.rows as usize).saturating_sub(samples.len()));
     let mut rows = Vec::with_capacity(samples.len());
     match (&keep_stack, plan.read.skip_profile) {
         (None, true) => rows.extend(0..samples.len() as u32),

@@ -129,4 +129,5 @@ pub async fn read_back(data: &Path, tenant: &str) -> Stored {
     out
 }
 
+pub mod push;
 pub mod query;
