@@ -45,6 +45,25 @@ struct LocationKey {
     lines: Box<[Line]>,
 }
 
+/// A [`LocationKey`] to look up without allocating: the same fields in the same order, so
+/// it hashes the same (a boxed slice hashes as the slice).
+#[derive(Hash)]
+struct LocationKeyRef<'a> {
+    mapping: Option<MappingId>,
+    address: u64,
+    kind: FrameKind,
+    lines: &'a [Line],
+}
+
+impl hashbrown::Equivalent<LocationKey> for LocationKeyRef<'_> {
+    fn equivalent(&self, k: &LocationKey) -> bool {
+        self.mapping == k.mapping
+            && self.address == k.address
+            && self.kind == k.kind
+            && self.lines == &*k.lines
+    }
+}
+
 impl Symbols {
     /// Empty tables (with the empty string and the empty stack).
     pub fn new() -> Self {
@@ -219,11 +238,11 @@ impl Symbols {
         kind: FrameKind,
     ) -> LocationId {
         self.ensure_index();
-        let key = LocationKey {
+        let key = LocationKeyRef {
             mapping,
             address,
             kind,
-            lines: lines.into(),
+            lines,
         };
         if let Some(&id) = self.location_index.get(&key) {
             return id;
@@ -381,11 +400,15 @@ impl Symbols {
         }
         let loc = &src.locations[id.index()];
         let mapping = loc.mapping.map(|m| self.import_mapping(src, remap, m));
-        let mut lines: Vec<Line> = src.location_lines(id).to_vec();
+        // A scratch buffer kept in `remap`: no allocation per location.
+        let mut lines = std::mem::take(&mut remap.lines);
+        lines.clear();
+        lines.extend_from_slice(src.location_lines(id));
         for line in &mut lines {
             line.function = line.function.map(|f| self.import_function(src, remap, f));
         }
         let new = self.intern_location(mapping, loc.address, &lines, loc.kind);
+        remap.lines = lines;
         self.locations[new.index()].is_folded |= loc.is_folded;
         remap.locations[id.index()] = new.0;
         new
@@ -494,6 +517,8 @@ pub struct Remap {
     pub locations: Vec<u32>,
     /// New id of each stack node of the source.
     pub stacks: Vec<u32>,
+    /// Scratch: the lines of the location being imported.
+    lines: Vec<Line>,
 }
 
 impl Remap {
@@ -509,6 +534,7 @@ impl Remap {
             functions: vec![u32::MAX; src.functions.len()],
             locations: vec![u32::MAX; src.locations.len()],
             stacks,
+            lines: Vec::new(),
         }
     }
 
