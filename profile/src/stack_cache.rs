@@ -11,10 +11,11 @@
 //! sit side by side, so the walk reads mostly adjacent memory). A candidate that does not
 //! match (a hash collision) or a stack not seen yet falls back to the per-node path, so the
 //! result is always the node [`Symbols::import_stack`] gives; the hash only decides how
-//! fast it is found.
+//! fast it is found. The sequence hashes of a source's nodes are computed in one pass over
+//! its tree in memory order before its first stack is looked up.
 
 use crate::symbols::Remap;
-use crate::{LocationId, StackId, StackTree, Symbols};
+use crate::{LocationId, StackId, Symbols};
 use hashbrown::HashTable;
 
 /// Hash of the empty stack.
@@ -38,9 +39,6 @@ fn spread(h: u64) -> u64 {
 /// Use one cache per target [`Symbols`], with every source imported into it.
 #[derive(Debug, Clone, Default)]
 pub struct StackCache {
-    /// Per node of the target tree: the sequence hash of its stack (filled up to the tree's
-    /// length by [`StackCache::sync`]; parents precede children, so each is one step).
-    hashes: Vec<u64>,
     /// `(sequence hash, node)` of the stacks imported as whole stacks.
     index: HashTable<(u64, u32)>,
     /// Scratch: the source nodes of one import not yet mapped, leaf first, with their
@@ -49,33 +47,26 @@ pub struct StackCache {
 }
 
 impl StackCache {
-    /// An empty cache (for an empty or any existing target; it catches up on first use).
+    /// An empty cache (stacks already in the target are found the per-node way once, then
+    /// cached).
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Bytes held, roughly (for flush-by-size policies).
     pub fn approx_bytes(&self) -> usize {
-        self.hashes.capacity() * 8 + self.index.capacity() * 17 + self.path.capacity() * 8
-    }
-
-    /// Computes the sequence hashes of the nodes added to `tree` since the last call.
-    fn sync(&mut self, tree: &StackTree) {
-        let nodes = tree.nodes();
-        if self.hashes.is_empty() {
-            self.hashes.push(ROOT_HASH);
-        }
-        for n in nodes.iter().skip(self.hashes.len()) {
-            let h = step(self.hashes[n.parent.index()], n.location);
-            self.hashes.push(h);
-        }
+        self.index.capacity() * 17 + self.path.capacity() * 8
     }
 }
 
 impl Symbols {
-    /// [`Symbols::import_stack`] with a [`StackCache`] of these tables: the same result,
+    /// [`Symbols::import_stack`] with a [`StackCache`] of these tables: the same stack id,
     /// found with one hash probe per stack instead of one per new node when the stack was
     /// imported before (from any source). `cache` must only ever be used with `self`.
+    ///
+    /// The first call with a `remap` imports the locations of every node of `src` (in
+    /// node order, see `hash_source_stacks`), so a source's stacks that are never imported
+    /// may leave unused locations behind (compaction drops them).
     pub fn import_stack_cached(
         &mut self,
         src: &Symbols,
@@ -86,7 +77,11 @@ impl Symbols {
         if let Some(done) = remap.stack(stack) {
             return done;
         }
-        // The source nodes up to the nearest one already mapped (the anchor), leaf first.
+        if remap.stack_hashes.is_empty() {
+            self.hash_source_stacks(src, remap);
+        }
+        // The source nodes up to the nearest one already mapped (the anchor), leaf first,
+        // with their target locations.
         let mut path = std::mem::take(&mut cache.path);
         path.clear();
         let mut node = stack;
@@ -97,15 +92,10 @@ impl Symbols {
                 break;
             }
             let n = src.stacks.node(node);
-            path.push((node, n.location));
+            path.push((node, LocationId(remap.locations[n.location.index()])));
             node = n.parent;
         }
-        // Root first, as `import_stack` does, so that locations get the same ids.
-        for (_, location) in path.iter_mut().rev() {
-            *location = self.import_location(src, remap, *location);
-        }
-        cache.sync(&self.stacks);
-        let hash = (path.iter().rev()).fold(cache.hashes[anchor.index()], |h, &(_, l)| step(h, l));
+        let hash = remap.stack_hashes[stack.index()];
         let nodes = self.stacks.nodes();
         let matches = |&(h, candidate): &(u64, u32)| {
             h == hash && {
@@ -136,7 +126,6 @@ impl Symbols {
                     here = self.stacks.child(here, location);
                     remap.stacks[n.index()] = here.0;
                 }
-                cache.sync(&self.stacks);
                 cache
                     .index
                     .insert_unique(spread(hash), (hash, here.0), |&(h, _)| spread(h));
@@ -145,6 +134,23 @@ impl Symbols {
         };
         cache.path = path;
         result
+    }
+
+    /// Imports the location of every stack node of `src` and computes each node's sequence
+    /// hash into `remap`, in node order: one pass over the source tree in memory order
+    /// (parents first), where walking it up from each stack would miss the cache at every
+    /// node the first time (the source was decoded on another thread). Node order is the
+    /// order in which `import_stack` meets the locations when the stacks are imported in
+    /// the order the source tree was built, as decoders build it, so location ids match.
+    fn hash_source_stacks(&mut self, src: &Symbols, remap: &mut Remap) {
+        let nodes = src.stacks.nodes();
+        let mut hashes = Vec::with_capacity(nodes.len());
+        hashes.push(ROOT_HASH);
+        for n in &nodes[1..] {
+            let location = self.import_location(src, remap, n.location);
+            hashes.push(step(hashes[n.parent.index()], location));
+        }
+        remap.stack_hashes = hashes;
     }
 }
 

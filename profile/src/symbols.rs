@@ -519,6 +519,9 @@ pub struct Remap {
     pub stacks: Vec<u32>,
     /// Scratch: the lines of the location being imported.
     lines: Vec<Line>,
+    /// Per stack node of the source, the hash of its location sequence in target ids
+    /// (filled by [`Symbols::import_stack_cached`] on its first call).
+    pub(crate) stack_hashes: Vec<u64>,
 }
 
 impl Remap {
@@ -535,6 +538,7 @@ impl Remap {
             locations: vec![u32::MAX; src.locations.len()],
             stacks,
             lines: Vec::new(),
+            stack_hashes: Vec::new(),
         }
     }
 
