@@ -37,16 +37,50 @@ pub struct Symbols {
 }
 
 /// Identity of a location for interning: mapping, address, kind and its lines.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct LocationKey {
     mapping: Option<MappingId>,
     address: u64,
     kind: FrameKind,
-    lines: Box<[Line]>,
+    lines: KeyLines,
+}
+
+impl std::hash::Hash for LocationKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `LocationKeyRef` hashes (derived: the fields in order, the lines as a slice).
+        self.mapping.hash(state);
+        self.address.hash(state);
+        self.kind.hash(state);
+        self.lines.as_slice().hash(state);
+    }
+}
+
+/// The lines of a [`LocationKey`]: a location's one line (the usual case) is kept in the
+/// key itself, so comparing a key in the index reads no second allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeyLines {
+    One(Line),
+    Many(Box<[Line]>),
+}
+
+impl KeyLines {
+    fn new(lines: &[Line]) -> Self {
+        match lines {
+            [one] => KeyLines::One(*one),
+            many => KeyLines::Many(many.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[Line] {
+        match self {
+            KeyLines::One(one) => std::slice::from_ref(one),
+            KeyLines::Many(many) => many,
+        }
+    }
 }
 
 /// A [`LocationKey`] to look up without allocating: the same fields in the same order, so
-/// it hashes the same (a boxed slice hashes as the slice).
+/// it hashes the same.
 #[derive(Hash)]
 struct LocationKeyRef<'a> {
     mapping: Option<MappingId>,
@@ -60,7 +94,7 @@ impl hashbrown::Equivalent<LocationKey> for LocationKeyRef<'_> {
         self.mapping == k.mapping
             && self.address == k.address
             && self.kind == k.kind
-            && self.lines == &*k.lines
+            && self.lines == k.lines.as_slice()
     }
 }
 
@@ -150,7 +184,7 @@ impl Symbols {
                 mapping: l.mapping,
                 address: l.address,
                 kind: l.kind,
-                lines: self.lines[l.lines.start as usize..l.lines.end as usize].into(),
+                lines: KeyLines::new(&self.lines[l.lines.start as usize..l.lines.end as usize]),
             };
             self.location_index
                 .entry(key)
@@ -223,7 +257,7 @@ impl Symbols {
             mapping,
             address,
             kind,
-            lines: lines.into(),
+            lines: KeyLines::new(lines),
         };
         self.location_index.entry(key).or_insert(id);
         id
@@ -601,6 +635,46 @@ mod tests {
         assert_eq!(names(&src, stacks[1]), vec!["main", "libc.so.6 0x1a2b"]);
         assert_eq!(dst.locations.len(), 3);
         assert_eq!(dst.stacks.len(), src.stacks.len());
+    }
+
+    #[test]
+    fn locations_of_no_one_or_many_lines_intern_once_also_after_reindexing() {
+        let mut s = Symbols::new();
+        let name = s.intern("f");
+        let f = s.intern_function(Function {
+            name,
+            ..Function::default()
+        });
+        let line = |n| Line {
+            function: Some(f),
+            line: n,
+            column: 0,
+        };
+        let shapes: [&[Line]; 4] = [&[], &[line(1)], &[line(1), line(2)], &[line(2)]];
+        let ids: Vec<LocationId> = shapes
+            .iter()
+            .map(|l| s.intern_location(None, 0x10, l, FrameKind::Unspecified))
+            .collect();
+        assert_eq!(ids, (0..4).map(LocationId).collect::<Vec<_>>());
+        let again = |s: &mut Symbols| -> Vec<LocationId> {
+            (shapes.iter())
+                .map(|l| s.intern_location(None, 0x10, l, FrameKind::Unspecified))
+                .collect()
+        };
+        assert_eq!(again(&mut s), ids);
+        // Tables built from parts index themselves on the first insertion.
+        let mut rebuilt = Symbols::from_tables(
+            s.strings.clone(),
+            s.mappings.clone(),
+            s.functions.clone(),
+            s.lines.clone(),
+            s.locations.clone(),
+            s.stacks.clone(),
+        )
+        .unwrap();
+        assert_eq!(again(&mut rebuilt), ids);
+        let other = rebuilt.intern_location(None, 0x11, &[line(1)], FrameKind::Unspecified);
+        assert_eq!(other, LocationId(4));
     }
 
     #[test]
