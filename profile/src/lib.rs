@@ -20,7 +20,8 @@
 //! - [`symbols`]: [`Symbols`], the symbol tables and stack tree a profile (and a store
 //!   block) owns, and their merge with id remapping.
 //! - [`strings`], [`stack`], [`labels`], [`ids`]: the interning tables and dense ids;
-//!   `stack_builder` builds a whole stack tree at once for decoders.
+//!   `stack_builder` builds a whole stack tree at once for decoders; [`stack_cache`] imports
+//!   many profiles' stacks into one dictionary (a store head) with one probe per stack.
 //! - [`pprof`], [`folded`], [`perf`]: one module per format, each with `decode` (and
 //!   `encode` where the format is written).
 //! - [`detect`]: format detection; [`decode`] is the entry point taking any format.
@@ -46,6 +47,7 @@ pub mod perf;
 pub mod pprof;
 pub mod stack;
 pub(crate) mod stack_builder;
+pub mod stack_cache;
 pub mod strings;
 pub mod summary;
 pub mod symbols;
@@ -58,6 +60,7 @@ pub use labels::{Label, LabelSets, LabelValue};
 pub use limits::DecodeLimits;
 pub use model::{Frame, FrameKind, Function, Line, Location, Mapping, Profile, Sample, ValueType};
 pub use stack::{StackNode, StackTree};
+pub use stack_cache::StackCache;
 pub use strings::{StrId, StringTable};
 pub use summary::Summary;
 pub use symbols::{Remap, Symbols};

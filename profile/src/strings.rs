@@ -142,6 +142,20 @@ impl StringTable {
         }
     }
 
+    /// Reserves room for `strings` more strings of `bytes` bytes in all.
+    pub fn reserve(&mut self, strings: usize, bytes: usize) {
+        self.ensure_index();
+        let Self {
+            bytes: buf,
+            ends,
+            index,
+            hasher,
+        } = self;
+        buf.reserve(bytes);
+        ends.reserve(strings);
+        index.reserve(strings, |&id| hasher.hash_one(slice(buf, ends, id)));
+    }
+
     /// Interns `s`, returning its id; a string seen before gets its earlier id.
     pub fn intern(&mut self, s: &str) -> StrId {
         self.ensure_index();

@@ -37,12 +37,65 @@ pub struct Symbols {
 }
 
 /// Identity of a location for interning: mapping, address, kind and its lines.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct LocationKey {
     mapping: Option<MappingId>,
     address: u64,
     kind: FrameKind,
-    lines: Box<[Line]>,
+    lines: KeyLines,
+}
+
+impl std::hash::Hash for LocationKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `LocationKeyRef` hashes (derived: the fields in order, the lines as a slice).
+        self.mapping.hash(state);
+        self.address.hash(state);
+        self.kind.hash(state);
+        self.lines.as_slice().hash(state);
+    }
+}
+
+/// The lines of a [`LocationKey`]: a location's one line (the usual case) is kept in the
+/// key itself, so comparing a key in the index reads no second allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeyLines {
+    One(Line),
+    Many(Box<[Line]>),
+}
+
+impl KeyLines {
+    fn new(lines: &[Line]) -> Self {
+        match lines {
+            [one] => KeyLines::One(*one),
+            many => KeyLines::Many(many.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[Line] {
+        match self {
+            KeyLines::One(one) => std::slice::from_ref(one),
+            KeyLines::Many(many) => many,
+        }
+    }
+}
+
+/// A [`LocationKey`] to look up without allocating: the same fields in the same order, so
+/// it hashes the same.
+#[derive(Hash)]
+struct LocationKeyRef<'a> {
+    mapping: Option<MappingId>,
+    address: u64,
+    kind: FrameKind,
+    lines: &'a [Line],
+}
+
+impl hashbrown::Equivalent<LocationKey> for LocationKeyRef<'_> {
+    fn equivalent(&self, k: &LocationKey) -> bool {
+        self.mapping == k.mapping
+            && self.address == k.address
+            && self.kind == k.kind
+            && self.lines == k.lines.as_slice()
+    }
 }
 
 impl Symbols {
@@ -131,7 +184,7 @@ impl Symbols {
                 mapping: l.mapping,
                 address: l.address,
                 kind: l.kind,
-                lines: self.lines[l.lines.start as usize..l.lines.end as usize].into(),
+                lines: KeyLines::new(&self.lines[l.lines.start as usize..l.lines.end as usize]),
             };
             self.location_index
                 .entry(key)
@@ -204,7 +257,7 @@ impl Symbols {
             mapping,
             address,
             kind,
-            lines: lines.into(),
+            lines: KeyLines::new(lines),
         };
         self.location_index.entry(key).or_insert(id);
         id
@@ -219,11 +272,11 @@ impl Symbols {
         kind: FrameKind,
     ) -> LocationId {
         self.ensure_index();
-        let key = LocationKey {
+        let key = LocationKeyRef {
             mapping,
             address,
             kind,
-            lines: lines.into(),
+            lines,
         };
         if let Some(&id) = self.location_index.get(&key) {
             return id;
@@ -381,11 +434,15 @@ impl Symbols {
         }
         let loc = &src.locations[id.index()];
         let mapping = loc.mapping.map(|m| self.import_mapping(src, remap, m));
-        let mut lines: Vec<Line> = src.location_lines(id).to_vec();
+        // A scratch buffer kept in `remap`: no allocation per location.
+        let mut lines = std::mem::take(&mut remap.lines);
+        lines.clear();
+        lines.extend_from_slice(src.location_lines(id));
         for line in &mut lines {
             line.function = line.function.map(|f| self.import_function(src, remap, f));
         }
         let new = self.intern_location(mapping, loc.address, &lines, loc.kind);
+        remap.lines = lines;
         self.locations[new.index()].is_folded |= loc.is_folded;
         remap.locations[id.index()] = new.0;
         new
@@ -494,6 +551,11 @@ pub struct Remap {
     pub locations: Vec<u32>,
     /// New id of each stack node of the source.
     pub stacks: Vec<u32>,
+    /// Scratch: the lines of the location being imported.
+    lines: Vec<Line>,
+    /// Per stack node of the source, the hash of its location sequence in target ids
+    /// (filled by [`Symbols::import_stack_cached`] on its first call).
+    pub(crate) stack_hashes: Vec<u64>,
 }
 
 impl Remap {
@@ -509,6 +571,8 @@ impl Remap {
             functions: vec![u32::MAX; src.functions.len()],
             locations: vec![u32::MAX; src.locations.len()],
             stacks,
+            lines: Vec::new(),
+            stack_hashes: Vec::new(),
         }
     }
 
@@ -571,6 +635,46 @@ mod tests {
         assert_eq!(names(&src, stacks[1]), vec!["main", "libc.so.6 0x1a2b"]);
         assert_eq!(dst.locations.len(), 3);
         assert_eq!(dst.stacks.len(), src.stacks.len());
+    }
+
+    #[test]
+    fn locations_of_no_one_or_many_lines_intern_once_also_after_reindexing() {
+        let mut s = Symbols::new();
+        let name = s.intern("f");
+        let f = s.intern_function(Function {
+            name,
+            ..Function::default()
+        });
+        let line = |n| Line {
+            function: Some(f),
+            line: n,
+            column: 0,
+        };
+        let shapes: [&[Line]; 4] = [&[], &[line(1)], &[line(1), line(2)], &[line(2)]];
+        let ids: Vec<LocationId> = shapes
+            .iter()
+            .map(|l| s.intern_location(None, 0x10, l, FrameKind::Unspecified))
+            .collect();
+        assert_eq!(ids, (0..4).map(LocationId).collect::<Vec<_>>());
+        let again = |s: &mut Symbols| -> Vec<LocationId> {
+            (shapes.iter())
+                .map(|l| s.intern_location(None, 0x10, l, FrameKind::Unspecified))
+                .collect()
+        };
+        assert_eq!(again(&mut s), ids);
+        // Tables built from parts index themselves on the first insertion.
+        let mut rebuilt = Symbols::from_tables(
+            s.strings.clone(),
+            s.mappings.clone(),
+            s.functions.clone(),
+            s.lines.clone(),
+            s.locations.clone(),
+            s.stacks.clone(),
+        )
+        .unwrap();
+        assert_eq!(again(&mut rebuilt), ids);
+        let other = rebuilt.intern_location(None, 0x11, &[line(1)], FrameKind::Unspecified);
+        assert_eq!(other, LocationId(4));
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! Appending a profile imports its stacks into the head's [`Symbols`] through a
 //! [`Remap`]: every node of the profile's stack tree is translated once (parents first),
 //! so the cost is one hash lookup per distinct stack node of the profile, not per frame per
-//! sample. Rows of one profile are summed per (sample type, series, time, stack).
+//! sample; a stack the head has seen before (in any profile) is found with one lookup in
+//! the head's [`StackCache`]. Rows of one profile are summed per (sample type, series, time,
+//! stack).
 
 use crate::rows::{BlockData, ProfileRows, SampleRows};
 use crate::{LabelLimits, Labels, PartitionKey, Result, SampleType};
-use flamedb_profile::{LabelSetId, LabelValue, Profile, Remap, Symbols};
+use flamedb_profile::{LabelSetId, LabelValue, Profile, Remap, StackCache, Symbols};
 use hashbrown::HashMap;
 use std::time::Instant;
 
@@ -93,6 +95,9 @@ pub struct Head {
     /// The partition.
     pub key: PartitionKey,
     symbols: Symbols,
+    /// The stacks of `symbols` by location sequence, so a stack seen in an earlier profile
+    /// is found with one probe.
+    stack_cache: StackCache,
     sample_types: Vec<SampleType>,
     type_index: HashMap<SampleType, u16>,
     series: Vec<Labels>,
@@ -111,6 +116,7 @@ impl Head {
         Head {
             key,
             symbols: Symbols::new(),
+            stack_cache: StackCache::new(),
             sample_types: Vec::new(),
             type_index: HashMap::new(),
             series: Vec::new(),
@@ -133,6 +139,7 @@ impl Head {
             + self.profiles.len() * 46
             + self.symbols.stacks.len() * 12
             + self.symbols.strings.byte_len()
+            + self.stack_cache.approx_bytes()
     }
 
     /// Number of sample rows.
@@ -191,9 +198,12 @@ impl Head {
                 }
                 _ => time_nanos,
             };
-            let stack = self
-                .symbols
-                .import_stack(&profile.symbols, &mut remap, s.stack);
+            let stack = self.symbols.import_stack_cached(
+                &profile.symbols,
+                &mut remap,
+                &mut self.stack_cache,
+                s.stack,
+            );
             for (j, &v) in values.iter().enumerate().take(n) {
                 if v != 0 {
                     rows.push((types[j], series, time, stack.0, v));

@@ -278,11 +278,21 @@ impl Store {
             entries: prepared,
             ack,
         };
-        let jobs = self.jobs.clone();
-        tokio::task::spawn_blocking(move || jobs.send(job).map_err(|_| ()))
-            .await
-            .map_err(|e| Error::Closed(format!("ingest queue: {e}")))?
-            .map_err(|_| Error::Closed("ingest thread stopped".into()))?;
+        // Queue without a thread hop when there is room (the usual case); only a full
+        // queue waits, on a blocking thread.
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                tokio::task::spawn_blocking(move || jobs.send(job).map_err(|_| ()))
+                    .await
+                    .map_err(|e| Error::Closed(format!("ingest queue: {e}")))?
+                    .map_err(|_| Error::Closed("ingest thread stopped".into()))?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                return Err(Error::Closed("ingest thread stopped".into()));
+            }
+        }
         let applied = done
             .await
             .map_err(|_| Error::Closed("ingest thread stopped".into()))??;

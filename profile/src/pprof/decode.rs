@@ -147,7 +147,7 @@ impl<'l> Builder<'l> {
     /// A builder with the string table interned and the metadata of `msg` set (its
     /// repeated sub-messages are not looked at).
     fn new<'s>(
-        strings: impl ExactSizeIterator<Item = &'s [u8]>,
+        strings: impl ExactSizeIterator<Item = &'s [u8]> + Clone,
         msg: &proto::Profile,
         limits: &'l DecodeLimits,
     ) -> Result<Self> {
@@ -444,8 +444,11 @@ struct Strings {
 }
 
 impl Strings {
-    fn new<'s>(p: &mut Profile, table: impl ExactSizeIterator<Item = &'s [u8]>) -> Strings {
+    fn new<'s>(p: &mut Profile, table: impl ExactSizeIterator<Item = &'s [u8]> + Clone) -> Strings {
         let mut ids = Vec::with_capacity(table.len());
+        // One allocation of each table instead of a doubling series (and rehashes).
+        p.strings
+            .reserve(table.len(), table.clone().map(<[u8]>::len).sum());
         for (i, s) in table.enumerate() {
             ids.push(if i == 0 {
                 StrId::EMPTY
