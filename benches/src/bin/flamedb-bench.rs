@@ -5,7 +5,8 @@
 //! path (pprof bytes -> decode -> WAL with fsync -> heads -> Parquet blocks), and prints
 //! rows/s and bytes on disk per (profile x stack) row as JSON. `--via-cli FLAMEDB` ingests
 //! with `flamedb ingest` processes instead, `--via-http FLAMEDB` through a `flamedb serve`
-//! (and then also times the flame graph endpoints on that store).
+//! (and then also times the flame graph endpoints on that store). `--input folded` (with
+//! either) ingests gen_workload's folded files instead of pprof (see `folded`).
 //!
 //! `flamedb-bench query` runs Q1-Q7 on that store; `flamedb-bench flame3m` times a flame
 //! graph of 3M distinct stacks through SQL (and `/api/v1/flamegraph`).
@@ -13,8 +14,10 @@
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use flamedb_benches::folded::{self, FoldedFleet};
 use flamedb_benches::server::Server;
-use flamedb_benches::via_http;
+use flamedb_benches::via_cli;
+use flamedb_benches::via_http::{self, Payload};
 use flamedb_benches::workload::Workload;
 use flamedb_profile::{Format, pprof};
 use flamedb_storage::{CompactionConfig, DataDir, PartitionFilter, Store, StoreConfig, WalRecord};
@@ -46,6 +49,11 @@ enum Command {
         /// Stop after this many profiles (0 = all).
         #[arg(long, default_value_t = 0)]
         max_profiles: usize,
+        /// What is ingested: pprof encoded here from the normalized data (cached beside
+        /// it), or gen_workload's folded files (`DATA/folded/`, sample counts at 100 Hz;
+        /// with --via-http or --via-cli only).
+        #[arg(long, value_enum, default_value_t = Input::Pprof)]
+        input: Input,
         /// Appends in flight.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
@@ -112,6 +120,7 @@ async fn main() -> Result<()> {
             data,
             store,
             max_profiles,
+            input,
             concurrency,
             via_cli,
             via_http,
@@ -127,7 +136,7 @@ async fn main() -> Result<()> {
                 },
                 (None, None) => IngestPath::InProcess { concurrency },
             };
-            ingest(data, store, max_profiles, path).await
+            ingest(data, store, max_profiles, input, path).await
         }
         Command::Flame3m {
             store,
@@ -164,28 +173,26 @@ async fn main() -> Result<()> {
     }
 }
 
-/// How `ingest` writes the workload.
-enum IngestPath {
-    /// `Store::append` in this process.
-    InProcess { concurrency: usize },
-    /// `flamedb ingest` processes of this binary.
-    Cli(PathBuf),
-    /// `flamedb serve` of this binary, `/api/v1/ingest`.
-    Http {
-        flamedb: PathBuf,
-        concurrency: usize,
-        endpoint_reps: usize,
-    },
+/// The input format of `ingest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Input {
+    /// Gzipped pprof, one profile per (pod, time), encoded from the normalized data.
+    Pprof,
+    /// gen_workload.py's gzipped folded files.
+    Folded,
 }
 
-async fn ingest(
-    data: PathBuf,
-    store_dir: Option<PathBuf>,
-    max_profiles: usize,
-    path: IngestPath,
-) -> Result<()> {
+/// The profiles to ingest: (rows, pprof bodies) or the folded files.
+enum Source {
+    Pprof((usize, Vec<Body>)),
+    Folded(FoldedFleet),
+}
+
+/// The workload's (profile x stack) rows and its profiles as gzipped pprof, encoded once
+/// and cached beside the data.
+fn pprof_bodies(data: &std::path::Path, max_profiles: usize) -> Result<(usize, Vec<Body>)> {
     let t = Instant::now();
-    let w = Workload::load(&data, max_profiles)?;
+    let w = Workload::load(data, max_profiles)?;
     let rows = w.rows();
     eprintln!(
         "loaded {} profiles, {rows} rows in {:.1}s",
@@ -214,25 +221,126 @@ async fn ingest(
         "encoded pprof ({input_bytes} bytes gzipped) in {:.1}s",
         t.elapsed().as_secs_f64()
     );
+    Ok((rows, bodies))
+}
+
+/// The (profile x stack) rows of the CPU profiles, from `DATA/workload.json`.
+fn workload_rows(data: &std::path::Path) -> Result<usize> {
+    let w: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join("workload.json")).context("reading workload.json")?,
+    )?;
+    let rows = w["rows"]["cpu"]
+        .as_u64()
+        .context("workload.json has no rows.cpu")?;
+    Ok(usize::try_from(rows)?)
+}
+
+/// How `ingest` writes the workload.
+enum IngestPath {
+    /// `Store::append` in this process.
+    InProcess { concurrency: usize },
+    /// `flamedb ingest` processes of this binary.
+    Cli(PathBuf),
+    /// `flamedb serve` of this binary, `/api/v1/ingest`.
+    Http {
+        flamedb: PathBuf,
+        concurrency: usize,
+        endpoint_reps: usize,
+    },
+}
+
+async fn ingest(
+    data: PathBuf,
+    store_dir: Option<PathBuf>,
+    max_profiles: usize,
+    input: Input,
+    path: IngestPath,
+) -> Result<()> {
+    let source = match input {
+        Input::Pprof => Source::Pprof(pprof_bodies(&data, max_profiles)?),
+        Input::Folded => {
+            anyhow::ensure!(
+                !matches!(path, IngestPath::InProcess { .. }),
+                "--input folded goes through flamedb's ingest paths: add --via-http or --via-cli"
+            );
+            Source::Folded(FoldedFleet::load(&data, max_profiles)?)
+        }
+    };
+    let (profiles, rows, input_bytes) = match &source {
+        Source::Pprof((rows, bodies)) => (
+            bodies.len(),
+            Some(*rows),
+            bodies.iter().map(|b| b.2.len() as u64).sum::<u64>(),
+        ),
+        Source::Folded(f) => {
+            let mut bytes = 0;
+            for p in &f.profiles {
+                bytes += std::fs::metadata(&p.path)
+                    .with_context(|| format!("{}", p.path.display()))?
+                    .len();
+            }
+            // The generated rows, when every profile goes in.
+            let rows = (max_profiles == 0)
+                .then(|| workload_rows(&data))
+                .transpose()?;
+            (f.profiles.len(), rows, bytes)
+        }
+    };
+    let rate = match &source {
+        Source::Folded(f) => f.rate_hz,
+        Source::Pprof(_) => 0,
+    };
+    let input_format = match input {
+        Input::Pprof => "gzipped pprof".to_string(),
+        Input::Folded => format!("gzipped folded (sample counts at {rate} Hz)"),
+    };
 
     let tmp = tempfile::tempdir()?;
     let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
     let mut endpoints = serde_json::Value::Null;
-    let ingest_path = match &path {
-        IngestPath::InProcess { .. } => "in process (Store::append)".to_string(),
-        IngestPath::Cli(_) => "flamedb ingest (CLI), one process per pod".to_string(),
-        IngestPath::Http { concurrency, .. } => format!(
+    let ingest_path = match (&path, input) {
+        (IngestPath::InProcess { .. }, _) => "in process (Store::append)".to_string(),
+        (IngestPath::Cli(_), Input::Pprof) => {
+            "flamedb ingest (CLI), one process per pod".to_string()
+        }
+        (IngestPath::Cli(_), Input::Folded) => {
+            format!(
+                "flamedb ingest --format folded --sample-rate {rate} FILE@TIME... (CLI), one process per pod"
+            )
+        }
+        (IngestPath::Http { concurrency, .. }, Input::Pprof) => format!(
             "flamedb serve, POST /api/v1/ingest ({concurrency} in flight) and /api/v1/flush"
+        ),
+        (IngestPath::Http { concurrency, .. }, Input::Folded) => format!(
+            "flamedb serve, POST /ingest?name=APP.cpu{{..}}&from=&until=&format=folded&sampleRate={rate} ({concurrency} in flight) and /api/v1/flush"
         ),
     };
     let (store, acked, durable, peak_rss) = match path {
         IngestPath::InProcess { concurrency } => {
+            let Source::Pprof((_, bodies)) = source else {
+                unreachable!("checked above: folded input has no in-process path")
+            };
             let (store, acked, durable) = ingest_in_process(&dir, bodies, concurrency).await?;
             (store, acked, durable, peak_rss_mib())
         }
         IngestPath::Cli(flamedb) => {
-            let files = write_files(&data, &w, bodies)?;
-            let (acked, rss) = ingest_with_cli(&flamedb, &dir, &files)?;
+            let (extra, groups) = match source {
+                Source::Pprof((_, bodies)) => (vec![], via_cli::write_pprof_files(&data, bodies)?),
+                Source::Folded(f) => (
+                    vec![
+                        "--format".to_string(),
+                        "folded".to_string(),
+                        "--sample-rate".to_string(),
+                        f.rate_hz.to_string(),
+                    ],
+                    via_cli::per_pod(
+                        f.profiles
+                            .iter()
+                            .map(|p| (p.labels.clone(), folded::cli_arg(p))),
+                    ),
+                ),
+            };
+            let (acked, rss) = via_cli::ingest(&flamedb, &dir, TENANT, &extra, &groups)?;
             let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
             (store, acked, acked, rss)
         }
@@ -241,8 +349,21 @@ async fn ingest(
             concurrency,
             endpoint_reps,
         } => {
+            let posts = match source {
+                Source::Pprof((_, bodies)) => via_http::pprof_posts(bodies),
+                Source::Folded(f) => f
+                    .profiles
+                    .iter()
+                    .map(|p| {
+                        (
+                            folded::pyroscope_path(p, f.rate_hz),
+                            Payload::File(p.path.clone()),
+                        )
+                    })
+                    .collect(),
+            };
             let server = Server::start(&flamedb, &dir).await?;
-            let r = via_http::ingest(&server, TENANT, bodies, concurrency).await?;
+            let r = via_http::ingest(&server, TENANT, posts, concurrency).await?;
             eprintln!(
                 "posted in {:.1}s, flushed at {:.1}s",
                 r.acked_s, r.durable_s
@@ -261,10 +382,13 @@ async fn ingest(
         .iter()
         .map(|b| b.meta.rows)
         .sum();
-    anyhow::ensure!(
-        stored_rows == rows as u64,
-        "blocks hold {stored_rows} rows, the workload has {rows}"
-    );
+    if let Some(rows) = rows {
+        anyhow::ensure!(
+            stored_rows == rows as u64,
+            "blocks hold {stored_rows} rows, the workload has {rows}"
+        );
+    }
+    let rows = stored_rows as usize;
     // Steady state: compaction merges each partition's blocks (what a running server's
     // compactor does in the background), then superseded blocks are collected.
     let t = Instant::now();
@@ -288,7 +412,7 @@ async fn ingest(
     let total: u64 = by_file.values().sum();
     let flushed_total: u64 = flushed_by_file.values().sum();
     let report = serde_json::json!({
-        "profiles": w.profiles.len(),
+        "profiles": profiles,
         "rows": rows,
         "stored_rows": stored_rows,
         "blocks_after_flush": flushed_blocks,
@@ -296,7 +420,8 @@ async fn ingest(
         "bytes_by_file_after_flush": flushed_by_file,
         "compaction_seconds": compaction_s,
         "blocks": blocks,
-        "input_pprof_gzip_bytes": input_bytes,
+        "input_format": input_format,
+        "input_bytes": input_bytes,
         "seconds_to_ack_all": acked,
         "seconds_to_durable_blocks": durable,
         "rows_per_second": rows as f64 / durable,
@@ -352,71 +477,7 @@ async fn ingest_in_process(
     Ok((store, acked, durable))
 }
 
-/// Writes every body as a file `pprof-files/<app>/<version>/<dc>/<pod>/<n>.pb.gz` beside the
-/// data (once), and returns the files grouped per pod with the pod's labels.
-fn write_files(data: &std::path::Path, w: &Workload, bodies: Vec<Body>) -> Result<Vec<PodFiles>> {
-    let root = data.join(format!("flamedb-pprof-files-{}", w.profiles.len()));
-    let done = root.join(".complete");
-    let mut groups: std::collections::BTreeMap<Vec<(String, String)>, Vec<PathBuf>> =
-        Default::default();
-    for (i, (labels, _, body)) in bodies.into_iter().enumerate() {
-        let mut path = root.clone();
-        for (_, v) in &labels {
-            path.push(v);
-        }
-        let file = path.join(format!("{i}.pb.gz"));
-        if !done.exists() {
-            std::fs::create_dir_all(&path)?;
-            std::fs::write(&file, &body)?;
-        }
-        groups.entry(labels).or_default().push(file);
-    }
-    std::fs::write(&done, b"")?;
-    Ok(groups.into_iter().collect())
-}
-
-/// Runs `flamedb ingest` once per pod; returns the seconds taken and the largest peak RSS
-/// of the processes, in MiB, as they report it.
-fn ingest_with_cli(
-    flamedb: &std::path::Path,
-    dir: &std::path::Path,
-    groups: &[PodFiles],
-) -> Result<(f64, f64)> {
-    let t = Instant::now();
-    let mut max_rss = 0.0f64;
-    for (labels, files) in groups {
-        let mut cmd = std::process::Command::new(flamedb);
-        cmd.arg("ingest")
-            .arg("--tenant")
-            .arg(TENANT)
-            .arg("--data")
-            .arg(dir);
-        for (k, v) in labels {
-            match k.as_str() {
-                "app" | "version" | "dc" => cmd.arg(format!("--{k}")).arg(v),
-                _ => cmd.arg("--label").arg(format!("{k}={v}")),
-            };
-        }
-        let out = cmd.args(files).output()?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        anyhow::ensure!(out.status.success(), "flamedb ingest failed: {stderr}");
-        // The summary ends with "peak RSS <n> MiB" on Linux.
-        let rss = stderr
-            .rsplit("peak RSS ")
-            .next()
-            .and_then(|t| t.split_whitespace().next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        max_rss = max_rss.max(rss);
-    }
-    let secs = t.elapsed().as_secs_f64();
-    Ok((secs, max_rss))
-}
-
 type Body = (Vec<(String, String)>, i64, Bytes);
-
-/// The files of one pod with its labels.
-type PodFiles = (Vec<(String, String)>, Vec<PathBuf>);
 
 /// The encoded pprof bodies of a workload, cached next to it: encoding the medium fleet
 /// takes minutes. The file is the bodies, each as a u64 length and the bytes, in profile
