@@ -64,7 +64,7 @@ rollup = f.get("minute_rollup_bytes_per_row")
 suffix = "" if a.input == "pprof" else f"-{a.input}"
 input_bytes = f.get("input_bytes", f.get("input_pprof_gzip_bytes", 0))
 input_format = f.get("input_format", "gzipped pprof")
-load = f" ({a.load})" if a.load else ""
+load = f"; {a.load}" if a.load else ""
 if str(f.get("ingest_path", "")).startswith("flamedb ingest"):
     rss_note = "- flamedb's peak RSS is the largest of the `flamedb ingest` processes."
 elif str(f.get("ingest_path", "")).startswith("flamedb serve"):
