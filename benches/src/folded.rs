@@ -48,6 +48,8 @@ pub struct FoldedFleet {
     pub profiles: Vec<FoldedProfile>,
     /// Samples per second (`1e9 / period_ns`).
     pub rate_hz: u32,
+    /// Whether every CPU profile of the manifest is here (no `max_profiles` cut).
+    pub complete: bool,
 }
 
 impl FoldedFleet {
@@ -68,6 +70,7 @@ impl FoldedFleet {
     fn parse(text: &str, dir: &Path, max_profiles: usize) -> Result<FoldedFleet> {
         let mut profiles = Vec::new();
         let mut period = None;
+        let mut complete = true;
         for (i, line) in text
             .lines()
             .enumerate()
@@ -93,6 +96,7 @@ impl FoldedFleet {
                 i + 1
             );
             if max_profiles > 0 && profiles.len() == max_profiles {
+                complete = false;
                 break;
             }
             profiles.push(FoldedProfile {
@@ -115,6 +119,7 @@ impl FoldedFleet {
         Ok(FoldedFleet {
             profiles,
             rate_hz: u32::try_from(1_000_000_000 / period)?,
+            complete,
         })
     }
 }
@@ -162,6 +167,7 @@ mod tests {
         let f = FoldedFleet::parse(MANIFEST, Path::new("/d"), 0).unwrap();
         assert_eq!(f.rate_hz, 100);
         assert_eq!(f.profiles.len(), 2);
+        assert!(f.complete);
         let p = &f.profiles[0];
         assert_eq!(p.path, Path::new("/d/a/v1/eu/a-1/100.folded.gz"));
         assert_eq!((p.time_s, p.duration_s), (100, 10));
@@ -170,13 +176,8 @@ mod tests {
             "/ingest?name=a.cpu%7Bversion%3Dv1%2Cdc%3Deu%2Cpod%3Da-1%7D&from=100&until=110&format=folded&sampleRate=100"
         );
         assert_eq!(cli_arg(p), "/d/a/v1/eu/a-1/100.folded.gz@100");
-        assert_eq!(
-            FoldedFleet::parse(MANIFEST, Path::new("/d"), 1)
-                .unwrap()
-                .profiles
-                .len(),
-            1
-        );
+        let first = FoldedFleet::parse(MANIFEST, Path::new("/d"), 1).unwrap();
+        assert_eq!((first.profiles.len(), first.complete), (1, false));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod distinct;
 pub mod flame3m;
 pub mod folded;
+pub mod input;
 pub mod queries;
 pub mod server;
 pub mod synth;

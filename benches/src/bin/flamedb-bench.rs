@@ -12,14 +12,13 @@
 //! graph of 3M distinct stacks through SQL (and `/api/v1/flamegraph`).
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use flamedb_benches::folded::{self, FoldedFleet};
+use flamedb_benches::folded;
+use flamedb_benches::input::{Input, Source};
 use flamedb_benches::server::Server;
 use flamedb_benches::via_cli;
-use flamedb_benches::via_http::{self, Payload};
-use flamedb_benches::workload::Workload;
-use flamedb_profile::{Format, pprof};
+use flamedb_benches::via_http::{self, Body, Payload};
+use flamedb_profile::Format;
 use flamedb_storage::{CompactionConfig, DataDir, PartitionFilter, Store, StoreConfig, WalRecord};
 use futures::StreamExt;
 use std::path::PathBuf;
@@ -173,68 +172,6 @@ async fn main() -> Result<()> {
     }
 }
 
-/// The input format of `ingest`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Input {
-    /// Gzipped pprof, one profile per (pod, time), encoded from the normalized data.
-    Pprof,
-    /// gen_workload.py's gzipped folded files.
-    Folded,
-}
-
-/// The profiles to ingest: (rows, pprof bodies) or the folded files.
-enum Source {
-    Pprof((usize, Vec<Body>)),
-    Folded(FoldedFleet),
-}
-
-/// The workload's (profile x stack) rows and its profiles as gzipped pprof, encoded once
-/// and cached beside the data.
-fn pprof_bodies(data: &std::path::Path, max_profiles: usize) -> Result<(usize, Vec<Body>)> {
-    let t = Instant::now();
-    let w = Workload::load(data, max_profiles)?;
-    let rows = w.rows();
-    eprintln!(
-        "loaded {} profiles, {rows} rows in {:.1}s",
-        w.profiles.len(),
-        t.elapsed().as_secs_f64()
-    );
-    let t = Instant::now();
-    let cache = data.join(format!("flamedb-pprof-{}.cache", w.profiles.len()));
-    let bodies = match read_cache(&cache, &w) {
-        Some(b) => b,
-        None => {
-            let mut bodies = Vec::with_capacity(w.profiles.len());
-            for p in &w.profiles {
-                bodies.push((
-                    p.labels.clone(),
-                    p.time_nanos,
-                    Bytes::from(pprof::encode_gzip(&w.to_profile(p)?)),
-                ));
-            }
-            write_cache(&cache, &bodies)?;
-            bodies
-        }
-    };
-    let input_bytes: usize = bodies.iter().map(|b| b.2.len()).sum();
-    eprintln!(
-        "encoded pprof ({input_bytes} bytes gzipped) in {:.1}s",
-        t.elapsed().as_secs_f64()
-    );
-    Ok((rows, bodies))
-}
-
-/// The (profile x stack) rows of the CPU profiles, from `DATA/workload.json`.
-fn workload_rows(data: &std::path::Path) -> Result<usize> {
-    let w: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.join("workload.json")).context("reading workload.json")?,
-    )?;
-    let rows = w["rows"]["cpu"]
-        .as_u64()
-        .context("workload.json has no rows.cpu")?;
-    Ok(usize::try_from(rows)?)
-}
-
 /// How `ingest` writes the workload.
 enum IngestPath {
     /// `Store::append` in this process.
@@ -249,6 +186,44 @@ enum IngestPath {
     },
 }
 
+impl IngestPath {
+    /// The path in words, for the report.
+    fn describe(&self, source: &Source) -> String {
+        let rate = match source {
+            Source::Folded(f) => f.rate_hz,
+            Source::Pprof { .. } => 0,
+        };
+        match (self, source) {
+            (IngestPath::InProcess { .. }, _) => "in process (Store::append)".to_string(),
+            (IngestPath::Cli(_), Source::Pprof { .. }) => {
+                "flamedb ingest (CLI), one process per pod".to_string()
+            }
+            (IngestPath::Cli(_), Source::Folded(_)) => format!(
+                "flamedb ingest --format folded --sample-rate {rate} FILE@TIME... (CLI), one process per pod"
+            ),
+            (IngestPath::Http { concurrency, .. }, Source::Pprof { .. }) => format!(
+                "flamedb serve, POST /api/v1/ingest ({concurrency} in flight) and /api/v1/flush"
+            ),
+            (IngestPath::Http { concurrency, .. }, Source::Folded(_)) => format!(
+                "flamedb serve, POST /ingest?name=APP.cpu{{..}}&from=&until=&format=folded&sampleRate={rate} ({concurrency} in flight) and /api/v1/flush"
+            ),
+        }
+    }
+}
+
+/// What an ingest path left: the store and its timings.
+struct Ingested {
+    store: Store,
+    /// Seconds until every profile was acknowledged.
+    acked: f64,
+    /// Seconds until every profile was in blocks.
+    durable: f64,
+    /// Peak RSS of the ingesting process, MiB.
+    peak_rss: f64,
+    /// The flame graph endpoint timings (HTTP only).
+    endpoints: serde_json::Value,
+}
+
 async fn ingest(
     data: PathBuf,
     store_dir: Option<PathBuf>,
@@ -256,83 +231,67 @@ async fn ingest(
     input: Input,
     path: IngestPath,
 ) -> Result<()> {
-    let source = match input {
-        Input::Pprof => Source::Pprof(pprof_bodies(&data, max_profiles)?),
-        Input::Folded => {
-            anyhow::ensure!(
-                !matches!(path, IngestPath::InProcess { .. }),
-                "--input folded goes through flamedb's ingest paths: add --via-http or --via-cli"
-            );
-            Source::Folded(FoldedFleet::load(&data, max_profiles)?)
-        }
-    };
-    let (profiles, rows, input_bytes) = match &source {
-        Source::Pprof((rows, bodies)) => (
-            bodies.len(),
-            Some(*rows),
-            bodies.iter().map(|b| b.2.len() as u64).sum::<u64>(),
-        ),
-        Source::Folded(f) => {
-            let mut bytes = 0;
-            for p in &f.profiles {
-                bytes += std::fs::metadata(&p.path)
-                    .with_context(|| format!("{}", p.path.display()))?
-                    .len();
-            }
-            // The generated rows, when every profile goes in.
-            let rows = (max_profiles == 0)
-                .then(|| workload_rows(&data))
-                .transpose()?;
-            (f.profiles.len(), rows, bytes)
-        }
-    };
-    let rate = match &source {
-        Source::Folded(f) => f.rate_hz,
-        Source::Pprof(_) => 0,
-    };
-    let input_format = match input {
-        Input::Pprof => "gzipped pprof".to_string(),
-        Input::Folded => format!("gzipped folded (sample counts at {rate} Hz)"),
-    };
-
+    anyhow::ensure!(
+        input == Input::Pprof || !matches!(path, IngestPath::InProcess { .. }),
+        "--input folded goes through flamedb's ingest paths: add --via-http or --via-cli"
+    );
+    let source = Source::load(&data, input, max_profiles)?;
+    let profiles = source.profiles();
+    let expected_rows = source.expected_rows(&data)?;
+    let input_bytes = source.input_bytes()?;
+    let input_format = source.describe();
+    let ingest_path = path.describe(&source);
     let tmp = tempfile::tempdir()?;
     let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    let run = run_path(&data, &dir, source, path).await?;
+    let mut report = store_report(&run.store, expected_rows).await?;
+    let rows = report["rows"].as_f64().unwrap_or(f64::NAN);
+    let extra = serde_json::json!({
+        "profiles": profiles,
+        "input_format": input_format,
+        "input_bytes": input_bytes,
+        "seconds_to_ack_all": run.acked,
+        "seconds_to_durable_blocks": run.durable,
+        "rows_per_second": rows / run.durable,
+        "peak_rss_mib": run.peak_rss,
+        "ingest_path": ingest_path,
+        "http_endpoints": run.endpoints,
+    });
+    if let (Some(r), Some(e)) = (report.as_object_mut(), extra.as_object()) {
+        r.extend(e.clone());
+    }
+    println!("{}", serde_json::to_string_pretty(&report).context("json")?);
+    Ok(())
+}
+
+/// Sends `source` through `path` into the data directory `dir`.
+async fn run_path(
+    data: &std::path::Path,
+    dir: &std::path::Path,
+    source: Source,
+    path: IngestPath,
+) -> Result<Ingested> {
     let mut endpoints = serde_json::Value::Null;
-    let ingest_path = match (&path, input) {
-        (IngestPath::InProcess { .. }, _) => "in process (Store::append)".to_string(),
-        (IngestPath::Cli(_), Input::Pprof) => {
-            "flamedb ingest (CLI), one process per pod".to_string()
-        }
-        (IngestPath::Cli(_), Input::Folded) => {
-            format!(
-                "flamedb ingest --format folded --sample-rate {rate} FILE@TIME... (CLI), one process per pod"
-            )
-        }
-        (IngestPath::Http { concurrency, .. }, Input::Pprof) => format!(
-            "flamedb serve, POST /api/v1/ingest ({concurrency} in flight) and /api/v1/flush"
-        ),
-        (IngestPath::Http { concurrency, .. }, Input::Folded) => format!(
-            "flamedb serve, POST /ingest?name=APP.cpu{{..}}&from=&until=&format=folded&sampleRate={rate} ({concurrency} in flight) and /api/v1/flush"
-        ),
-    };
-    let (store, acked, durable, peak_rss) = match path {
-        IngestPath::InProcess { concurrency } => {
-            let Source::Pprof((_, bodies)) = source else {
-                unreachable!("checked above: folded input has no in-process path")
-            };
-            let (store, acked, durable) = ingest_in_process(&dir, bodies, concurrency).await?;
+    let (store, acked, durable, peak_rss) = match (path, source) {
+        (IngestPath::InProcess { concurrency }, Source::Pprof { bodies, .. }) => {
+            let (store, acked, durable) = ingest_in_process(dir, bodies, concurrency).await?;
             (store, acked, durable, peak_rss_mib())
         }
-        IngestPath::Cli(flamedb) => {
+        (IngestPath::InProcess { .. }, Source::Folded(_)) => {
+            anyhow::bail!("folded input has no in-process path")
+        }
+        (IngestPath::Cli(flamedb), source) => {
             let (extra, groups) = match source {
-                Source::Pprof((_, bodies)) => (vec![], via_cli::write_pprof_files(&data, bodies)?),
+                Source::Pprof { bodies, .. } => (vec![], via_cli::write_pprof_files(data, bodies)?),
                 Source::Folded(f) => (
-                    vec![
-                        "--format".to_string(),
-                        "folded".to_string(),
-                        "--sample-rate".to_string(),
-                        f.rate_hz.to_string(),
-                    ],
+                    [
+                        "--format",
+                        "folded",
+                        "--sample-rate",
+                        &f.rate_hz.to_string(),
+                    ]
+                    .map(String::from)
+                    .to_vec(),
                     via_cli::per_pod(
                         f.profiles
                             .iter()
@@ -340,55 +299,68 @@ async fn ingest(
                     ),
                 ),
             };
-            let (acked, rss) = via_cli::ingest(&flamedb, &dir, TENANT, &extra, &groups)?;
-            let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
+            let (acked, rss) = via_cli::ingest(&flamedb, dir, TENANT, &extra, &groups)?;
+            let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
             (store, acked, acked, rss)
         }
-        IngestPath::Http {
-            flamedb,
-            concurrency,
-            endpoint_reps,
-        } => {
+        (
+            IngestPath::Http {
+                flamedb,
+                concurrency,
+                endpoint_reps,
+            },
+            source,
+        ) => {
             let posts = match source {
-                Source::Pprof((_, bodies)) => via_http::pprof_posts(bodies),
+                Source::Pprof { bodies, .. } => via_http::pprof_posts(bodies),
                 Source::Folded(f) => f
                     .profiles
                     .iter()
                     .map(|p| {
-                        (
-                            folded::pyroscope_path(p, f.rate_hz),
-                            Payload::File(p.path.clone()),
-                        )
+                        let path = folded::pyroscope_path(p, f.rate_hz);
+                        (path, Payload::File(p.path.clone()))
                     })
                     .collect(),
             };
-            let server = Server::start(&flamedb, &dir).await?;
+            let server = Server::start(&flamedb, dir).await?;
             let r = via_http::ingest(&server, TENANT, posts, concurrency).await?;
             eprintln!(
                 "posted in {:.1}s, flushed at {:.1}s",
                 r.acked_s, r.durable_s
             );
-            endpoints = via_http::endpoints(&server, TENANT, &data, endpoint_reps).await?;
+            endpoints = via_http::endpoints(&server, TENANT, data, endpoint_reps).await?;
             let rss = server_peak_rss_mib(&server);
             server.stop()?;
-            let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
+            let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
             (store, r.acked_s, r.durable_s, rss)
         }
     };
-    let (flushed_blocks, flushed_by_file) = sizes(&store).await?;
+    Ok(Ingested {
+        store,
+        acked,
+        durable,
+        peak_rss,
+        endpoints,
+    })
+}
+
+/// Checks the rows stored (when `expected_rows` is known), compacts, and reports rows,
+/// blocks and bytes per row before and after compaction.
+async fn store_report(store: &Store, expected_rows: Option<usize>) -> Result<serde_json::Value> {
+    let (flushed_blocks, flushed_by_file) = sizes(store).await?;
     let stored_rows: u64 = store
         .blocks(TENANT, &PartitionFilter::default())
         .await?
         .iter()
         .map(|b| b.meta.rows)
         .sum();
-    if let Some(rows) = rows {
+    if let Some(rows) = expected_rows {
         anyhow::ensure!(
             stored_rows == rows as u64,
             "blocks hold {stored_rows} rows, the workload has {rows}"
         );
     }
-    let rows = stored_rows as usize;
+    let rows = stored_rows as f64;
     // Steady state: compaction merges each partition's blocks (what a running server's
     // compactor does in the background), then superseded blocks are collected.
     let t = Instant::now();
@@ -399,7 +371,7 @@ async fn ingest(
     };
     store.maintain(TENANT, &now).await?;
     let compaction_s = t.elapsed().as_secs_f64();
-    let (blocks, by_file) = sizes(&store).await?;
+    let (blocks, by_file) = sizes(store).await?;
     let minute = 60_000_000_000;
     let rollups = store
         .blocks_at_resolution(TENANT, &PartitionFilter::default(), minute)
@@ -411,30 +383,19 @@ async fn ingest(
         .sum();
     let total: u64 = by_file.values().sum();
     let flushed_total: u64 = flushed_by_file.values().sum();
-    let report = serde_json::json!({
-        "profiles": profiles,
-        "rows": rows,
+    Ok(serde_json::json!({
+        "rows": stored_rows,
         "stored_rows": stored_rows,
         "blocks_after_flush": flushed_blocks,
-        "bytes_per_row_after_flush": flushed_total as f64 / rows as f64,
+        "bytes_per_row_after_flush": flushed_total as f64 / rows,
         "bytes_by_file_after_flush": flushed_by_file,
         "compaction_seconds": compaction_s,
         "blocks": blocks,
-        "input_format": input_format,
-        "input_bytes": input_bytes,
-        "seconds_to_ack_all": acked,
-        "seconds_to_durable_blocks": durable,
-        "rows_per_second": rows as f64 / durable,
         "bytes_on_disk": total,
-        "bytes_per_row": total as f64 / rows as f64,
-        "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows as f64,
+        "bytes_per_row": total as f64 / rows,
+        "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows,
         "bytes_by_file": by_file,
-        "peak_rss_mib": peak_rss,
-        "ingest_path": ingest_path,
-        "http_endpoints": endpoints,
-    });
-    println!("{}", serde_json::to_string_pretty(&report).context("json")?);
-    Ok(())
+    }))
 }
 
 const TENANT: &str = "bench";
@@ -475,34 +436,6 @@ async fn ingest_in_process(
         r?;
     }
     Ok((store, acked, durable))
-}
-
-type Body = (Vec<(String, String)>, i64, Bytes);
-
-/// The encoded pprof bodies of a workload, cached next to it: encoding the medium fleet
-/// takes minutes. The file is the bodies, each as a u64 length and the bytes, in profile
-/// order; labels and times come from the workload.
-fn read_cache(path: &std::path::Path, w: &Workload) -> Option<Vec<Body>> {
-    let data = std::fs::read(path).ok()?;
-    let mut at = 0usize;
-    let mut out = Vec::with_capacity(w.profiles.len());
-    let data = Bytes::from(data);
-    for p in &w.profiles {
-        let len = u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?) as usize;
-        let body = data.slice(at + 8..(at + 8 + len).min(data.len()));
-        at += 8 + len;
-        out.push((p.labels.clone(), p.time_nanos, body));
-    }
-    (at == data.len()).then_some(out)
-}
-
-fn write_cache(path: &std::path::Path, bodies: &[Body]) -> Result<()> {
-    let mut out = Vec::new();
-    for (_, _, b) in bodies {
-        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-        out.extend_from_slice(b);
-    }
-    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
 }
 
 /// Number of current blocks and bytes per file kind.
