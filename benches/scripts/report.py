@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints flamedb's storage numbers next to the peers' from one run of benches/run.sh, and
-(with --results) rewrites the storage section of benches/RESULTS.md."""
+(with --results) rewrites the storage section of benches/RESULTS.md (`storage-folded` for
+--input folded; and the http section, `http-folded`, for a run through the server)."""
 import argparse, json, sys
 from results_md import provenance, replace_section
 
@@ -8,6 +9,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("flamedb"); ap.add_argument("peers")
 ap.add_argument("--command", required=True); ap.add_argument("--scale", required=True)
 ap.add_argument("--results")
+ap.add_argument("--input", default="pprof", help="pprof or folded: names the sections")
+ap.add_argument("--load", default="", help="the load average during the run, for the text")
 ap.add_argument("--queries", help="flamedb-bench query's JSON, for Q1's and Q3's SQL times next to the endpoints")
 a = ap.parse_args()
 f = json.load(open(a.flamedb))
@@ -58,42 +61,46 @@ if http:
 if not a.results:
     sys.exit(0)
 rollup = f.get("minute_rollup_bytes_per_row")
+suffix = "" if a.input == "pprof" else f"-{a.input}"
+input_bytes = f.get("input_bytes", f.get("input_pprof_gzip_bytes", 0))
+input_format = f.get("input_format", "gzipped pprof")
+load = f"; {a.load}" if a.load else ""
 if str(f.get("ingest_path", "")).startswith("flamedb ingest"):
     rss_note = "- flamedb's peak RSS is the largest of the `flamedb ingest` processes."
 elif str(f.get("ingest_path", "")).startswith("flamedb serve"):
     rss_note = "- flamedb's peak RSS is the `flamedb serve` process's (ingest, flush and the endpoint calls)."
 else:
     rss_note = ("- flamedb's peak RSS is that of the bench driver, which also holds the decoded workload and\n"
-                f"  every input body in memory ({f['input_pprof_gzip_bytes'] / 2**30:.1f} GiB of pprof here): it is not the store's footprint.")
+                f"  every input body in memory ({input_bytes / 2**30:.1f} GiB of pprof here): it is not the store's footprint.")
 rollup_note = (f"\n- Minute rollups (optional, written by compaction for long ranges) add {rollup:.2f} bytes per row, not counted above." if rollup else "")
 files = ", ".join(f"{k} {v / rows:.3f}" for k, v in sorted(f["bytes_by_file"].items()))
-section = f"""## Storage: bytes per row and ingest rate ({a.scale}), against the peers
+section = f"""## Storage: bytes per row and ingest rate ({a.scale}{', ' + a.input + ' input' if suffix else ''}), against the peers
 
 {provenance()}
-Command: `{a.command}` (flamedb and the peers on the same generated data in one run).
+Command: `{a.command}` (flamedb and the peers on the same generated data in one run{load}).
 
 {table}
 
 - Rows are (profile x stack) pairs: {rows:,} rows in {f['profiles']:,} profiles.
-- flamedb ingests the fleet as gzipped pprof ({f['input_pprof_gzip_bytes'] / rows:.0f} bytes per row of input; {f.get('ingest_path', 'in process')}),
+- flamedb ingests the fleet as {input_format} ({input_bytes / rows:.0f} bytes per row of input; {f.get('ingest_path', 'in process')}),
   decoding, writing the WAL with fsync, flushing heads to Parquet blocks, then compacting
   ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
   normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
 - flamedb bytes per row by file: {files}.{rollup_note}
 {rss_note}"""
-replace_section(a.results, "storage", section)
+replace_section(a.results, "storage" + suffix, section)
 if http_table:
-    section = f"""## Through the HTTP server: ingest and flame graph endpoints ({a.scale})
+    section = f"""## Through the HTTP server: ingest and flame graph endpoints ({a.scale}{', ' + a.input + ' input' if suffix else ''})
 
 {provenance()}
 Command: `{a.command}` (`flamedb serve` on 127.0.0.1 with a fresh data directory, debug
-or release as the command says; medians of {http['reps']} warm calls after one warm-up).
+or release as the command says; medians of {http['reps']} warm calls after one warm-up{load}).
 
-- Ingest: {f['profiles']:,} gzipped pprof profiles POSTed to `/api/v1/ingest`, {f.get('ingest_path', '')}:
+- Ingest: {f['profiles']:,} profiles ({input_format}) POSTed: {f.get('ingest_path', '')}:
   {rows:,} rows durable in the WAL after {f['seconds_to_ack_all']:.1f} s, in Parquet blocks after the flush
   at {f['seconds_to_durable_blocks']:.1f} s: **{f['rows_per_second']:,.0f} rows/s end to end**.
 - The endpoints on the same store, as Q1 (merge) and Q3 (diff), flamebearer JSON of at most
   1024 nodes; totals checked against `SELECT sum(..) FROM (Q1 | Q3)` through `/api/v1/sql`.
 
 {http_table}"""
-    replace_section(a.results, "http", section)
+    replace_section(a.results, "http" + suffix, section)

@@ -8,8 +8,11 @@
 
 pub mod distinct;
 pub mod flame3m;
+pub mod folded;
+pub mod input;
 pub mod queries;
 pub mod server;
 pub mod synth;
+pub mod via_cli;
 pub mod via_http;
 pub mod workload;

@@ -1,6 +1,8 @@
 //! The macro run through flamedb's HTTP server (`flamedb-bench ingest --via-http FLAMEDB`):
-//! every generated profile is POSTed as gzipped pprof to `/api/v1/ingest` over a few
-//! parallel connections, `POST /api/v1/flush` makes it all queryable, and then the flame
+//! every generated profile is POSTed over a few parallel connections, as gzipped pprof to
+//! `/api/v1/ingest` or, with `--input folded`, as gen_workload's gzipped folded file to
+//! Pyroscope's `/ingest` ([`crate::folded::pyroscope_path`]); `POST /api/v1/flush` makes it
+//! all queryable, and then the flame
 //! graph endpoints are timed on the same store: the merge (`/api/v1/flamegraph`, as Q1)
 //! and the diff (`/api/v1/diff`, as Q3). Each endpoint's totals must equal the SQL totals
 //! of Q1 and Q3 (`benches/queries/`) asked through `/api/v1/sql` of the same server.
@@ -16,6 +18,23 @@ use std::time::Instant;
 
 /// A profile to post: its series labels, start time (ns) and gzipped pprof.
 pub type Body = (Vec<(String, String)>, i64, Bytes);
+
+/// What one request sends: bytes at hand or a file read when the request is made.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// The body.
+    Bytes(Bytes),
+    /// A file whose content is the body.
+    File(std::path::PathBuf),
+}
+
+/// The `/api/v1/ingest` request of each gzipped pprof body.
+pub fn pprof_posts(bodies: Vec<Body>) -> Vec<(String, Payload)> {
+    bodies
+        .into_iter()
+        .map(|(labels, time, body)| (ingest_path(&labels, time), Payload::Bytes(body)))
+        .collect()
+}
 
 /// Seconds until every post was answered (durable in the WAL) and until the flush returned
 /// (queryable in blocks).
@@ -47,7 +66,7 @@ fn ingest_path(labels: &[(String, String)], time_nanos: i64) -> String {
 }
 
 /// Percent-encodes everything but unreserved characters.
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -58,17 +77,24 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// Posts every body with `concurrency` requests in flight, then flushes.
+/// Makes every request (path and body) with `concurrency` in flight, then flushes.
 pub async fn ingest(
     server: &Server,
     tenant: &str,
-    bodies: Vec<Body>,
+    posts: Vec<(String, Payload)>,
     concurrency: usize,
 ) -> Result<HttpIngest> {
     let t = Instant::now();
-    let mut posts = futures::stream::iter(bodies.into_iter().map(|(labels, time, body)| {
-        let path = ingest_path(&labels, time);
-        async move { server.post(tenant, &path, body).await }
+    let mut posts = futures::stream::iter(posts.into_iter().map(|(path, payload)| async move {
+        let body = match payload {
+            Payload::Bytes(b) => b,
+            Payload::File(f) => Bytes::from(
+                tokio::fs::read(&f)
+                    .await
+                    .with_context(|| format!("reading {}", f.display()))?,
+            ),
+        };
+        server.post(tenant, &path, body).await
     }))
     .buffer_unordered(concurrency.max(1));
     while let Some(r) = posts.next().await {

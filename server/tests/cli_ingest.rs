@@ -148,3 +148,72 @@ fn limits_are_flags_and_a_deep_stack_is_refused_with_its_line() {
     );
     assert!(stderr.contains("ingested 0 profiles"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_counts_at_a_sample_rate_are_cpu_time_at_each_files_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tmp.path().join("first.folded");
+    std::fs::write(&first, "main;a 3\nmain;b 1\n").unwrap();
+    // A name with an `@` that exists is a file, not FILE@TIME.
+    let second = tmp.path().join("second@host.folded");
+    std::fs::write(&second, "main;a 2\n").unwrap();
+    let data = tmp.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "a", "--format", "folded"])
+        .args(["--sample-rate", "100", "--time", "1764300000"])
+        .arg("--data")
+        .arg(&data)
+        .arg(format!("{}@1764300010", first.display()))
+        .arg(&second)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let (store, _) = DataDir(&data)
+        .open_local(StoreConfig::default())
+        .await
+        .unwrap();
+    let mut got: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+    let mut periods = vec![];
+    for b in store
+        .blocks("default", &PartitionFilter::default())
+        .await
+        .unwrap()
+    {
+        let (_, d) = store.read_block(&b.path).await.unwrap();
+        periods.extend_from_slice(&d.profiles.period);
+        for i in 0..d.samples.len() {
+            let p = d.samples.profile[i] as usize;
+            let t = d.sample_types[d.profiles.sample_type[p] as usize].name();
+            *got.entry((
+                d.profiles.time[p] / 1_000_000_000,
+                t,
+                key(&d.symbols, StackId(d.samples.stack[i])),
+            ))
+            .or_default() += d.samples.value[i];
+        }
+    }
+    // 100 Hz: 10 ms per sample; the first file at its @TIME, the second at --time.
+    let want: BTreeMap<(i64, String, String), i64> = [
+        ((1764300000, "cpu/nanoseconds", "main;a"), 20_000_000),
+        ((1764300010, "cpu/nanoseconds", "main;a"), 30_000_000),
+        ((1764300010, "cpu/nanoseconds", "main;b"), 10_000_000),
+    ]
+    .into_iter()
+    .map(|((t, ty, s), v)| ((t, ty.to_string(), s.to_string()), v))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(periods, [10_000_000, 10_000_000]);
+
+    // A time that does not parse names the argument.
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "a", "--sample-rate", "100", "--data"])
+        .arg(&data)
+        .arg(format!("{}@yesterday", first.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("@yesterday"), "{stderr}");
+}

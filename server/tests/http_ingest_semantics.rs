@@ -223,6 +223,78 @@ async fn until_minus_from_is_the_duration_of_profiles_without_one() {
     server.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_rate_stores_folded_cpu_and_wall_counts_as_nanoseconds_as_pyroscope() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &[]);
+    let api = Api::new(&server, "default");
+    let text = "text/plain";
+    let folded = b"main;a 3\nmain;b 1\n".to_vec();
+    for (name, status) in [
+        // 100 Hz: 10 ms per sample.
+        ("rate-cpu.cpu", StatusCode::OK),
+        // No profile name is a CPU profile (Pyroscope's default).
+        ("rate-bare", StatusCode::OK),
+        // 100 Hz wall clock.
+        ("rate-wall.wall", StatusCode::OK),
+        // Not a time profile: the counts stay.
+        ("rate-objects.alloc_objects", StatusCode::OK),
+    ] {
+        let q = format!("/ingest?name={name}&from=1764300000&sampleRate=100");
+        let (got, body) = post(&server, &q, text, folded.clone()).await;
+        assert_eq!(got, status, "{name}: {body}");
+    }
+    // Lines are one sample each: 3 Hz is 333333333 ns per sample.
+    let q = "/ingest?name=rate-lines.cpu&format=lines&from=1764300000&sampleRate=3";
+    let (got, body) = post(&server, q, text, b"main;a\nmain;a\n".to_vec()).await;
+    assert_eq!(got, StatusCode::OK, "{body}");
+    // Two count columns (a differential folded file) are not sample counts of one profile.
+    let q = "/ingest?name=rate-diff.cpu&from=1764300000&sampleRate=100";
+    let (got, body) = post(&server, q, text, b"main;a 1 2\n".to_vec()).await;
+    assert_eq!(got, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("sampleRate"), "{body}");
+    api.flush().await;
+
+    let cpu = vec![
+        row("cpu/nanoseconds", "main;a", 30_000_000),
+        row("cpu/nanoseconds", "main;b", 10_000_000),
+    ];
+    assert_eq!(sums(&api, "rate-cpu").await, cpu);
+    assert_eq!(sums(&api, "rate-bare").await, cpu);
+    assert_eq!(
+        sums(&api, "rate-wall").await,
+        vec![
+            row("wall/nanoseconds", "main;a", 30_000_000),
+            row("wall/nanoseconds", "main;b", 10_000_000),
+        ]
+    );
+    assert_eq!(
+        sums(&api, "rate-objects").await,
+        vec![
+            row("samples/count", "main;a", 3),
+            row("samples/count", "main;b", 1),
+        ]
+    );
+    assert_eq!(
+        sums(&api, "rate-lines").await,
+        vec![row("cpu/nanoseconds", "main;a", 666_666_666)]
+    );
+    let rows = api
+        .rows("SELECT app, period FROM profiles WHERE app LIKE 'rate-%' ORDER BY app")
+        .await;
+    assert_eq!(
+        Value::Array(rows),
+        json!([
+            {"app": "rate-bare", "period": 10_000_000},
+            {"app": "rate-cpu", "period": 10_000_000},
+            {"app": "rate-lines", "period": 333_333_333},
+            {"app": "rate-objects", "period": 0},
+            {"app": "rate-wall", "period": 10_000_000},
+        ])
+    );
+    server.stop();
+}
+
 fn series(app: &str, profile: Vec<u8>) -> RawProfileSeries {
     push::series(&[("service_name", app)], profile, app)
 }

@@ -5,18 +5,20 @@
 //! path (pprof bytes -> decode -> WAL with fsync -> heads -> Parquet blocks), and prints
 //! rows/s and bytes on disk per (profile x stack) row as JSON. `--via-cli FLAMEDB` ingests
 //! with `flamedb ingest` processes instead, `--via-http FLAMEDB` through a `flamedb serve`
-//! (and then also times the flame graph endpoints on that store).
+//! (and then also times the flame graph endpoints on that store). `--input folded` (with
+//! either) ingests gen_workload's folded files instead of pprof (see `folded`).
 //!
 //! `flamedb-bench query` runs Q1-Q7 on that store; `flamedb-bench flame3m` times a flame
 //! graph of 3M distinct stacks through SQL (and `/api/v1/flamegraph`).
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use flamedb_benches::folded;
+use flamedb_benches::input::{Input, Source};
 use flamedb_benches::server::Server;
-use flamedb_benches::via_http;
-use flamedb_benches::workload::Workload;
-use flamedb_profile::{Format, pprof};
+use flamedb_benches::via_cli;
+use flamedb_benches::via_http::{self, Body, Payload};
+use flamedb_profile::Format;
 use flamedb_storage::{CompactionConfig, DataDir, PartitionFilter, Store, StoreConfig, WalRecord};
 use futures::StreamExt;
 use std::path::PathBuf;
@@ -46,6 +48,11 @@ enum Command {
         /// Stop after this many profiles (0 = all).
         #[arg(long, default_value_t = 0)]
         max_profiles: usize,
+        /// What is ingested: pprof encoded here from the normalized data (cached beside
+        /// it), or gen_workload's folded files (`DATA/folded/`, sample counts at 100 Hz;
+        /// with --via-http or --via-cli only).
+        #[arg(long, value_enum, default_value_t = Input::Pprof)]
+        input: Input,
         /// Appends in flight.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
@@ -112,6 +119,7 @@ async fn main() -> Result<()> {
             data,
             store,
             max_profiles,
+            input,
             concurrency,
             via_cli,
             via_http,
@@ -127,7 +135,7 @@ async fn main() -> Result<()> {
                 },
                 (None, None) => IngestPath::InProcess { concurrency },
             };
-            ingest(data, store, max_profiles, path).await
+            ingest(data, store, max_profiles, input, path).await
         }
         Command::Flame3m {
             store,
@@ -178,93 +186,181 @@ enum IngestPath {
     },
 }
 
+impl IngestPath {
+    /// The path in words, for the report.
+    fn describe(&self, source: &Source) -> String {
+        let rate = match source {
+            Source::Folded(f) => f.rate_hz,
+            Source::Pprof { .. } => 0,
+        };
+        match (self, source) {
+            (IngestPath::InProcess { .. }, _) => "in process (Store::append)".to_string(),
+            (IngestPath::Cli(_), Source::Pprof { .. }) => {
+                "flamedb ingest (CLI), one process per pod".to_string()
+            }
+            (IngestPath::Cli(_), Source::Folded(_)) => format!(
+                "flamedb ingest --format folded --sample-rate {rate} FILE@TIME... (CLI), one process per pod"
+            ),
+            (IngestPath::Http { concurrency, .. }, Source::Pprof { .. }) => format!(
+                "flamedb serve, POST /api/v1/ingest ({concurrency} in flight) and /api/v1/flush"
+            ),
+            (IngestPath::Http { concurrency, .. }, Source::Folded(_)) => format!(
+                "flamedb serve, POST /ingest?name=APP.cpu{{..}}&from=&until=&format=folded&sampleRate={rate} ({concurrency} in flight) and /api/v1/flush"
+            ),
+        }
+    }
+}
+
+/// What an ingest path left: the store and its timings.
+struct Ingested {
+    store: Store,
+    /// Seconds until every profile was acknowledged.
+    acked: f64,
+    /// Seconds until every profile was in blocks.
+    durable: f64,
+    /// Peak RSS of the ingesting process, MiB.
+    peak_rss: f64,
+    /// The flame graph endpoint timings (HTTP only).
+    endpoints: serde_json::Value,
+}
+
 async fn ingest(
     data: PathBuf,
     store_dir: Option<PathBuf>,
     max_profiles: usize,
+    input: Input,
     path: IngestPath,
 ) -> Result<()> {
-    let t = Instant::now();
-    let w = Workload::load(&data, max_profiles)?;
-    let rows = w.rows();
-    eprintln!(
-        "loaded {} profiles, {rows} rows in {:.1}s",
-        w.profiles.len(),
-        t.elapsed().as_secs_f64()
+    anyhow::ensure!(
+        input == Input::Pprof || !matches!(path, IngestPath::InProcess { .. }),
+        "--input folded goes through flamedb's ingest paths: add --via-http or --via-cli"
     );
-    let t = Instant::now();
-    let cache = data.join(format!("flamedb-pprof-{}.cache", w.profiles.len()));
-    let bodies = match read_cache(&cache, &w) {
-        Some(b) => b,
-        None => {
-            let mut bodies = Vec::with_capacity(w.profiles.len());
-            for p in &w.profiles {
-                bodies.push((
-                    p.labels.clone(),
-                    p.time_nanos,
-                    Bytes::from(pprof::encode_gzip(&w.to_profile(p)?)),
-                ));
-            }
-            write_cache(&cache, &bodies)?;
-            bodies
-        }
-    };
-    let input_bytes: usize = bodies.iter().map(|b| b.2.len()).sum();
-    eprintln!(
-        "encoded pprof ({input_bytes} bytes gzipped) in {:.1}s",
-        t.elapsed().as_secs_f64()
-    );
-
+    let source = Source::load(&data, input, max_profiles)?;
+    let profiles = source.profiles();
+    let expected_rows = source.expected_rows(&data)?;
+    let input_bytes = source.input_bytes()?;
+    let input_format = source.describe();
+    let ingest_path = path.describe(&source);
     let tmp = tempfile::tempdir()?;
     let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    let run = run_path(&data, &dir, source, path).await?;
+    let mut report = store_report(&run.store, expected_rows).await?;
+    let rows = report["rows"].as_f64().unwrap_or(f64::NAN);
+    let extra = serde_json::json!({
+        "profiles": profiles,
+        "input_format": input_format,
+        "input_bytes": input_bytes,
+        "seconds_to_ack_all": run.acked,
+        "seconds_to_durable_blocks": run.durable,
+        "rows_per_second": rows / run.durable,
+        "peak_rss_mib": run.peak_rss,
+        "ingest_path": ingest_path,
+        "http_endpoints": run.endpoints,
+    });
+    if let (Some(r), Some(e)) = (report.as_object_mut(), extra.as_object()) {
+        r.extend(e.clone());
+    }
+    println!("{}", serde_json::to_string_pretty(&report).context("json")?);
+    Ok(())
+}
+
+/// Sends `source` through `path` into the data directory `dir`.
+async fn run_path(
+    data: &std::path::Path,
+    dir: &std::path::Path,
+    source: Source,
+    path: IngestPath,
+) -> Result<Ingested> {
     let mut endpoints = serde_json::Value::Null;
-    let ingest_path = match &path {
-        IngestPath::InProcess { .. } => "in process (Store::append)".to_string(),
-        IngestPath::Cli(_) => "flamedb ingest (CLI), one process per pod".to_string(),
-        IngestPath::Http { concurrency, .. } => format!(
-            "flamedb serve, POST /api/v1/ingest ({concurrency} in flight) and /api/v1/flush"
-        ),
-    };
-    let (store, acked, durable, peak_rss) = match path {
-        IngestPath::InProcess { concurrency } => {
-            let (store, acked, durable) = ingest_in_process(&dir, bodies, concurrency).await?;
+    let (store, acked, durable, peak_rss) = match (path, source) {
+        (IngestPath::InProcess { concurrency }, Source::Pprof { bodies, .. }) => {
+            let (store, acked, durable) = ingest_in_process(dir, bodies, concurrency).await?;
             (store, acked, durable, peak_rss_mib())
         }
-        IngestPath::Cli(flamedb) => {
-            let files = write_files(&data, &w, bodies)?;
-            let (acked, rss) = ingest_with_cli(&flamedb, &dir, &files)?;
-            let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
+        (IngestPath::InProcess { .. }, Source::Folded(_)) => {
+            anyhow::bail!("folded input has no in-process path")
+        }
+        (IngestPath::Cli(flamedb), source) => {
+            let (extra, groups) = match source {
+                Source::Pprof { bodies, .. } => (vec![], via_cli::write_pprof_files(data, bodies)?),
+                Source::Folded(f) => (
+                    [
+                        "--format",
+                        "folded",
+                        "--sample-rate",
+                        &f.rate_hz.to_string(),
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    via_cli::per_pod(
+                        f.profiles
+                            .iter()
+                            .map(|p| (p.labels.clone(), folded::cli_arg(p))),
+                    ),
+                ),
+            };
+            let (acked, rss) = via_cli::ingest(&flamedb, dir, TENANT, &extra, &groups)?;
+            let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
             (store, acked, acked, rss)
         }
-        IngestPath::Http {
-            flamedb,
-            concurrency,
-            endpoint_reps,
-        } => {
-            let server = Server::start(&flamedb, &dir).await?;
-            let r = via_http::ingest(&server, TENANT, bodies, concurrency).await?;
+        (
+            IngestPath::Http {
+                flamedb,
+                concurrency,
+                endpoint_reps,
+            },
+            source,
+        ) => {
+            let posts = match source {
+                Source::Pprof { bodies, .. } => via_http::pprof_posts(bodies),
+                Source::Folded(f) => f
+                    .profiles
+                    .iter()
+                    .map(|p| {
+                        let path = folded::pyroscope_path(p, f.rate_hz);
+                        (path, Payload::File(p.path.clone()))
+                    })
+                    .collect(),
+            };
+            let server = Server::start(&flamedb, dir).await?;
+            let r = via_http::ingest(&server, TENANT, posts, concurrency).await?;
             eprintln!(
                 "posted in {:.1}s, flushed at {:.1}s",
                 r.acked_s, r.durable_s
             );
-            endpoints = via_http::endpoints(&server, TENANT, &data, endpoint_reps).await?;
+            endpoints = via_http::endpoints(&server, TENANT, data, endpoint_reps).await?;
             let rss = server_peak_rss_mib(&server);
             server.stop()?;
-            let (store, _) = DataDir(&dir).open_local(StoreConfig::default()).await?;
+            let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
             (store, r.acked_s, r.durable_s, rss)
         }
     };
-    let (flushed_blocks, flushed_by_file) = sizes(&store).await?;
+    Ok(Ingested {
+        store,
+        acked,
+        durable,
+        peak_rss,
+        endpoints,
+    })
+}
+
+/// Checks the rows stored (when `expected_rows` is known), compacts, and reports rows,
+/// blocks and bytes per row before and after compaction.
+async fn store_report(store: &Store, expected_rows: Option<usize>) -> Result<serde_json::Value> {
+    let (flushed_blocks, flushed_by_file) = sizes(store).await?;
     let stored_rows: u64 = store
         .blocks(TENANT, &PartitionFilter::default())
         .await?
         .iter()
         .map(|b| b.meta.rows)
         .sum();
-    anyhow::ensure!(
-        stored_rows == rows as u64,
-        "blocks hold {stored_rows} rows, the workload has {rows}"
-    );
+    if let Some(rows) = expected_rows {
+        anyhow::ensure!(
+            stored_rows == rows as u64,
+            "blocks hold {stored_rows} rows, the workload has {rows}"
+        );
+    }
+    let rows = stored_rows as f64;
     // Steady state: compaction merges each partition's blocks (what a running server's
     // compactor does in the background), then superseded blocks are collected.
     let t = Instant::now();
@@ -275,7 +371,7 @@ async fn ingest(
     };
     store.maintain(TENANT, &now).await?;
     let compaction_s = t.elapsed().as_secs_f64();
-    let (blocks, by_file) = sizes(&store).await?;
+    let (blocks, by_file) = sizes(store).await?;
     let minute = 60_000_000_000;
     let rollups = store
         .blocks_at_resolution(TENANT, &PartitionFilter::default(), minute)
@@ -287,29 +383,19 @@ async fn ingest(
         .sum();
     let total: u64 = by_file.values().sum();
     let flushed_total: u64 = flushed_by_file.values().sum();
-    let report = serde_json::json!({
-        "profiles": w.profiles.len(),
-        "rows": rows,
+    Ok(serde_json::json!({
+        "rows": stored_rows,
         "stored_rows": stored_rows,
         "blocks_after_flush": flushed_blocks,
-        "bytes_per_row_after_flush": flushed_total as f64 / rows as f64,
+        "bytes_per_row_after_flush": flushed_total as f64 / rows,
         "bytes_by_file_after_flush": flushed_by_file,
         "compaction_seconds": compaction_s,
         "blocks": blocks,
-        "input_pprof_gzip_bytes": input_bytes,
-        "seconds_to_ack_all": acked,
-        "seconds_to_durable_blocks": durable,
-        "rows_per_second": rows as f64 / durable,
         "bytes_on_disk": total,
-        "bytes_per_row": total as f64 / rows as f64,
-        "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows as f64,
+        "bytes_per_row": total as f64 / rows,
+        "minute_rollup_bytes_per_row": rollup_bytes as f64 / rows,
         "bytes_by_file": by_file,
-        "peak_rss_mib": peak_rss,
-        "ingest_path": ingest_path,
-        "http_endpoints": endpoints,
-    });
-    println!("{}", serde_json::to_string_pretty(&report).context("json")?);
-    Ok(())
+    }))
 }
 
 const TENANT: &str = "bench";
@@ -350,98 +436,6 @@ async fn ingest_in_process(
         r?;
     }
     Ok((store, acked, durable))
-}
-
-/// Writes every body as a file `pprof-files/<app>/<version>/<dc>/<pod>/<n>.pb.gz` beside the
-/// data (once), and returns the files grouped per pod with the pod's labels.
-fn write_files(data: &std::path::Path, w: &Workload, bodies: Vec<Body>) -> Result<Vec<PodFiles>> {
-    let root = data.join(format!("flamedb-pprof-files-{}", w.profiles.len()));
-    let done = root.join(".complete");
-    let mut groups: std::collections::BTreeMap<Vec<(String, String)>, Vec<PathBuf>> =
-        Default::default();
-    for (i, (labels, _, body)) in bodies.into_iter().enumerate() {
-        let mut path = root.clone();
-        for (_, v) in &labels {
-            path.push(v);
-        }
-        let file = path.join(format!("{i}.pb.gz"));
-        if !done.exists() {
-            std::fs::create_dir_all(&path)?;
-            std::fs::write(&file, &body)?;
-        }
-        groups.entry(labels).or_default().push(file);
-    }
-    std::fs::write(&done, b"")?;
-    Ok(groups.into_iter().collect())
-}
-
-/// Runs `flamedb ingest` once per pod; returns the seconds taken and the largest peak RSS
-/// of the processes, in MiB, as they report it.
-fn ingest_with_cli(
-    flamedb: &std::path::Path,
-    dir: &std::path::Path,
-    groups: &[PodFiles],
-) -> Result<(f64, f64)> {
-    let t = Instant::now();
-    let mut max_rss = 0.0f64;
-    for (labels, files) in groups {
-        let mut cmd = std::process::Command::new(flamedb);
-        cmd.arg("ingest")
-            .arg("--tenant")
-            .arg(TENANT)
-            .arg("--data")
-            .arg(dir);
-        for (k, v) in labels {
-            match k.as_str() {
-                "app" | "version" | "dc" => cmd.arg(format!("--{k}")).arg(v),
-                _ => cmd.arg("--label").arg(format!("{k}={v}")),
-            };
-        }
-        let out = cmd.args(files).output()?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        anyhow::ensure!(out.status.success(), "flamedb ingest failed: {stderr}");
-        // The summary ends with "peak RSS <n> MiB" on Linux.
-        let rss = stderr
-            .rsplit("peak RSS ")
-            .next()
-            .and_then(|t| t.split_whitespace().next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        max_rss = max_rss.max(rss);
-    }
-    let secs = t.elapsed().as_secs_f64();
-    Ok((secs, max_rss))
-}
-
-type Body = (Vec<(String, String)>, i64, Bytes);
-
-/// The files of one pod with its labels.
-type PodFiles = (Vec<(String, String)>, Vec<PathBuf>);
-
-/// The encoded pprof bodies of a workload, cached next to it: encoding the medium fleet
-/// takes minutes. The file is the bodies, each as a u64 length and the bytes, in profile
-/// order; labels and times come from the workload.
-fn read_cache(path: &std::path::Path, w: &Workload) -> Option<Vec<Body>> {
-    let data = std::fs::read(path).ok()?;
-    let mut at = 0usize;
-    let mut out = Vec::with_capacity(w.profiles.len());
-    let data = Bytes::from(data);
-    for p in &w.profiles {
-        let len = u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?) as usize;
-        let body = data.slice(at + 8..(at + 8 + len).min(data.len()));
-        at += 8 + len;
-        out.push((p.labels.clone(), p.time_nanos, body));
-    }
-    (at == data.len()).then_some(out)
-}
-
-fn write_cache(path: &std::path::Path, bodies: &[Body]) -> Result<()> {
-    let mut out = Vec::new();
-    for (_, _, b) in bodies {
-        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-        out.extend_from_slice(b);
-    }
-    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
 }
 
 /// Number of current blocks and bytes per file kind.

@@ -1,22 +1,31 @@
-//! `flamedb ingest FILE... --app A [--version V] [--dc D] [--label K=V] [--format F]
-//! (--data DIR | --server URL)`
+//! `flamedb ingest FILE[@TIME]... --app A [--version V] [--dc D] [--label K=V] [--format F]
+//! [--time T] [--sample-rate HZ] (--data DIR | --server URL)`
+//!
+//! A file's profile time is its own (pprof `time_nanos`), else `FILE@TIME`'s, else
+//! `--time`, else now; folded text carries no time. `--sample-rate HZ` stores folded
+//! sample counts as CPU time, as Pyroscope's `/ingest?sampleRate=` does
+//! ([`crate::http::sample_rate`]).
 
 use super::inspect::FormatArg;
 use super::limits_args::LimitArgs;
 use super::storage_args::StorageArgs;
-use anyhow::{Result, bail};
+use crate::http::pyroscope::parse_time;
+use crate::http::sample_rate::counts_to_nanos;
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
+use flamedb_profile::{DecodeOptions, Format};
 use flamedb_storage::{StoreConfig, WalRecord};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 /// Arguments of `flamedb ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Profile files (pprof, folded, perf script; gzipped or not).
-    #[arg(required = true)]
+    /// Profile files (pprof, folded, perf script; gzipped or not). `FILE@TIME` (when no
+    /// file is named so) gives the file's profile time, as `--time` does.
+    #[arg(required = true, value_name = "FILE[@TIME]")]
     files: Vec<PathBuf>,
     /// Application name (required).
     #[arg(long)]
@@ -36,6 +45,15 @@ pub struct IngestArgs {
     /// For perf script input: the event type to keep (default: the first in the file).
     #[arg(long)]
     event: Option<String>,
+    /// Profile time of files that carry none (folded): unix seconds (or ms, us, ns by digit
+    /// count), YYYYMMDD, or now-DURATION like now-1h (default: now).
+    #[arg(long)]
+    time: Option<String>,
+    /// The files' values are CPU sample counts taken at HZ per second (folded): store
+    /// them as cpu/nanoseconds, each count times the period 1e9/HZ ns, as Pyroscope's
+    /// `sampleRate` does. A file that is not one column of counts fails.
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
     /// Tenant to ingest into.
     #[arg(long, env = "FLAMEDB_TENANT", default_value = "default")]
     tenant: String,
@@ -89,29 +107,31 @@ async fn ingest_local(args: &IngestArgs, labels: Vec<(String, String)>) -> Resul
         decode: args.limits.limits(),
         ..StoreConfig::default()
     };
+    let files = files(args)?;
     let store = args.storage.open(config).await?;
-    let bar = progress_bar(args.files.len());
+    let bar = progress_bar(files.len());
     let started = Instant::now();
     let (mut profiles, mut samples, mut bytes, mut failed) = (0u64, 0u64, 0u64, 0usize);
-    for chunk in args.files.chunks(args.parallel.max(1)) {
-        let appends = chunk.iter().map(|path| {
+    for chunk in files.chunks(args.parallel.max(1)) {
+        let appends = chunk.iter().map(|(path, time_nanos)| {
             let store = store.clone();
-            let record = |data: Vec<u8>| WalRecord {
-                tenant: args.tenant.clone(),
-                labels: labels.clone(),
-                format: args.format.format(),
-                time_nanos: 0,
-                perf_event: args.event.clone().unwrap_or_default(),
-                data: Bytes::from(data),
-            };
+            let labels = labels.clone();
             async move {
-                let data = tokio::fs::read(path).await?;
-                let n = data.len() as u64;
-                let receipt = store.append(record(data)).await?;
+                let (n, format, data) = read_file(args, path).await?;
+                let receipt = store
+                    .append(WalRecord {
+                        tenant: args.tenant.clone(),
+                        labels,
+                        format,
+                        time_nanos: *time_nanos,
+                        perf_event: args.event.clone().unwrap_or_default(),
+                        data,
+                    })
+                    .await?;
                 anyhow::Ok((n, receipt))
             }
         });
-        for (path, result) in chunk.iter().zip(futures::future::join_all(appends).await) {
+        for ((path, _), result) in chunk.iter().zip(futures::future::join_all(appends).await) {
             bar.inc(1);
             match result {
                 Ok((n, receipt)) => {
@@ -137,20 +157,20 @@ async fn ingest_remote(
     client: &super::remote::Remote,
     labels: &[(String, String)],
 ) -> Result<ExitCode> {
-    let bar = progress_bar(args.files.len());
+    let files = files(args)?;
+    let bar = progress_bar(files.len());
     let started = Instant::now();
     let (mut profiles, mut samples, mut bytes, mut failed) = (0u64, 0u64, 0u64, 0usize);
-    let format = args.format.format().map_or("auto", |f| f.name());
-    for chunk in args.files.chunks(args.parallel.max(1)) {
-        let posts = chunk.iter().map(|path| async move {
-            let data = tokio::fs::read(path).await?;
-            let n = data.len() as u64;
+    for chunk in files.chunks(args.parallel.max(1)) {
+        let posts = chunk.iter().map(|(path, time_nanos)| async move {
+            let (n, format, data) = read_file(args, path).await?;
+            let format = format.map_or("auto", |f| f.name());
             let stored = client
-                .ingest(labels, format, args.event.as_deref(), data)
+                .ingest(labels, format, *time_nanos, args.event.as_deref(), data)
                 .await?;
             anyhow::Ok((n, stored))
         });
-        for (path, result) in chunk.iter().zip(futures::future::join_all(posts).await) {
+        for ((path, _), result) in chunk.iter().zip(futures::future::join_all(posts).await) {
             bar.inc(1);
             match result {
                 Ok((n, stored)) => {
@@ -167,6 +187,49 @@ async fn ingest_remote(
     }
     bar.finish_and_clear();
     Ok(summary(started, profiles, samples, bytes, failed))
+}
+
+/// Each file with its profile time (0: the profile's own, else now): `FILE@TIME` when no
+/// file is named so, else `--time`.
+fn files(args: &IngestArgs) -> Result<Vec<(PathBuf, i64)>> {
+    let time =
+        |t: &str, what: &str| parse_time(t).map_err(|e| anyhow::anyhow!("{what}: {}", e.message));
+    let default = match &args.time {
+        Some(t) => time(t, "--time")?,
+        None => 0,
+    };
+    args.files
+        .iter()
+        .map(|f| {
+            let text = f.to_string_lossy();
+            match text.rsplit_once('@') {
+                Some((file, t)) if !f.exists() => Ok((PathBuf::from(file), time(t, &text)?)),
+                _ => Ok((f.clone(), default)),
+            }
+        })
+        .collect()
+}
+
+/// Reads a file: its size, format and the bytes to store (with `--sample-rate`, the
+/// profile decoded, its counts converted to CPU time and encoded as pprof).
+async fn read_file(args: &IngestArgs, path: &Path) -> Result<(u64, Option<Format>, Bytes)> {
+    let data = tokio::fs::read(path).await?;
+    let n = data.len() as u64;
+    let Some(rate) = args.sample_rate else {
+        return Ok((n, args.format.format(), Bytes::from(data)));
+    };
+    let options = DecodeOptions {
+        limits: args.limits.limits(),
+        perf_event: args.event.clone(),
+    };
+    let format = args.format.format();
+    let pprof = tokio::task::spawn_blocking(move || {
+        let (_, mut profile) = flamedb_profile::decode(&data, format, &options)?;
+        counts_to_nanos(&mut profile, "cpu", rate).context("--sample-rate")?;
+        anyhow::Ok(flamedb_profile::pprof::encode(&profile))
+    })
+    .await??;
+    Ok((n, Some(Format::Pprof), Bytes::from(pprof)))
 }
 
 fn progress_bar(n: usize) -> indicatif::ProgressBar {

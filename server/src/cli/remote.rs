@@ -43,8 +43,9 @@ impl Remote {
         &self,
         labels: &[(String, String)],
         format: &str,
+        time_nanos: i64,
         event: Option<&str>,
-        data: Vec<u8>,
+        data: bytes::Bytes,
     ) -> Result<Stored> {
         let mut url = self.ingest_url.clone();
         {
@@ -56,6 +57,9 @@ impl Remote {
                 };
             }
             q.append_pair("format", format);
+            if time_nanos != 0 {
+                q.append_pair("time", &time_nanos.to_string());
+            }
             if let Some(e) = event {
                 q.append_pair("event", e);
             }

@@ -13,7 +13,8 @@
 //!   into [`api_routes`], so they get the same auth, tenant, limits and metrics.
 //! - [`error`]: the one [`error::ApiError`], status and JSON body per kind.
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
-//!   [`pyroscope`]: `POST /ingest` (with [`sample_types`] for its multipart parts);
+//!   [`pyroscope`]: `POST /ingest` (with [`sample_types`] for its multipart parts and
+//!   [`sample_rate`] for `sampleRate`, which `flamedb ingest --sample-rate` shares);
 //!   [`push`]: the Connect push RPC.
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and rate limits;
 //!   [`metrics`]: `GET /metrics`.
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod push;
 pub mod pyroscope;
 pub mod query;
+pub mod sample_rate;
 pub mod sample_types;
 
 use crate::engine::Engine;

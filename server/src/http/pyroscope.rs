@@ -17,12 +17,18 @@
 //!   parts, applied as [`super::sample_types`] describes). A multipart body is read as
 //!   pprof whatever `format` says, as Pyroscope does.
 //! - `sampleRate`, `spyName`, `units`, `aggregationType`: stored as the series labels
-//!   `sample_rate`, `spy_name`, `units`, `aggregation` when given.
+//!   `sample_rate`, `spy_name`, `units`, `aggregation` when given. With `sampleRate`, a
+//!   folded (or lines) body of a CPU profile (`PROFILE` `cpu`, `itimer` or none) or a wall
+//!   profile (`wall`) is stored as time, as Pyroscope stores it: every count times the
+//!   period `1e9 / sampleRate` ns, sample type `cpu/nanoseconds` (`wall/nanoseconds`),
+//!   period type `cpu/nanoseconds` ([`super::sample_rate`]). Other profiles keep their
+//!   counts.
 
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
 use super::ingest::{admit, body_of, record, store_all};
+use super::sample_rate;
 use super::sample_types::{self, SampleTypeConfigs};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -79,7 +85,24 @@ pub async fn ingest(
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let limits = state.store.config().decode;
     let mut entries = Vec::new();
-    if let Some((format, data)) = body_format(&content_type, get("format"), data, limits).await? {
+    if let Some((mut format, mut data)) =
+        body_format(&content_type, get("format"), data, limits).await?
+    {
+        let profile_name = labels
+            .iter()
+            .find(|(k, _)| k == "__name__")
+            .map(|(_, v)| v.as_str());
+        if format == Format::Folded
+            && let Some(rate) = get("sampleRate")
+            && let Some(kind) = sample_rate::time_kind(profile_name)
+        {
+            // metadata_labels checked the rate.
+            let rate = rate.parse::<u32>().unwrap_or(0);
+            data = tokio::task::spawn_blocking(move || folded_as_time(&data, kind, rate, limits))
+                .await
+                .map_err(ApiError::internal)??;
+            format = Format::Pprof;
+        }
         entries.push(WalEntry {
             record: record(&tenant, labels, Some(format), time_nanos, data),
             duration_nanos,
@@ -116,6 +139,19 @@ async fn body_format(
             "unknown format {other:?}: use folded, lines or pprof"
         ))),
     }
+}
+
+/// A folded body of sample counts at `rate` Hz as a pprof profile of `kind` nanoseconds
+/// ([`sample_rate::counts_to_nanos`]), as Pyroscope stores a CPU or wall profile.
+fn folded_as_time(data: &[u8], kind: &str, rate: u32, limits: DecodeLimits) -> ApiResult<Bytes> {
+    let options = DecodeOptions {
+        limits,
+        perf_event: None,
+    };
+    let (_, mut profile) = flamedb_profile::decode(data, Some(Format::Folded), &options)?;
+    sample_rate::counts_to_nanos(&mut profile, kind, rate)
+        .map_err(|e| ApiError::bad_request(format!("sampleRate: {e}")))?;
+    Ok(Bytes::from(flamedb_profile::pprof::encode(&profile)))
 }
 
 /// `sampleRate`, `spyName`, `units`, `aggregationType` as series labels.
