@@ -28,10 +28,66 @@ pub struct BlockDict {
     /// `keys[node]`: the node's stack key.
     pub keys: Vec<u64>,
     masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
-    by_key: OnceLock<HashMap<u64, u32>>,
+    by_key: OnceLock<KeyIndex>,
     folded_len: OnceLock<Vec<u32>>,
     loc_text: OnceLock<LocationText>,
     bytes: usize,
+}
+
+/// A dictionary's stack keys sorted, with the (first) node of each: keys sorted the same
+/// way (as [`crate::sums::StackSums`] returns them) resolve in one forward pass.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    keys: Vec<u64>,
+    nodes: Vec<u32>,
+}
+
+impl KeyIndex {
+    fn new(keys: &[u64]) -> Self {
+        let mut pairs: Vec<(u64, u32)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as u32))
+            .collect();
+        // Equal keys (locations whose frames have equal names) keep their first node.
+        crate::sums::sort_by_key(&mut pairs, |p| p.0);
+        let mut out = KeyIndex {
+            keys: Vec::with_capacity(pairs.len()),
+            nodes: Vec::with_capacity(pairs.len()),
+        };
+        for (i, &(k, n)) in pairs.iter().enumerate() {
+            if i > 0 && pairs[i - 1].0 == k {
+                let last = out.nodes.len() - 1;
+                out.nodes[last] = out.nodes[last].min(n);
+                continue;
+            }
+            out.keys.push(k);
+            out.nodes.push(n);
+        }
+        out
+    }
+
+    /// The node of `key`, searching forward from `*cursor` (the position of the last key
+    /// looked up, for ascending lookups) by doubling steps, then bisecting; `*cursor` moves
+    /// to where `key` is or would be. A key below the cursor searches from the start.
+    fn find_from(&self, key: u64, cursor: &mut usize) -> Option<u32> {
+        let n = self.keys.len();
+        let mut lo = (*cursor).min(n);
+        if lo > 0 && self.keys[lo - 1] >= key {
+            lo = 0;
+        }
+        let mut step = 1;
+        let mut hi = lo;
+        while hi < n && self.keys[hi] < key {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let hi = hi.min(n);
+        let at = lo + self.keys[lo..hi].partition_point(|&k| k < key);
+        *cursor = at;
+        (self.keys.get(at) == Some(&key)).then(|| self.nodes[at])
+    }
 }
 
 /// The folded text of every location of a dictionary (its frames joined by ';'), built
@@ -83,18 +139,13 @@ impl BlockDict {
         lens.get(node as usize).map_or(0, |&l| l as usize)
     }
 
+    fn key_index(&self) -> &KeyIndex {
+        self.by_key.get_or_init(|| KeyIndex::new(&self.keys))
+    }
+
     /// The node whose stack has key `key` (an index built on first use).
     pub fn node_of(&self, key: u64) -> Option<u32> {
-        self.by_key
-            .get_or_init(|| {
-                let mut m = HashMap::with_capacity(self.keys.len());
-                for (i, k) in self.keys.iter().enumerate() {
-                    m.entry(*k).or_insert(i as u32);
-                }
-                m
-            })
-            .get(&key)
-            .copied()
+        self.key_index().find_from(key, &mut 0)
     }
 
     /// Approximate memory held.
@@ -364,12 +415,16 @@ impl Resolved {
     }
 
     /// Looks for the missing ones of `wanted` (the same list, by position, on every call)
-    /// in `dicts`. Each key is tried first in the dictionary that held the previous one:
-    /// keys of one query come from a few partitions, so most keys cost one probe.
+    /// in `dicts`. Each key is tried first in the dictionary that held the previous one
+    /// (keys of one query come from a few partitions); each dictionary is searched
+    /// forward from where its last search ended, so ascending keys (as sums give them)
+    /// cost a short step each.
     pub fn find(&mut self, dicts: &[Arc<BlockDict>], wanted: &[u64]) {
         if dicts.is_empty() || self.missing == 0 {
             return;
         }
+        let index: Vec<&KeyIndex> = dicts.iter().map(|d| d.key_index()).collect();
+        let mut cursor = vec![0usize; dicts.len()];
         // Position of each candidate in `self.dicts`, assigned on its first hit.
         let mut slot: Vec<u32> = vec![u32::MAX; dicts.len()];
         let mut start = 0;
@@ -379,7 +434,7 @@ impl Resolved {
             }
             for j in 0..dicts.len() {
                 let c = (start + j) % dicts.len();
-                let Some(n) = dicts[c].node_of(k) else {
+                let Some(n) = index[c].find_from(k, &mut cursor[c]) else {
                     continue;
                 };
                 if slot[c] == u32::MAX {

@@ -1,12 +1,13 @@
 //! The accumulator behind `flamegraph`, `flamegraph_diff` and `function_totals`.
 //!
-//! Rows are summed per stack key (one hash map entry per distinct stack, the only state
-//! that grows with the input); partial states travel as two or three lists (keys, left,
+//! Rows are summed per stack key ([`StackSums`]: one entry per distinct stack, the only
+//! state that grows with the input); partial states travel as two or three lists (keys, left,
 //! right). `evaluate` resolves the distinct keys to dictionary nodes once, builds the
 //! merged tree with [`FlameTreeBuilder`] (one tree node per distinct path, found through
 //! the node keys, so shared prefixes are walked once), and emits nested-set rows.
 
 use super::common::Bound;
+use crate::sums::StackSums;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Int64Array, Int64Builder, ListArray, StringBuilder, StructArray,
     UInt32Builder, UInt64Array,
@@ -92,7 +93,7 @@ pub struct FlameAccumulator {
     bound: Bound,
     kind: FlameKind,
     max_nodes: usize,
-    sums: HashMap<u64, [i64; 2]>,
+    sums: StackSums,
 }
 
 impl FlameAccumulator {
@@ -102,7 +103,7 @@ impl FlameAccumulator {
             bound,
             kind,
             max_nodes,
-            sums: HashMap::new(),
+            sums: StackSums::new(),
         }
     }
 
@@ -111,19 +112,21 @@ impl FlameAccumulator {
             if keys.is_null(i) {
                 continue;
             }
-            let e = self.sums.entry(keys.value(i)).or_insert([0, 0]);
+            let mut v = [0, 0];
             if !left.is_null(i) {
-                e[0] += left.value(i);
+                v[0] = left.value(i);
             }
             if let Some(r) = right.filter(|r| !r.is_null(i)) {
-                e[1] += r.value(i);
+                v[1] = r.value(i);
             }
+            self.sums.add(keys.value(i), v);
         }
     }
 
     /// The merged tree of everything accumulated.
-    pub fn tree(&self) -> Result<FlameTree> {
-        build_tree(&self.bound, &self.sums, self.kind == FlameKind::Diff)
+    pub fn tree(&mut self) -> Result<FlameTree> {
+        let sums = std::mem::take(&mut self.sums).into_sorted();
+        build_tree(&self.bound, &sums, self.kind == FlameKind::Diff)
     }
 }
 
@@ -132,8 +135,7 @@ impl FlameAccumulator {
 /// (depth first, so consecutive stacks share their callers); each dictionary node becomes
 /// a tree node once (a memo by node: dense for a dictionary most of whose nodes are in
 /// use, a map otherwise), and paths from different dictionaries meet by frame name.
-pub fn build_tree(bound: &Bound, sums: &HashMap<u64, [i64; 2]>, diff: bool) -> Result<FlameTree> {
-    let entries: Vec<(u64, [i64; 2])> = sums.iter().map(|(k, v)| (*k, *v)).collect();
+pub fn build_tree(bound: &Bound, entries: &[(u64, [i64; 2])], diff: bool) -> Result<FlameTree> {
     let keys: Vec<u64> = entries.iter().map(|e| e.0).collect();
     let found = bound.ctx.resolve_blocking(&bound.tenant, &keys)?;
     if let Some(i) = found.first_missing() {
@@ -152,11 +154,10 @@ pub fn build_tree(bound: &Bound, sums: &HashMap<u64, [i64; 2]>, diff: bool) -> R
     }
     let mut next = starts.clone();
     let mut grouped = vec![(0u32, [0i64; 2]); found.at.len()];
-    for (&(d, node), &(_, v)) in found.at.iter().zip(&entries) {
+    for (&(d, node), &(_, v)) in found.at.iter().zip(entries) {
         grouped[next[d as usize]] = (node, v);
         next[d as usize] += 1;
     }
-    drop(entries);
     let mut b = FlameTreeBuilder::with_capacity(grouped.len() * 2);
     let mut chain = Vec::new();
     let mut in_order: Vec<(u32, [i64; 2])> = Vec::new();
@@ -373,14 +374,15 @@ impl Accumulator for FlameAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.sums.capacity() * 24
+        std::mem::size_of_val(self) + self.sums.bytes()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut keys = Vec::with_capacity(self.sums.len());
-        let (mut l, mut r) = (Vec::with_capacity(self.sums.len()), Vec::new());
-        for (k, v) in &self.sums {
-            keys.push(*k);
+        let n = self.sums.len_hint();
+        let mut keys = Vec::with_capacity(n);
+        let (mut l, mut r) = (Vec::with_capacity(n), Vec::new());
+        for (k, v) in self.sums.pairs() {
+            keys.push(k);
             l.push(v[0]);
             if self.kind == FlameKind::Diff {
                 r.push(v[1]);
