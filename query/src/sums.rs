@@ -16,8 +16,8 @@ pub struct StackSums {
     map: HashMap<u64, [i64; 2]>,
     /// Pairs appended once the map grew past `MAP_MAX` (the map's entries moved here).
     spill: Vec<(u64, [i64; 2])>,
-    /// Length of `spill` after its last compaction.
-    compacted: usize,
+    /// `spill`'s length at which it is compacted next.
+    next_compaction: usize,
     spilled: bool,
 }
 
@@ -41,14 +41,23 @@ impl StackSums {
                 self.spilled = true;
                 self.spill = self.map.drain().collect();
                 self.map = HashMap::new();
-                self.compacted = self.spill.len();
+                self.next_compaction = 2 * self.spill.len();
             }
             return;
         }
         self.spill.push((key, v));
-        if self.spill.len() >= 2 * self.compacted.max(Self::MAP_MAX) {
+        if self.spill.len() >= self.next_compaction {
+            let before = self.spill.len();
             sort_and_sum(&mut self.spill);
-            self.compacted = self.spill.len();
+            // Compacting again soon pays only when keys repeat: when this round removed
+            // less than a tenth, wait for four times as many pairs (memory stays within
+            // four times the distinct keys).
+            let factor = if self.spill.len() * 10 > before * 9 {
+                4
+            } else {
+                2
+            };
+            self.next_compaction = factor * self.spill.len().max(Self::MAP_MAX);
         }
     }
 
