@@ -6,10 +6,10 @@ use crate::context::FlameContext;
 use crate::functions::common::Bound;
 use crate::functions::flame_agg::build_tree;
 use crate::session::tenant_session;
+use crate::sums::StackSums;
 use arrow::array::{Array, Int64Array, UInt64Array};
 use datafusion::error::{DataFusionError, Result};
 use flamedb_profile::flame::FlameTree;
-use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// A selection of samples: every field set narrows it.
@@ -74,7 +74,7 @@ async fn stack_sums(
     tenant: &str,
     sel: &Selector,
     side: usize,
-    sums: &mut HashMap<u64, [i64; 2]>,
+    sums: &mut StackSums,
 ) -> Result<()> {
     let session = tenant_session(ctx, tenant)?;
     let sql = format!(
@@ -89,11 +89,7 @@ async fn stack_sums(
                 "unexpected stack sum types".into(),
             ));
         };
-        for i in 0..keys.len() {
-            if keys.is_valid(i) && values.is_valid(i) {
-                sums.entry(keys.value(i)).or_insert([0, 0])[side] += values.value(i);
-            }
-        }
+        sums.add_side(keys, values, side);
     }
     Ok(())
 }
@@ -106,7 +102,7 @@ pub async fn flame_tree(
     left: &Selector,
     right: Option<&Selector>,
 ) -> Result<FlameTree> {
-    let mut sums = HashMap::new();
+    let mut sums = StackSums::new();
     stack_sums(ctx, tenant, left, 0, &mut sums).await?;
     if let Some(r) = right {
         stack_sums(ctx, tenant, r, 1, &mut sums).await?;
@@ -117,7 +113,7 @@ pub async fn flame_tree(
     };
     let diff = right.is_some();
     // Tree building is CPU work and may load dictionaries: keep it off the async threads.
-    tokio::task::spawn_blocking(move || build_tree(&bound, &sums, diff))
+    tokio::task::spawn_blocking(move || build_tree(&bound, &sums.into_sorted(), diff))
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?
 }

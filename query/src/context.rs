@@ -4,12 +4,11 @@
 
 use crate::cache::{ByteLru, Weighed};
 use crate::config::QueryConfig;
-use crate::dicts::{BlockDict, DictCache, Found, dict_owner, find_keys};
+use crate::dicts::{BlockDict, DictCache, Resolved, dict_owner};
 use datafusion::error::{DataFusionError, Result};
 use flamedb_storage::{
     BlockFile, BlockInfo, BlockPath, Labels, PartitionFilter, ProfileRows, block, catalog::Catalog,
 };
-use hashbrown::HashMap;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use std::sync::Arc;
@@ -165,18 +164,18 @@ impl FlameContext {
 
     /// Finds a node for each of `keys` in the dictionaries of `tenant`: the cached ones
     /// first, then (for keys still missing) every current block of the tenant. Keys found
-    /// nowhere are left out of the answer.
-    pub async fn resolve(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
-        let mut found = HashMap::with_capacity(keys.len());
+    /// nowhere stay missing in the answer.
+    pub async fn resolve(&self, tenant: &str, keys: &[u64]) -> Result<Resolved> {
+        let mut found = Resolved::new(keys.len());
         let cached_dicts = self.dicts.values_where(|k| k.partition.tenant == tenant);
-        find_keys(&cached_dicts, keys, &mut found);
-        if found.len() == keys.len() {
+        found.find(&cached_dicts, keys);
+        if found.missing() == 0 {
             return Ok(found);
         }
         let mut cached: hashbrown::HashSet<BlockPath> =
             cached_dicts.iter().map(|d| d.owner.clone()).collect();
         for b in self.blocks(tenant, &PartitionFilter::default()).await? {
-            if found.len() == keys.len() {
+            if found.missing() == 0 {
                 break;
             }
             let owner = dict_owner(&b.path, &b.meta);
@@ -184,7 +183,7 @@ impl FlameContext {
                 continue;
             }
             let d = self.dict(&b.path, &b.meta).await?;
-            find_keys(&[d], keys, &mut found);
+            found.find(&[d], keys);
         }
         Ok(found)
     }
@@ -192,14 +191,13 @@ impl FlameContext {
     /// [`FlameContext::resolve`] from synchronous code (scalar functions, accumulators).
     /// Answers from the cache without blocking; a miss loads dictionaries on a helper
     /// thread with its own runtime, so it works inside any runtime flavour.
-    pub fn resolve_blocking(&self, tenant: &str, keys: &[u64]) -> Result<HashMap<u64, Found>> {
-        let mut found = HashMap::with_capacity(keys.len());
-        find_keys(
+    pub fn resolve_blocking(&self, tenant: &str, keys: &[u64]) -> Result<Resolved> {
+        let mut found = Resolved::new(keys.len());
+        found.find(
             &self.dicts.values_where(|k| k.partition.tenant == tenant),
             keys,
-            &mut found,
         );
-        if found.len() == keys.len() {
+        if found.missing() == 0 {
             return Ok(found);
         }
         std::thread::scope(|s| {

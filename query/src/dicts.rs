@@ -28,9 +28,75 @@ pub struct BlockDict {
     /// `keys[node]`: the node's stack key.
     pub keys: Vec<u64>,
     masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
-    by_key: OnceLock<HashMap<u64, u32>>,
+    by_key: OnceLock<KeyIndex>,
     folded_len: OnceLock<Vec<u32>>,
+    loc_text: OnceLock<LocationText>,
     bytes: usize,
+}
+
+/// A dictionary's stack keys sorted, with the (first) node of each: keys sorted the same
+/// way (as [`crate::sums::StackSums`] returns them) resolve in one forward pass.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    keys: Vec<u64>,
+    nodes: Vec<u32>,
+}
+
+impl KeyIndex {
+    fn new(keys: &[u64]) -> Self {
+        let mut pairs: Vec<(u64, u32)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as u32))
+            .collect();
+        // Equal keys (locations whose frames have equal names) keep their first node.
+        crate::sums::sort_by_key(&mut pairs, |p| p.0);
+        let mut out = KeyIndex {
+            keys: Vec::with_capacity(pairs.len()),
+            nodes: Vec::with_capacity(pairs.len()),
+        };
+        for (i, &(k, n)) in pairs.iter().enumerate() {
+            if i > 0 && pairs[i - 1].0 == k {
+                let last = out.nodes.len() - 1;
+                out.nodes[last] = out.nodes[last].min(n);
+                continue;
+            }
+            out.keys.push(k);
+            out.nodes.push(n);
+        }
+        out
+    }
+
+    /// The node of `key`, searching forward from `*cursor` (the position of the last key
+    /// looked up, for ascending lookups) by doubling steps, then bisecting; `*cursor` moves
+    /// to where `key` is or would be. A key below the cursor searches from the start.
+    fn find_from(&self, key: u64, cursor: &mut usize) -> Option<u32> {
+        let n = self.keys.len();
+        let mut lo = (*cursor).min(n);
+        if lo > 0 && self.keys[lo - 1] >= key {
+            lo = 0;
+        }
+        let mut step = 1;
+        let mut hi = lo;
+        while hi < n && self.keys[hi] < key {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let hi = hi.min(n);
+        let at = lo + self.keys[lo..hi].partition_point(|&k| k < key);
+        *cursor = at;
+        (self.keys.get(at) == Some(&key)).then(|| self.nodes[at])
+    }
+}
+
+/// The folded text of every location of a dictionary (its frames joined by ';'), built
+/// once: writing folded stacks copies bytes instead of looking names up per frame.
+#[derive(Debug)]
+struct LocationText {
+    bytes: Vec<u8>,
+    /// `starts[l]..starts[l + 1]` is location `l`'s text.
+    starts: Vec<usize>,
 }
 
 impl BlockDict {
@@ -47,6 +113,7 @@ impl BlockDict {
             masks: Mutex::new(HashMap::new()),
             by_key: OnceLock::new(),
             folded_len: OnceLock::new(),
+            loc_text: OnceLock::new(),
             bytes,
         }
     }
@@ -56,18 +123,10 @@ impl BlockDict {
     pub fn folded_len(&self, node: u32) -> usize {
         let lens = self.folded_len.get_or_init(|| {
             let nodes = self.symbols.stacks.nodes();
-            let mut loc_len: HashMap<u32, u32> = HashMap::new();
             let mut lens = vec![0u32; nodes.len()];
             for (i, n) in nodes.iter().enumerate().skip(1) {
-                let own = *loc_len.entry(n.location.0).or_insert_with(|| {
-                    // Names and the ';' between them.
-                    let (mut bytes, mut frames) = (0usize, 0usize);
-                    self.for_each_location_frame(n.location, |name| {
-                        bytes += name.len();
-                        frames += 1;
-                    });
-                    u32::try_from(bytes + frames.saturating_sub(1)).unwrap_or(u32::MAX)
-                });
+                let own = self.location_text(n.location).len();
+                let own = u32::try_from(own).unwrap_or(u32::MAX);
                 let parent = n.parent.index();
                 lens[i] = if parent == 0 || parent >= i {
                     own
@@ -80,18 +139,13 @@ impl BlockDict {
         lens.get(node as usize).map_or(0, |&l| l as usize)
     }
 
+    fn key_index(&self) -> &KeyIndex {
+        self.by_key.get_or_init(|| KeyIndex::new(&self.keys))
+    }
+
     /// The node whose stack has key `key` (an index built on first use).
     pub fn node_of(&self, key: u64) -> Option<u32> {
-        self.by_key
-            .get_or_init(|| {
-                let mut m = HashMap::with_capacity(self.keys.len());
-                for (i, k) in self.keys.iter().enumerate() {
-                    m.entry(*k).or_insert(i as u32);
-                }
-                m
-            })
-            .get(&key)
-            .copied()
+        self.key_index().find_from(key, &mut 0)
     }
 
     /// Approximate memory held.
@@ -158,19 +212,42 @@ impl BlockDict {
         out
     }
 
+    /// The frame names of location `l` joined by ';' (callers before the functions inlined
+    /// into them), from a table built for every location on first use.
+    fn location_text(&self, l: LocationId) -> &[u8] {
+        let t = self.loc_text.get_or_init(|| {
+            let n = self.symbols.locations.len();
+            let mut bytes = Vec::new();
+            let mut starts = Vec::with_capacity(n + 1);
+            for l in 0..n {
+                starts.push(bytes.len());
+                let first = bytes.len();
+                self.for_each_location_frame(LocationId::from_index(l), |name| {
+                    if bytes.len() > first {
+                        bytes.push(b';');
+                    }
+                    bytes.extend_from_slice(name.as_bytes());
+                });
+            }
+            starts.push(bytes.len());
+            LocationText { bytes, starts }
+        });
+        match (t.starts.get(l.index()), t.starts.get(l.index() + 1)) {
+            (Some(&a), Some(&z)) => &t.bytes[a..z],
+            _ => &[],
+        }
+    }
+
     /// Appends the frame names of node `node`'s own location (callers before the functions
-    /// inlined into them) to `out`, each after a ';' unless it is the first byte written
-    /// since `start`.
+    /// inlined into them), after a ';' unless it is the first byte written since `start`.
     fn write_location_frames(&self, node: u32, out: &mut Vec<u8>, start: usize) {
         let Some(n) = self.symbols.stacks.nodes().get(node as usize) else {
             return;
         };
-        self.for_each_location_frame(n.location, |name| {
-            if out.len() > start {
-                out.push(b';');
-            }
-            out.extend_from_slice(name.as_bytes());
-        });
+        if out.len() > start {
+            out.push(b';');
+        }
+        out.extend_from_slice(self.location_text(n.location));
     }
 
     /// Calls `f` with the frame names of location `l`: callers before the functions
@@ -295,23 +372,83 @@ impl crate::cache::Weighed for BlockDict {
 /// Where a key was found: a dictionary and a node of it.
 pub type Found = (Arc<BlockDict>, u32);
 
-/// Looks for `wanted` keys in `dicts`; returns what was found, leaving the rest missing.
-/// Each key is tried first in the dictionary that held the previous one: keys of one
-/// query come from a few partitions, so most keys cost one probe.
-pub fn find_keys(dicts: &[Arc<BlockDict>], wanted: &[u64], found: &mut HashMap<u64, Found>) {
-    if dicts.is_empty() {
-        return;
-    }
-    let mut start = 0;
-    for &k in wanted {
-        if found.contains_key(&k) {
-            continue;
+/// Where each of a list of wanted keys was found: `at[i]` is (an index into `dicts`, a
+/// node of that dictionary) for key `i`, or [`Resolved::NONE`] while it is missing.
+/// Positions instead of a map from key: resolving millions of keys (a flame graph of
+/// millions of distinct stacks) costs one probe per key and no per-key allocation.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// The dictionaries that hold at least one wanted key.
+    pub dicts: Vec<Arc<BlockDict>>,
+    /// Per wanted key: (dictionary index, node), or [`Resolved::NONE`].
+    pub at: Vec<(u32, u32)>,
+    missing: usize,
+}
+
+impl Resolved {
+    /// A key not found (yet).
+    pub const NONE: (u32, u32) = (u32::MAX, u32::MAX);
+
+    /// `wanted` keys, none found yet.
+    pub fn new(wanted: usize) -> Self {
+        Resolved {
+            dicts: Vec::new(),
+            at: vec![Self::NONE; wanted],
+            missing: wanted,
         }
-        for j in 0..dicts.len() {
-            let i = (start + j) % dicts.len();
-            if let Some(n) = dicts[i].node_of(k) {
-                found.insert(k, (dicts[i].clone(), n));
-                start = i;
+    }
+
+    /// How many keys are still missing.
+    pub fn missing(&self) -> usize {
+        self.missing
+    }
+
+    /// The index of the first missing key.
+    pub fn first_missing(&self) -> Option<usize> {
+        self.at.iter().position(|a| *a == Self::NONE)
+    }
+
+    /// The dictionary and node of key `i`.
+    pub fn get(&self, i: usize) -> Option<(&Arc<BlockDict>, u32)> {
+        let (d, n) = *self.at.get(i)?;
+        Some((self.dicts.get(d as usize)?, n))
+    }
+
+    /// Looks for the missing ones of `wanted` (the same list, by position, on every call)
+    /// in `dicts`. Each key is tried first in the dictionary that held the previous one
+    /// (keys of one query come from a few partitions); each dictionary is searched
+    /// forward from where its last search ended, so ascending keys (as sums give them)
+    /// cost a short step each.
+    pub fn find(&mut self, dicts: &[Arc<BlockDict>], wanted: &[u64]) {
+        if dicts.is_empty() || self.missing == 0 {
+            return;
+        }
+        let index: Vec<&KeyIndex> = dicts.iter().map(|d| d.key_index()).collect();
+        let mut cursor = vec![0usize; dicts.len()];
+        // Position of each candidate in `self.dicts`, assigned on its first hit.
+        let mut slot: Vec<u32> = vec![u32::MAX; dicts.len()];
+        let mut start = 0;
+        for (i, &k) in wanted.iter().enumerate() {
+            if self.at.get(i) != Some(&Self::NONE) {
+                continue;
+            }
+            for j in 0..dicts.len() {
+                let c = (start + j) % dicts.len();
+                let Some(n) = index[c].find_from(k, &mut cursor[c]) else {
+                    continue;
+                };
+                if slot[c] == u32::MAX {
+                    slot[c] = match self.dicts.iter().position(|d| Arc::ptr_eq(d, &dicts[c])) {
+                        Some(p) => p as u32,
+                        None => {
+                            self.dicts.push(dicts[c].clone());
+                            (self.dicts.len() - 1) as u32
+                        }
+                    };
+                }
+                self.at[i] = (slot[c], n);
+                self.missing -= 1;
+                start = c;
                 break;
             }
         }

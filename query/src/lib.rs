@@ -28,6 +28,7 @@ pub mod dicts;
 pub mod functions;
 pub mod session;
 pub mod stack_key;
+pub mod sums;
 pub mod table;
 
 pub use api::{Selector, flame_tree};

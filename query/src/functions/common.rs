@@ -2,7 +2,7 @@
 
 use crate::context::FlameContext;
 use arrow::array::{Array, ArrayRef, UInt64Array};
-use datafusion::common::{exec_err, plan_err};
+use datafusion::common::plan_err;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, DocSection};
 use hashbrown::HashMap;
@@ -48,14 +48,23 @@ impl Bound {
         distinct.sort_unstable();
         distinct.dedup();
         let found = self.ctx.resolve_blocking(&self.tenant, &distinct)?;
-        if let Some(k) = distinct.iter().find(|k| !found.contains_key(*k)) {
-            return exec_err!(
-                "stack {k:#x} is in no block of tenant {:?} (was it compacted away or \
-                 does it come from another store?)",
-                self.tenant
-            );
+        if let Some(i) = found.first_missing() {
+            return Err(self.missing_key(distinct[i]));
         }
-        Ok(found)
+        Ok(distinct
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| found.get(i).map(|(d, n)| (*k, (d.clone(), n))))
+            .collect())
+    }
+
+    /// The error for a key that no block of the tenant holds.
+    pub fn missing_key(&self, key: u64) -> datafusion::error::DataFusionError {
+        datafusion::error::DataFusionError::Execution(format!(
+            "stack {key:#x} is in no block of tenant {:?} (was it compacted away or \
+             does it come from another store?)",
+            self.tenant
+        ))
     }
 
     /// Frames (root first) of each distinct key of `keys`; a key no block of the tenant

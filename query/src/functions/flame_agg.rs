@@ -1,12 +1,13 @@
 //! The accumulator behind `flamegraph`, `flamegraph_diff` and `function_totals`.
 //!
-//! Rows are summed per stack key (one hash map entry per distinct stack, the only state
-//! that grows with the input); partial states travel as two or three lists (keys, left,
+//! Rows are summed per stack key ([`StackSums`]: one entry per distinct stack, the only
+//! state that grows with the input); partial states travel as two or three lists (keys, left,
 //! right). `evaluate` resolves the distinct keys to dictionary nodes once, builds the
 //! merged tree with [`FlameTreeBuilder`] (one tree node per distinct path, found through
 //! the node keys, so shared prefixes are walked once), and emits nested-set rows.
 
 use super::common::Bound;
+use crate::sums::StackSums;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Int64Array, Int64Builder, ListArray, StringBuilder, StructArray,
     UInt32Builder, UInt64Array,
@@ -92,7 +93,7 @@ pub struct FlameAccumulator {
     bound: Bound,
     kind: FlameKind,
     max_nodes: usize,
-    sums: HashMap<u64, [i64; 2]>,
+    sums: StackSums,
 }
 
 impl FlameAccumulator {
@@ -102,7 +103,7 @@ impl FlameAccumulator {
             bound,
             kind,
             max_nodes,
-            sums: HashMap::new(),
+            sums: StackSums::new(),
         }
     }
 
@@ -111,19 +112,21 @@ impl FlameAccumulator {
             if keys.is_null(i) {
                 continue;
             }
-            let e = self.sums.entry(keys.value(i)).or_insert([0, 0]);
+            let mut v = [0, 0];
             if !left.is_null(i) {
-                e[0] += left.value(i);
+                v[0] = left.value(i);
             }
             if let Some(r) = right.filter(|r| !r.is_null(i)) {
-                e[1] += r.value(i);
+                v[1] = r.value(i);
             }
+            self.sums.add(keys.value(i), v);
         }
     }
 
     /// The merged tree of everything accumulated.
-    pub fn tree(&self) -> Result<FlameTree> {
-        build_tree(&self.bound, &self.sums, self.kind == FlameKind::Diff)
+    pub fn tree(&mut self) -> Result<FlameTree> {
+        let sums = std::mem::take(&mut self.sums).into_sorted();
+        build_tree(&self.bound, &sums, self.kind == FlameKind::Diff)
     }
 }
 
@@ -132,38 +135,65 @@ impl FlameAccumulator {
 /// (depth first, so consecutive stacks share their callers); each dictionary node becomes
 /// a tree node once (a memo by node: dense for a dictionary most of whose nodes are in
 /// use, a map otherwise), and paths from different dictionaries meet by frame name.
-pub fn build_tree(bound: &Bound, sums: &HashMap<u64, [i64; 2]>, diff: bool) -> Result<FlameTree> {
-    let keys: Vec<u64> = sums.keys().copied().collect();
+pub fn build_tree(bound: &Bound, entries: &[(u64, [i64; 2])], diff: bool) -> Result<FlameTree> {
+    let keys: Vec<u64> = entries.iter().map(|e| e.0).collect();
     let found = bound.ctx.resolve_blocking(&bound.tenant, &keys)?;
-    let mut b = FlameTreeBuilder::with_capacity(keys.len() * 2);
-    // (dictionary, node, key, sums), in dictionary order: in hash order every step of a large
-    // tree missed the caches (7x slower for 3M stacks).
-    let mut order: Vec<(usize, u32, u64, [i64; 2])> = Vec::with_capacity(sums.len());
-    for (key, v) in sums {
-        let Some((dict, node)) = found.get(key) else {
-            return exec_err!("stack {key:#x} is in no block of tenant {:?}", bound.tenant);
-        };
-        order.push((Arc::as_ptr(dict) as usize, *node, *key, *v));
+    if let Some(i) = found.first_missing() {
+        return Err(bound.missing_key(keys[i]));
     }
-    order.sort_unstable();
+    drop(keys);
+    // Entries grouped by dictionary (a counting sort), as (node, sums), then put in node
+    // order per dictionary. In hash order every step of a large tree missed the caches
+    // (7x slower for 3M stacks); the reordering runs in tight loops whose loads overlap.
+    let mut starts = vec![0usize; found.dicts.len() + 1];
+    for &(d, _) in &found.at {
+        starts[d as usize + 1] += 1;
+    }
+    for d in 0..found.dicts.len() {
+        starts[d + 1] += starts[d];
+    }
+    let mut next = starts.clone();
+    let mut grouped = vec![(0u32, [0i64; 2]); found.at.len()];
+    for (&(d, node), &(_, v)) in found.at.iter().zip(entries) {
+        grouped[next[d as usize]] = (node, v);
+        next[d as usize] += 1;
+    }
+    let mut b = FlameTreeBuilder::with_capacity(grouped.len() * 2);
     let mut chain = Vec::new();
-    for group in order.chunk_by(|x, y| x.0 == y.0) {
-        let Some((dict, _)) = found.get(&group[0].2) else {
-            continue;
-        };
+    let mut in_order: Vec<(u32, [i64; 2])> = Vec::new();
+    for (d, dict) in found.dicts.iter().enumerate() {
+        let group = &mut grouped[starts[d]..starts[d + 1]];
         let nodes = dict.symbols.stacks.nodes();
-        // A dense memo costs a zeroed array per dictionary and tree: only worth it when
-        // the tree uses a good part of the dictionary (small trees over large
-        // dictionaries, as in per-version regression scans, use maps).
-        let mut memo = Memo::new(group.len() * 4 >= nodes.len(), nodes.len());
+        // Arrays indexed by node cost a zeroed array per dictionary and tree: only worth
+        // it when the tree uses a good part of the dictionary (small trees over large
+        // dictionaries, as in per-version regression scans, sort and use maps).
+        let dense = group.len() * 4 >= nodes.len();
+        let group: &[(u32, [i64; 2])] = if dense {
+            let mut slot = vec![u32::MAX; nodes.len()];
+            for (i, &(node, _)) in group.iter().enumerate() {
+                if let Some(s) = slot.get_mut(node as usize) {
+                    *s = i as u32;
+                }
+            }
+            in_order.clear();
+            in_order.extend(
+                slot.iter()
+                    .filter(|&&i| i != u32::MAX)
+                    .map(|&i| group[i as usize]),
+            );
+            &in_order
+        } else {
+            group.sort_unstable_by_key(|e| e.0);
+            group
+        };
+        let mut memo = Memo::new(dense, nodes.len());
         let mut names = Memo::new(
             group.len() * 4 >= dict.symbols.locations.len(),
             dict.symbols.locations.len(),
         );
         let mut name_ids: Vec<StrId> = Vec::new();
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        for (_, node, _, v) in group {
-            let node = *node;
+        for &(node, v) in group {
             // Walk up to the root or to a node already in the tree.
             chain.clear();
             let mut n = node as usize;
@@ -344,14 +374,15 @@ impl Accumulator for FlameAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.sums.capacity() * 24
+        std::mem::size_of_val(self) + self.sums.bytes()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut keys = Vec::with_capacity(self.sums.len());
-        let (mut l, mut r) = (Vec::with_capacity(self.sums.len()), Vec::new());
-        for (k, v) in &self.sums {
-            keys.push(*k);
+        let n = self.sums.len_hint();
+        let mut keys = Vec::with_capacity(n);
+        let (mut l, mut r) = (Vec::with_capacity(n), Vec::new());
+        for (k, v) in self.sums.pairs() {
+            keys.push(k);
             l.push(v[0]);
             if self.kind == FlameKind::Diff {
                 r.push(v[1]);
