@@ -29,6 +29,7 @@ pub struct BlockDict {
     pub keys: Vec<u64>,
     masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
     by_key: OnceLock<KeyIndex>,
+    by_key_hash: OnceLock<HashMap<u64, u32>>,
     folded_len: OnceLock<Vec<u32>>,
     loc_text: OnceLock<LocationText>,
     bytes: usize,
@@ -104,14 +105,15 @@ impl BlockDict {
     pub fn new(owner: BlockPath, symbols: Symbols, file_bytes: usize) -> Self {
         let keys = stack_key::keys_of(&symbols);
         // Decoded symbols take a few times their compressed size; count that plus the keys,
-        // the key index and the folded lengths built on first use.
-        let bytes = file_bytes * 4 + keys.len() * 28 + 1024;
+        // the key indexes (sorted, hash) and the folded lengths built on first use.
+        let bytes = file_bytes * 4 + keys.len() * 40 + 1024;
         BlockDict {
             owner,
             symbols,
             keys,
             masks: Mutex::new(HashMap::new()),
             by_key: OnceLock::new(),
+            by_key_hash: OnceLock::new(),
             folded_len: OnceLock::new(),
             loc_text: OnceLock::new(),
             bytes,
@@ -143,9 +145,19 @@ impl BlockDict {
         self.by_key.get_or_init(|| KeyIndex::new(&self.keys))
     }
 
-    /// The node whose stack has key `key` (an index built on first use).
+    /// The node whose stack has key `key` (a hash index built on first use: point
+    /// lookups of a few keys in a large dictionary; bulk lookups use the sorted index).
     pub fn node_of(&self, key: u64) -> Option<u32> {
-        self.key_index().find_from(key, &mut 0)
+        self.by_key_hash
+            .get_or_init(|| {
+                let mut m = HashMap::with_capacity(self.keys.len());
+                for (i, k) in self.keys.iter().enumerate() {
+                    m.entry(*k).or_insert(i as u32);
+                }
+                m
+            })
+            .get(&key)
+            .copied()
     }
 
     /// Approximate memory held.
@@ -416,14 +428,19 @@ impl Resolved {
 
     /// Looks for the missing ones of `wanted` (the same list, by position, on every call)
     /// in `dicts`. Each key is tried first in the dictionary that held the previous one
-    /// (keys of one query come from a few partitions); each dictionary is searched
-    /// forward from where its last search ended, so ascending keys (as sums give them)
-    /// cost a short step each.
+    /// (keys of one query come from a few partitions). Many keys against a dictionary
+    /// (a flame graph of millions of stacks) search its sorted index forward from where
+    /// the last search ended, so ascending keys (as sums give them) cost a short step
+    /// each; a few keys against a large dictionary (a batch of `folded()`) probe its
+    /// hash index, which a miss leaves after one probe.
     pub fn find(&mut self, dicts: &[Arc<BlockDict>], wanted: &[u64]) {
         if dicts.is_empty() || self.missing == 0 {
             return;
         }
-        let index: Vec<&KeyIndex> = dicts.iter().map(|d| d.key_index()).collect();
+        let index: Vec<Option<&KeyIndex>> = dicts
+            .iter()
+            .map(|d| (self.missing * 8 >= d.len()).then(|| d.key_index()))
+            .collect();
         let mut cursor = vec![0usize; dicts.len()];
         // Position of each candidate in `self.dicts`, assigned on its first hit.
         let mut slot: Vec<u32> = vec![u32::MAX; dicts.len()];
@@ -434,7 +451,11 @@ impl Resolved {
             }
             for j in 0..dicts.len() {
                 let c = (start + j) % dicts.len();
-                let Some(n) = index[c].find_from(k, &mut cursor[c]) else {
+                let hit = match index[c] {
+                    Some(ix) => ix.find_from(k, &mut cursor[c]),
+                    None => dicts[c].node_of(k),
+                };
+                let Some(n) = hit else {
                     continue;
                 };
                 if slot[c] == u32::MAX {
@@ -513,6 +534,82 @@ mod tests {
             let mut s = String::new();
             d.write_folded(node, &mut s);
             assert_eq!(d.folded_len(node), s.len(), "node {node}: {s}");
+        }
+    }
+
+    /// Two dictionaries of many stacks (names `f0..f59`, three frames each; the second
+    /// holds every other stack of the first plus its own).
+    fn two_dicts() -> Vec<Arc<BlockDict>> {
+        let mut out = Vec::new();
+        for (d, step) in [(0u32, 1usize), (1, 2)] {
+            let mut s = Symbols::new();
+            let locs: Vec<LocationId> = (0..60)
+                .map(|i| s.intern_named_location(&format!("f{i}"), None, 0, FrameKind::Unspecified))
+                .collect();
+            for a in (0..40).step_by(step) {
+                for b in 0..30 {
+                    s.stacks.intern([locs[a], locs[b], locs[(a + b) % 60]]);
+                }
+            }
+            if d == 1 {
+                s.stacks.intern([locs[59], locs[58], locs[57]]);
+            }
+            let path = flamedb_storage::BlockPath::parse(
+                &object_store::path::Path::from("root"),
+                &object_store::path::Path::from(format!(
+                    "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f50617{d}/meta.json"
+                )),
+            )
+            .expect("block path")
+            .0;
+            out.push(Arc::new(BlockDict::new(path, s, 0)));
+        }
+        out
+    }
+
+    #[test]
+    fn keys_resolve_to_a_node_with_that_key_by_either_index() {
+        let dicts = two_dicts();
+        // Every stack's key by its names, computed independently of the dictionaries.
+        let mut wanted: Vec<u64> = Vec::new();
+        for a in 0..40 {
+            for b in 0..30 {
+                let names = [
+                    format!("f{a}"),
+                    format!("f{b}"),
+                    format!("f{}", (a + b) % 60),
+                ];
+                wanted.push(stack_key::key_of(names.iter().map(|n| n.as_str())));
+                // Prefixes too (inner nodes).
+                wanted.push(stack_key::key_of(names[..2].iter().map(|n| n.as_str())));
+            }
+        }
+        wanted.push(stack_key::key_of(["f59", "f58", "f57"]));
+        let absent = stack_key::key_of(["nowhere"]);
+        wanted.push(absent);
+        wanted.sort_unstable();
+        wanted.dedup();
+        // All keys at once (sorted indexes), a few (hash indexes), ascending and not.
+        let subsets: Vec<Vec<u64>> = vec![
+            wanted.clone(),
+            wanted.iter().step_by(97).copied().collect(),
+            wanted.iter().rev().copied().collect(),
+        ];
+        for keys in subsets {
+            let mut r = Resolved::new(keys.len());
+            r.find(&dicts, &keys);
+            let mut missing = 0;
+            for (i, &k) in keys.iter().enumerate() {
+                match r.get(i) {
+                    Some((d, n)) => assert_eq!(d.keys[n as usize], k),
+                    None => {
+                        assert_eq!(k, absent);
+                        missing += 1;
+                    }
+                }
+            }
+            assert_eq!(r.missing(), missing);
+            assert_eq!(missing, usize::from(keys.contains(&absent)));
         }
     }
 }
