@@ -427,50 +427,75 @@ impl Resolved {
     }
 
     /// Looks for the missing ones of `wanted` (the same list, by position, on every call)
-    /// in `dicts`. Each key is tried first in the dictionary that held the previous one
-    /// (keys of one query come from a few partitions). Many keys against a dictionary
-    /// (a flame graph of millions of stacks) search its sorted index forward from where
-    /// the last search ended, so ascending keys (as sums give them) cost a short step
-    /// each; a few keys against a large dictionary (a batch of `folded()`) probe its
-    /// hash index, which a miss leaves after one probe.
+    /// in `dicts`. A dictionary that is small next to the keys still missing (a flame
+    /// graph of millions of stacks, a per-version scan over many blocks) is merged with
+    /// them in key order through its sorted index: one forward pass, no random probe.
+    /// The keys still missing after that probe the hash indexes of the large ones, each
+    /// key first in the dictionary that held the previous one (keys of one query come
+    /// from a few partitions), so a miss costs one probe.
     pub fn find(&mut self, dicts: &[Arc<BlockDict>], wanted: &[u64]) {
         if dicts.is_empty() || self.missing == 0 {
             return;
         }
-        let index: Vec<Option<&KeyIndex>> = dicts
-            .iter()
-            .map(|d| (self.missing * 8 >= d.len()).then(|| d.key_index()))
+        let mut todo: Vec<u32> = (0..wanted.len().min(self.at.len()) as u32)
+            .filter(|&i| self.at[i as usize] == Self::NONE)
             .collect();
-        let mut cursor = vec![0usize; dicts.len()];
-        // Position of each candidate in `self.dicts`, assigned on its first hit.
-        let mut slot: Vec<u32> = vec![u32::MAX; dicts.len()];
-        let mut start = 0;
-        for (i, &k) in wanted.iter().enumerate() {
-            if self.at.get(i) != Some(&Self::NONE) {
+        if !todo.is_sorted_by_key(|&i| wanted[i as usize]) {
+            todo.sort_unstable_by_key(|&i| wanted[i as usize]);
+        }
+        let mut large = Vec::new();
+        for d in dicts {
+            if todo.is_empty() {
+                return;
+            }
+            if todo.len() * 8 < d.len() {
+                large.push(d.clone());
                 continue;
             }
-            for j in 0..dicts.len() {
-                let c = (start + j) % dicts.len();
-                let hit = match index[c] {
-                    Some(ix) => ix.find_from(k, &mut cursor[c]),
-                    None => dicts[c].node_of(k),
+            let index = d.key_index();
+            let mut cursor = 0;
+            let mut slot = None;
+            todo.retain(|&i| {
+                let Some(n) = index.find_from(wanted[i as usize], &mut cursor) else {
+                    return true;
                 };
-                let Some(n) = hit else {
+                let s = *slot.get_or_insert_with(|| self.slot_of(d));
+                self.at[i as usize] = (s, n);
+                self.missing -= 1;
+                false
+            });
+        }
+        let mut slots: Vec<Option<u32>> = vec![None; large.len()];
+        let mut start = 0;
+        for &i in &todo {
+            for j in 0..large.len() {
+                let c = (start + j) % large.len();
+                let Some(n) = large[c].node_of(wanted[i as usize]) else {
                     continue;
                 };
-                if slot[c] == u32::MAX {
-                    slot[c] = match self.dicts.iter().position(|d| Arc::ptr_eq(d, &dicts[c])) {
-                        Some(p) => p as u32,
-                        None => {
-                            self.dicts.push(dicts[c].clone());
-                            (self.dicts.len() - 1) as u32
-                        }
-                    };
-                }
-                self.at[i] = (slot[c], n);
+                let s = match slots[c] {
+                    Some(s) => s,
+                    None => {
+                        let s = self.slot_of(&large[c]);
+                        slots[c] = Some(s);
+                        s
+                    }
+                };
+                self.at[i as usize] = (s, n);
                 self.missing -= 1;
                 start = c;
                 break;
+            }
+        }
+    }
+
+    /// The position of `d` in `self.dicts`, added on first use.
+    fn slot_of(&mut self, d: &Arc<BlockDict>) -> u32 {
+        match self.dicts.iter().position(|x| Arc::ptr_eq(x, d)) {
+            Some(p) => p as u32,
+            None => {
+                self.dicts.push(d.clone());
+                (self.dicts.len() - 1) as u32
             }
         }
     }
