@@ -5,13 +5,18 @@
 //! [`Remap`]: every node of the profile's stack tree is translated once (parents first),
 //! so the cost is one hash lookup per distinct stack node of the profile, not per frame per
 //! sample; a stack the head has seen before (in any profile) is found with one lookup in
-//! the head's [`StackCache`]. Rows of one profile are summed per (sample type, series, time,
+//! the head's [`StackCache`]. The head's [`LocationCache`] lets the decoding threads find
+//! the locations the head already has ([`LocationCache::lookup`]), so only new ones are
+//! imported symbol by symbol here. Rows of one profile are summed per (sample type, series, time,
 //! stack).
 
 use crate::rows::{BlockData, ProfileRows, SampleRows};
 use crate::{LabelLimits, Labels, PartitionKey, Result, SampleType};
-use flamedb_profile::{LabelSetId, LabelValue, Profile, Remap, StackCache, Symbols};
+use flamedb_profile::{
+    LabelSetId, LabelValue, LocationCache, LocationHints, Profile, Remap, StackCache, Symbols,
+};
 use hashbrown::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How samples become rows.
@@ -98,6 +103,9 @@ pub struct Head {
     /// The stacks of `symbols` by location sequence, so a stack seen in an earlier profile
     /// is found with one probe.
     stack_cache: StackCache,
+    /// The locations of `symbols` by content, shared with the decoding threads; a new
+    /// head (after a flush) has a new one, so hints for an older head are refused.
+    location_cache: Arc<LocationCache>,
     sample_types: Vec<SampleType>,
     type_index: HashMap<SampleType, u16>,
     series: Vec<Labels>,
@@ -117,6 +125,7 @@ impl Head {
             key,
             symbols: Symbols::new(),
             stack_cache: StackCache::new(),
+            location_cache: Arc::new(LocationCache::new()),
             sample_types: Vec::new(),
             type_index: HashMap::new(),
             series: Vec::new(),
@@ -140,6 +149,12 @@ impl Head {
             + self.symbols.stacks.len() * 12
             + self.symbols.strings.byte_len()
             + self.stack_cache.approx_bytes()
+            + self.location_cache.approx_bytes()
+    }
+
+    /// The cache decoding threads look this head's locations up in.
+    pub fn location_cache(&self) -> &Arc<LocationCache> {
+        &self.location_cache
     }
 
     /// Number of sample rows.
@@ -157,6 +172,21 @@ impl Head {
         time_nanos: i64,
         opts: &AppendOptions,
     ) -> Result<AppendStats> {
+        self.append_hinted(seq, labels, profile, time_nanos, opts, None)
+    }
+
+    /// [`Head::append`] with `hints` from this head's [`Head::location_cache`]: the
+    /// locations the head has are not imported again (same ids); hints from another cache
+    /// are ignored.
+    pub fn append_hinted(
+        &mut self,
+        seq: u64,
+        labels: &Labels,
+        profile: &Profile,
+        time_nanos: i64,
+        opts: &AppendOptions,
+        hints: Option<&LocationHints>,
+    ) -> Result<AppendStats> {
         if self.is_empty() {
             self.since = Instant::now();
         }
@@ -173,6 +203,7 @@ impl Head {
             .collect();
         let mut series_of: HashMap<LabelSetId, u32> = HashMap::new();
         let mut remap = Remap::for_source(&profile.symbols);
+        let hints = hints.filter(|h| h.preset(&self.location_cache, &mut remap));
         let first_time = profile.samples.iter().filter_map(|s| s.time_nanos).min();
         let res = opts.time_resolution_nanos.max(1);
         // (sample type, series, time, stack, value) of every non-zero value.
@@ -209,6 +240,9 @@ impl Head {
                     rows.push((types[j], series, time, stack.0, v));
                 }
             }
+        }
+        if let Some(h) = hints {
+            h.record(&remap);
         }
         rows.sort_unstable_by_key(|r| (r.0, r.1, r.2, r.3));
         let mut stats = AppendStats::default();

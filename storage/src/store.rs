@@ -20,7 +20,7 @@ use crate::catalog::{BlockInfo, Catalog, PartitionFilter};
 use crate::head::{AppendOptions, AppendStats, Head};
 use crate::wal::{Wal, WalEntry, WalRecord};
 use crate::{BlockData, BlockMeta, BlockPath, Error, Labels, PartitionKey, Result};
-use flamedb_profile::{DecodeLimits, DecodeOptions, Profile};
+use flamedb_profile::{DecodeLimits, DecodeOptions, LocationCache, LocationHints, Profile};
 use hashbrown::HashMap;
 use object_store::ObjectStore;
 use object_store::path::Path;
@@ -95,6 +95,8 @@ struct Prepared {
     profile: Profile,
     labels: Labels,
     key: PartitionKey,
+    /// The profile's locations its head already had when it was decoded.
+    hints: Option<LocationHints>,
 }
 
 /// One append request for the ingest thread: its entries go into one WAL record.
@@ -121,6 +123,9 @@ struct Inner {
     root: Path,
     config: StoreConfig,
     heads: Mutex<HashMap<PartitionKey, Head>>,
+    /// The [`Head::location_cache`] of each head, for the decoding threads (who must not
+    /// wait for `heads`, which the ingest thread holds while it applies a batch).
+    location_caches: Mutex<HashMap<PartitionKey, Arc<LocationCache>>>,
     /// Blocks taken from heads but not yet written: (key, data, first seq, last seq).
     pending: Mutex<Vec<PendingBlock>>,
     wal: Mutex<Wal>,
@@ -160,6 +165,7 @@ impl Store {
             root,
             config,
             heads: Mutex::new(HashMap::new()),
+            location_caches: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
             wal: Mutex::new(wal),
             writer_id,
@@ -195,7 +201,7 @@ impl Store {
                 continue;
             }
             let mut heads = inner.heads.lock().map_err(poisoned)?;
-            let head = heads.entry(key.clone()).or_insert_with(|| Head::new(key));
+            let head = inner.head(&mut heads, &key);
             match head.append(
                 r.seq,
                 &labels,
@@ -252,17 +258,20 @@ impl Store {
             return Ok(Vec::new());
         }
         // Decoding is CPU work; keep it off the async workers.
-        let config = self.inner.config.clone();
+        let inner = self.inner.clone();
         let prepared = tokio::task::spawn_blocking(move || {
             entries
                 .into_iter()
                 .map(|mut entry| {
-                    let (profile, labels, key) = prepare_new(&config, &mut entry)?;
+                    let (profile, labels, key) = prepare_new(&inner.config, &mut entry)?;
+                    let cache = inner.location_cache(&key);
+                    let hints = cache.map(|c| c.lookup(&profile.symbols));
                     Ok(Prepared {
                         entry,
                         profile,
                         labels,
                         key,
+                        hints,
                     })
                 })
                 .collect::<Result<Vec<_>>>()
@@ -333,6 +342,13 @@ impl Store {
                 }
             }
             heads.retain(|_, h| !h.is_empty());
+            // Taken heads were replaced (new caches) or dropped: so are their caches.
+            let mut caches = self.inner.location_caches.lock().map_err(poisoned)?;
+            caches.retain(|k, c| {
+                heads
+                    .get(k)
+                    .is_some_and(|h| Arc::ptr_eq(h.location_cache(), c))
+            });
         }
         // Work on copies of the entries; an entry leaves `pending` only once its block is
         // complete, so cancelling this future at any await point loses nothing.
@@ -487,6 +503,27 @@ impl Inner {
     }
 
     /// Deletes WAL segments below the oldest record still only in memory.
+    /// The head of `key` in `heads` (locked by the caller), created (and its location
+    /// cache published to the decoding threads) if there is none.
+    fn head<'a>(
+        &self,
+        heads: &'a mut HashMap<PartitionKey, Head>,
+        key: &PartitionKey,
+    ) -> &'a mut Head {
+        heads.entry(key.clone()).or_insert_with(|| {
+            let head = Head::new(key.clone());
+            if let Ok(mut caches) = self.location_caches.lock() {
+                caches.insert(key.clone(), head.location_cache().clone());
+            }
+            head
+        })
+    }
+
+    /// The location cache of the head of `key`, if there is one.
+    fn location_cache(&self, key: &PartitionKey) -> Option<Arc<LocationCache>> {
+        self.location_caches.lock().ok()?.get(key).cloned()
+    }
+
     fn truncate_wal(&self) -> Result<()> {
         let heads = self.heads.lock().map_err(poisoned)?;
         let pending = self.pending.lock().map_err(poisoned)?;
@@ -542,15 +579,14 @@ fn ingest_loop(inner: &Inner, rx: &mpsc::Receiver<Job>) {
             let mut results = Vec::with_capacity(job.entries.len());
             let mut first_error = None;
             for (p, seq) in job.entries.into_iter().zip(seqs.by_ref()) {
-                let head = heads
-                    .entry(p.key.clone())
-                    .or_insert_with(|| Head::new(p.key.clone()));
-                match head.append(
+                let head = inner.head(&mut heads, &p.key);
+                match head.append_hinted(
                     seq,
                     &p.labels,
                     &p.profile,
                     p.entry.record.time_nanos,
                     &inner.config.append,
+                    p.hints.as_ref(),
                 ) {
                     Ok(stats) => results.push((seq, stats)),
                     Err(e) => {
