@@ -9,6 +9,7 @@ use datafusion::error::{DataFusionError, Result};
 use flamedb_storage::{
     BlockFile, BlockInfo, BlockPath, Labels, PartitionFilter, ProfileRows, block, catalog::Catalog,
 };
+use hashbrown::HashSet;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use std::sync::Arc;
@@ -166,20 +167,36 @@ impl FlameContext {
     /// first, then (for keys still missing) every current block of the tenant. Keys found
     /// nowhere stay missing in the answer.
     pub async fn resolve(&self, tenant: &str, keys: &[u64]) -> Result<Resolved> {
-        let mut found = Resolved::new(keys.len());
-        let cached_dicts = self.dicts.values_where(|k| k.partition.tenant == tenant);
-        found.find(&cached_dicts, keys);
+        let (found, seen) = self.resolve_cached(tenant, keys);
         if found.missing() == 0 {
             return Ok(found);
         }
-        let mut cached: hashbrown::HashSet<BlockPath> =
-            cached_dicts.iter().map(|d| d.owner.clone()).collect();
+        self.resolve_uncached(tenant, keys, found, seen).await
+    }
+
+    /// `keys` looked up in the tenant's cached dictionaries, and the owners of those.
+    fn resolve_cached(&self, tenant: &str, keys: &[u64]) -> (Resolved, HashSet<BlockPath>) {
+        let mut found = Resolved::new(keys.len());
+        let cached = self.dicts.values_where(|k| k.partition.tenant == tenant);
+        found.find(&cached, keys);
+        let seen = cached.iter().map(|d| d.owner.clone()).collect();
+        (found, seen)
+    }
+
+    /// The keys `found` still misses looked up in the dictionaries of the tenant's current
+    /// blocks whose owners are not in `seen`, loading them.
+    async fn resolve_uncached(
+        &self,
+        tenant: &str,
+        keys: &[u64],
+        mut found: Resolved,
+        mut seen: HashSet<BlockPath>,
+    ) -> Result<Resolved> {
         for b in self.blocks(tenant, &PartitionFilter::default()).await? {
             if found.missing() == 0 {
                 break;
             }
-            let owner = dict_owner(&b.path, &b.meta);
-            if !cached.insert(owner) {
+            if !seen.insert(dict_owner(&b.path, &b.meta)) {
                 continue;
             }
             let d = self.dict(&b.path, &b.meta).await?;
@@ -189,14 +206,10 @@ impl FlameContext {
     }
 
     /// [`FlameContext::resolve`] from synchronous code (scalar functions, accumulators).
-    /// Answers from the cache without blocking; a miss loads dictionaries on a helper
-    /// thread with its own runtime, so it works inside any runtime flavour.
+    /// Answers from the cache without blocking; a miss loads the other dictionaries on a
+    /// helper thread with its own runtime, so it works inside any runtime flavour.
     pub fn resolve_blocking(&self, tenant: &str, keys: &[u64]) -> Result<Resolved> {
-        let mut found = Resolved::new(keys.len());
-        found.find(
-            &self.dicts.values_where(|k| k.partition.tenant == tenant),
-            keys,
-        );
+        let (found, seen) = self.resolve_cached(tenant, keys);
         if found.missing() == 0 {
             return Ok(found);
         }
@@ -206,7 +219,7 @@ impl FlameContext {
                     .enable_all()
                     .build()
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                rt.block_on(self.resolve(tenant, keys))
+                rt.block_on(self.resolve_uncached(tenant, keys, found, seen))
             })
             .join()
             .map_err(|_| DataFusionError::Execution("stack resolver thread panicked".into()))?
