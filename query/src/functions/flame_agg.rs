@@ -5,8 +5,11 @@
 //! right). `evaluate` resolves the distinct keys to dictionary nodes once, builds the
 //! merged tree with [`FlameTreeBuilder`] (one tree node per distinct path, found through
 //! the node keys, so shared prefixes are walked once), and emits nested-set rows.
+//! `function_totals` needs no tree: it sums per function on the dictionaries' stack
+//! trees ([`super::totals`]).
 
 use super::common::Bound;
+use crate::dicts::Resolved;
 use crate::sums::StackSums;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Int64Array, Int64Builder, ListArray, StringBuilder, StructArray,
@@ -17,7 +20,7 @@ use datafusion::common::{ScalarValue, exec_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::Accumulator;
 use flamedb_profile::StrId;
-use flamedb_profile::flame::{FlameTree, FlameTreeBuilder};
+use flamedb_profile::flame::{FlameTree, FlameTreeBuilder, FunctionTotal};
 use hashbrown::HashMap;
 use std::sync::Arc;
 
@@ -128,6 +131,29 @@ impl FlameAccumulator {
         let sums = std::mem::take(&mut self.sums).into_sorted();
         build_tree(&self.bound, &sums, self.kind == FlameKind::Diff)
     }
+
+    /// The function totals of everything accumulated (side 0), computed on the
+    /// dictionaries' stack trees ([`super::totals`]) instead of a merged named tree.
+    pub fn function_totals(&mut self) -> Result<Vec<FunctionTotal>> {
+        let sums = std::mem::take(&mut self.sums).into_sorted();
+        let (found, values) = resolve(&self.bound, &sums)?;
+        Ok(super::totals::function_totals(
+            &found.dicts,
+            &found.at,
+            &values,
+        ))
+    }
+}
+
+/// The dictionary nodes of the keys of `entries` (an error naming a key no block holds),
+/// and the side-0 sum of each.
+fn resolve(bound: &Bound, entries: &[(u64, [i64; 2])]) -> Result<(Resolved, Vec<i64>)> {
+    let keys: Vec<u64> = entries.iter().map(|e| e.0).collect();
+    let found = bound.ctx.resolve_blocking(&bound.tenant, &keys)?;
+    if let Some(i) = found.first_missing() {
+        return Err(bound.missing_key(keys[i]));
+    }
+    Ok((found, entries.iter().map(|e| e.1[0]).collect()))
 }
 
 /// The merged tree of per-stack sums (`[left, right]`; single trees use `left`): distinct
@@ -145,19 +171,9 @@ pub fn build_tree(bound: &Bound, entries: &[(u64, [i64; 2])], diff: bool) -> Res
     // Entries grouped by dictionary (a counting sort), as (node, sums), then put in node
     // order per dictionary. In hash order every step of a large tree missed the caches
     // (7x slower for 3M stacks); the reordering runs in tight loops whose loads overlap.
-    let mut starts = vec![0usize; found.dicts.len() + 1];
-    for &(d, _) in &found.at {
-        starts[d as usize + 1] += 1;
-    }
-    for d in 0..found.dicts.len() {
-        starts[d + 1] += starts[d];
-    }
-    let mut next = starts.clone();
-    let mut grouped = vec![(0u32, [0i64; 2]); found.at.len()];
-    for (&(d, node), &(_, v)) in found.at.iter().zip(entries) {
-        grouped[next[d as usize]] = (node, v);
-        next[d as usize] += 1;
-    }
+    let (starts, mut grouped) = super::totals::group_by_dict(found.dicts.len(), &found.at, |i| {
+        entries.get(i).map(|e| e.1)
+    });
     let mut b = FlameTreeBuilder::with_capacity(grouped.len() * 2);
     let mut chain = Vec::new();
     let mut in_order: Vec<(u32, [i64; 2])> = Vec::new();
@@ -168,24 +184,7 @@ pub fn build_tree(bound: &Bound, entries: &[(u64, [i64; 2])], diff: bool) -> Res
         // it when the tree uses a good part of the dictionary (small trees over large
         // dictionaries, as in per-version regression scans, sort and use maps).
         let dense = group.len() * 4 >= nodes.len();
-        let group: &[(u32, [i64; 2])] = if dense {
-            let mut slot = vec![u32::MAX; nodes.len()];
-            for (i, &(node, _)) in group.iter().enumerate() {
-                if let Some(s) = slot.get_mut(node as usize) {
-                    *s = i as u32;
-                }
-            }
-            in_order.clear();
-            in_order.extend(
-                slot.iter()
-                    .filter(|&&i| i != u32::MAX)
-                    .map(|&i| group[i as usize]),
-            );
-            &in_order
-        } else {
-            group.sort_unstable_by_key(|e| e.0);
-            group
-        };
+        let group = super::totals::in_node_order(group, nodes.len(), &mut in_order);
         let mut memo = Memo::new(dense, nodes.len());
         let mut names = Memo::new(
             group.len() * 4 >= dict.symbols.locations.len(),
@@ -276,24 +275,31 @@ impl Memo {
     }
 }
 
-/// The rows of `tree` as one list element of the output.
-pub fn tree_rows(tree: &FlameTree, kind: FlameKind) -> Result<ScalarValue> {
-    let fields = kind.element_fields();
-    let arrays: Vec<ArrayRef> = if kind == FlameKind::Totals {
-        let totals = tree.function_totals();
-        let mut name = StringBuilder::new();
-        let (mut s, mut t) = (Int64Builder::new(), Int64Builder::new());
-        for f in &totals {
-            name.append_value(&f.name);
-            s.append_value(f.self_[0]);
-            t.append_value(f.total[0]);
-        }
+/// The rows of `totals` (side 0) as one list element of `function_totals`'s output.
+pub fn totals_rows(totals: &[FunctionTotal]) -> Result<ScalarValue> {
+    let mut name = StringBuilder::new();
+    let (mut s, mut t) = (Int64Builder::new(), Int64Builder::new());
+    for f in totals {
+        name.append_value(&f.name);
+        s.append_value(f.self_[0]);
+        t.append_value(f.total[0]);
+    }
+    list_of(
+        FlameKind::Totals.element_fields(),
         vec![
             Arc::new(name.finish()),
             Arc::new(s.finish()),
             Arc::new(t.finish()),
-        ]
-    } else {
+        ],
+    )
+}
+
+/// The rows of `tree` as one list element of the output.
+pub fn tree_rows(tree: &FlameTree, kind: FlameKind) -> Result<ScalarValue> {
+    if kind == FlameKind::Totals {
+        return totals_rows(&tree.function_totals());
+    }
+    let arrays: Vec<ArrayRef> = {
         let mut level = UInt32Builder::new();
         let mut label = StringBuilder::new();
         let mut cols: [Int64Builder; 4] = Default::default();
@@ -312,6 +318,11 @@ pub fn tree_rows(tree: &FlameTree, kind: FlameKind) -> Result<ScalarValue> {
         }
         v
     };
+    list_of(kind.element_fields(), arrays)
+}
+
+/// One list element holding the struct rows of `arrays`.
+fn list_of(fields: Fields, arrays: Vec<ArrayRef>) -> Result<ScalarValue> {
     let s = StructArray::try_new(fields, arrays, None)?;
     Ok(ScalarValue::List(Arc::new(ListArray::new(
         Arc::new(Field::new_list_field(s.data_type().clone(), true)),
@@ -364,12 +375,10 @@ impl Accumulator for FlameAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let tree = self.tree()?;
-        let tree = if self.kind == FlameKind::Totals {
-            tree
-        } else {
-            tree.truncate(self.max_nodes)
-        };
+        if self.kind == FlameKind::Totals {
+            return totals_rows(&self.function_totals()?);
+        }
+        let tree = self.tree()?.truncate(self.max_nodes);
         tree_rows(&tree, self.kind)
     }
 

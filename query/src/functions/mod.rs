@@ -26,6 +26,7 @@ pub mod stack_contains;
 pub mod stack_depth;
 pub mod stack_matches;
 pub mod stack_pred;
+pub mod totals;
 
 use common::Bound;
 use datafusion::logical_expr::ScalarUDF;
