@@ -226,7 +226,7 @@ impl BlockDict {
 
     /// The frame names of location `l` joined by ';' (callers before the functions inlined
     /// into them), from a table built for every location on first use.
-    fn location_text(&self, l: LocationId) -> &[u8] {
+    pub(crate) fn location_text(&self, l: LocationId) -> &[u8] {
         let t = self.loc_text.get_or_init(|| {
             let n = self.symbols.locations.len();
             let mut bytes = Vec::new();

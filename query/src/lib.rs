@@ -17,6 +17,7 @@
 //! - [`table`]: `samples` and `profiles` ([`table::FlameTable`]), pushdown, the scan.
 //! - [`functions`]: the flame-graph functions, one per file.
 //! - [`dicts`], [`context`]: dictionaries, the cache, key resolution; live resources.
+//! - [`folded_text`]: the folded text of many stacks at once (`folded(stack)`).
 //! - [`config`]: `flame.*` session settings and engine limits.
 //! - [`session`]: a ready session for one tenant, and the read-only SQL options.
 
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod config;
 pub mod context;
 pub mod dicts;
+pub mod folded_text;
 pub mod functions;
 pub mod session;
 pub mod stack_key;

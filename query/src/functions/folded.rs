@@ -1,12 +1,8 @@
 //! `folded(stack)`: the stack as `root;caller;...;leaf`.
 
 use super::common::{Bound, DOC_SECTION, stack_arg};
-use crate::dicts::FoldedWriter;
-use arrow::array::StringArray;
-use arrow::array::builder::NullBufferBuilder;
-use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use crate::folded_text::folded_array;
 use arrow::datatypes::DataType;
-use datafusion::common::exec_err;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -56,41 +52,36 @@ impl ScalarUDFImpl for FoldedFunc {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (_, keys) = stack_arg(&args.args[0], args.number_rows)?;
-        let nodes = self.bound.nodes_of(&keys)?;
-        // Offsets and bytes written directly: one pass, no string per stack, and the text
-        // of a caller prefix already written is copied instead of rebuilt.
-        let mut writer = FoldedWriter::default();
-        let bytes: usize = keys
+        // Distinct keys in order, and per row the position of its key among them.
+        let mut by_key: Vec<(u64, u32)> = keys
             .iter()
-            .flatten()
-            .filter_map(|k| nodes.get(&k))
-            .map(|(dict, node)| dict.folded_len(*node))
-            .sum();
-        let mut values: Vec<u8> = Vec::with_capacity(bytes);
-        let mut offsets: Vec<i32> = Vec::with_capacity(keys.len() + 1);
-        offsets.push(0);
-        let mut nulls = NullBufferBuilder::new(keys.len());
-        for k in keys.iter() {
-            match k.and_then(|k| nodes.get(&k)) {
-                Some((dict, node)) => {
-                    writer.write(dict, *node, &mut values);
-                    nulls.append_non_null();
-                }
-                None => nulls.append_null(),
+            .enumerate()
+            .filter_map(|(row, k)| Some((k?, u32::try_from(row).ok()?)))
+            .collect();
+        crate::sums::sort_by_key(&mut by_key, |e| e.0);
+        let mut distinct: Vec<u64> = Vec::with_capacity(by_key.len());
+        let mut rank = vec![u32::MAX; keys.len()];
+        for &(k, row) in &by_key {
+            if distinct.last() != Some(&k) {
+                distinct.push(k);
             }
-            let Ok(end) = i32::try_from(values.len()) else {
-                return exec_err!(
-                    "folded(): the stacks of one batch exceed 2 GiB of text; select fewer rows"
-                );
-            };
-            offsets.push(end);
+            rank[row as usize] = (distinct.len() - 1) as u32;
         }
-        // Frame names are valid UTF-8 and ';' is ASCII, so every value is.
-        let array = StringArray::try_new(
-            OffsetBuffer::new(ScalarBuffer::from(offsets)),
-            Buffer::from_vec(values),
-            nulls.finish(),
-        )?;
+        let found = self
+            .bound
+            .ctx
+            .resolve_blocking(&self.bound.tenant, &distinct)?;
+        if let Some(i) = found.first_missing() {
+            return Err(self.bound.missing_key(distinct[i]));
+        }
+        let rows: Vec<Option<(u32, u32)>> = rank
+            .iter()
+            .map(|&r| found.at.get(r as usize).copied())
+            .collect();
+        // A batch larger than DataFusion's (the one batch a window emits) is written by as
+        // many threads as the query may use.
+        let parts = args.config_options.execution.target_partitions;
+        let array = folded_array(&found.dicts, &rows, parts)?;
         Ok(ColumnarValue::Array(Arc::new(array)))
     }
 

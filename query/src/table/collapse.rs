@@ -5,19 +5,25 @@
 //! row, or by sample type — into an array at about a nanosecond per row, instead of
 //! handing every row to DataFusion's hash aggregate at ten or more. That is only correct
 //! when what consumes the rows is insensitive to how values are split across rows: an
-//! aggregate (partial or single) whose every function is `sum(value)` or one of the
-//! flame-graph aggregates (sums per stack), with no DISTINCT, no FILTER, and no other use
-//! of `value`. The rule checks exactly that, looking through repartitioning and
-//! projections that pass `value` and `stack` through unchanged; anything
-//! else (`count(*)`, `min(value)`, `value > 5` above the scan) leaves the plan alone.
+//! aggregate (partial or single) whose every function is a `sum` or one of the flame-graph
+//! aggregates (sums per stack) of an expression linear in `value`, with no DISTINCT and no
+//! other use of `value`. A collapsed row stands for rows that agree on every projected
+//! column but `value`, so any condition on those columns is the same for all of them:
+//! `sum(value) FILTER (WHERE version = 'v1')` and `sum(CASE WHEN version = 'v1' THEN value
+//! ELSE 0 END)` (the two sides of a diff in one GROUP BY) collapse too. The rule checks
+//! exactly that, looking through repartitioning and projections that pass `value` and
+//! `stack` through unchanged or compute such a linear expression; anything else
+//! (`count(*)`, `min(value)`, `sum(CASE WHEN value > 5 ...)`, `value > 5` above the scan)
+//! leaves the plan alone.
 
 use crate::table::scan::{Collapse, FlameScanExec};
 use crate::table::schema::Col;
+use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::Result;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::expressions::{CaseExpr, Column, Literal};
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
@@ -75,25 +81,22 @@ fn collapse_under(agg: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
     if !matches!(
         agg.mode(),
         AggregateMode::Partial | AggregateMode::Single | AggregateMode::SinglePartitioned
-    ) || agg.filter_expr().iter().any(|f| f.is_some())
-        || !agg.group_expr().null_expr().is_empty()
+    ) || !agg.group_expr().null_expr().is_empty()
     {
         return Ok(None);
     }
     let Some((lineage, scan)) = lineage_of(agg.input()) else {
         return Ok(None);
     };
-    let refs_value = |e: &Arc<dyn PhysicalExpr>| {
-        collect_columns(e)
-            .iter()
-            .any(|c| lineage.value.contains(c.name()))
-    };
+    let refs_value = |e: &Arc<dyn PhysicalExpr>| reads(e, &lineage.value);
     let is = |e: &Arc<dyn PhysicalExpr>, names: &HashSet<String>| {
         (e.as_ref() as &dyn std::any::Any)
             .downcast_ref::<Column>()
             .is_some_and(|c| names.contains(c.name()))
     };
-    if agg.group_expr().expr().iter().any(|(e, _)| refs_value(e)) {
+    if agg.group_expr().expr().iter().any(|(e, _)| refs_value(e))
+        || agg.filter_expr().iter().flatten().any(refs_value)
+    {
         return Ok(None);
     }
     for f in agg.aggr_expr() {
@@ -102,11 +105,11 @@ fn collapse_under(agg: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
         }
         let args = f.expressions();
         let ok = match f.fun().name() {
-            "sum" => args.len() == 1 && is(&args[0], &lineage.value),
+            "sum" => args.len() == 1 && linear(&args[0], &lineage.value),
             "flamegraph" | "flamegraph_diff" | "function_totals" => {
                 args.len() >= 2
                     && is(&args[0], &lineage.stack)
-                    && is(&args[1], &lineage.value)
+                    && linear(&args[1], &lineage.value)
                     && !args[2..].iter().any(refs_value)
             }
             _ => false,
@@ -173,11 +176,43 @@ fn lineage_of(plan: &Arc<dyn ExecutionPlan>) -> Option<(Lineage, &FlameScanExec)
             Some(c) if inner.stack.contains(c.name()) => {
                 out.stack.insert(pe.alias.clone());
             }
+            _ if linear(&pe.expr, &inner.value) => {
+                out.value.insert(pe.alias.clone());
+            }
             _ if touches_value => return None,
             _ => {}
         }
     }
     Some((out, scan))
+}
+
+/// Whether `e` reads a column named in `names`.
+fn reads(e: &Arc<dyn PhysicalExpr>, names: &HashSet<String>) -> bool {
+    collect_columns(e).iter().any(|c| names.contains(c.name()))
+}
+
+/// Whether summing `e` over collapsed rows gives the sum over the rows they stand for:
+/// `e` is `value` (a name of `value_names`), a zero or NULL literal, or a CASE whose
+/// conditions (and operand) do not read `value` and whose every branch is again such an
+/// expression. The conditions then only read columns that are equal across the rows a
+/// collapsed row stands for, so they choose the same branch for all of them.
+fn linear(e: &Arc<dyn PhysicalExpr>, value_names: &HashSet<String>) -> bool {
+    let any = e.as_ref() as &dyn std::any::Any;
+    if let Some(c) = any.downcast_ref::<Column>() {
+        return value_names.contains(c.name());
+    }
+    if let Some(l) = any.downcast_ref::<Literal>() {
+        let v = l.value();
+        return v.is_null() || ScalarValue::new_zero(&v.data_type()).is_ok_and(|zero| &zero == v);
+    }
+    if let Some(c) = any.downcast_ref::<CaseExpr>() {
+        return !c.expr().is_some_and(|x| reads(x, value_names))
+            && c.when_then_expr()
+                .iter()
+                .all(|(w, t)| !reads(w, value_names) && linear(t, value_names))
+            && c.else_expr().is_none_or(|x| linear(x, value_names));
+    }
+    false
 }
 
 /// `plan` with its deepest samples scan replaced by `scan`.
