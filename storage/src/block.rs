@@ -148,6 +148,22 @@ pub async fn write_block_with(
     root: &Path,
     block: &BlockPath,
     data: &BlockData,
+    meta: BlockMeta,
+    opts: &WriteOptions,
+) -> Result<BlockMeta> {
+    write_block_parts(store, root, block, data, &data.symbols, meta, opts).await
+}
+
+/// [`write_block_with`] with the dictionary given apart from the rest of the data (a
+/// shared dictionary is not copied into every block's [`BlockData`]): `data.symbols` is
+/// ignored. When `meta` names a dictionary elsewhere (`symbols_from`, `shared_symbols`),
+/// `symbols` must be that dictionary and no `symbols.bin` is written.
+pub async fn write_block_parts(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+    data: &BlockData,
+    symbols: &flamedb_profile::Symbols,
     mut meta: BlockMeta,
     opts: &WriteOptions,
 ) -> Result<BlockMeta> {
@@ -174,16 +190,20 @@ pub async fn write_block_with(
         format!("series/{}", schema::SERIES_VERSION),
         opts,
     )?;
-    // Checks the depth-first order the readers' containment index relies on.
-    StackIndex::build(&data.symbols)?;
+    // Checks the depth-first order the readers' containment index relies on (a shared
+    // dictionary was checked once when it was written).
+    if meta.shared_symbols.is_none() {
+        StackIndex::build(symbols)?;
+    }
     let mut files = vec![
         (BlockFile::Samples, samples),
         (BlockFile::Profiles, profiles),
         (BlockFile::Series, series),
     ];
-    // A block that uses another block's dictionary (`symbols_from`) writes none.
-    if meta.symbols_from.is_none() {
-        files.push((BlockFile::Symbols, dict::encode(&data.symbols)?));
+    // A block that uses another block's dictionary (`symbols_from`) or a shared one
+    // writes none.
+    if meta.symbols_from.is_none() && meta.shared_symbols.is_none() {
+        files.push((BlockFile::Symbols, dict::encode(symbols)?));
     }
     meta.file_sizes = files
         .iter()
@@ -195,14 +215,14 @@ pub async fn write_block_with(
     futures::future::try_join_all(puts).await?;
 
     let (min, max) = data.time_range().unwrap_or((0, 0));
-    meta.format_version = crate::meta::META_VERSION;
+    meta.format_version = meta.needed_version();
     meta.layout_version = crate::path::LAYOUT_VERSION;
     meta.id = block.id.clone();
     meta.min_time_nanos = min;
     meta.max_time_nanos = max;
     meta.rows = data.samples.len() as u64;
     meta.profiles = data.profiles.len() as u64;
-    meta.stacks = data.symbols.stacks.len() as u64;
+    meta.stacks = symbols.stacks.len() as u64;
     meta.series = data.series.len() as u64;
     meta.sample_types = data.sample_types.clone();
     let opts = PutOptions {
@@ -237,22 +257,27 @@ pub async fn read_meta(
     BlockMeta::from_json(block, path.as_ref(), &bytes)
 }
 
-/// Reads a block's dictionary (its own, or the one named by `meta.symbols_from`).
+/// Reads a block's dictionary: its own, the one named by `meta.symbols_from`, or the shared
+/// dictionary of `meta.shared_symbols` ([`BlockMeta::dict_owner`]). A missing dictionary
+/// file is [`Error::MissingDictionary`], naming the block.
 pub async fn read_symbols(
     store: &dyn ObjectStore,
     root: &Path,
     block: &BlockPath,
     meta: &BlockMeta,
 ) -> Result<flamedb_profile::Symbols> {
-    let owner = match &meta.symbols_from {
-        Some(id) => BlockPath {
-            partition: block.partition.clone(),
-            id: id.clone(),
-        },
-        None => block.clone(),
+    let owner = meta.dict_owner(block);
+    let path = owner.file(root);
+    let bytes = match store.get(&path).await {
+        Ok(r) => r.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(Error::MissingDictionary {
+                block: block.dir(root).to_string(),
+                dict: path.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
     };
-    let path = owner.file(root, BlockFile::Symbols);
-    let bytes = get_bytes(store, &path).await?;
     dict::decode(path.as_ref(), &bytes)
 }
 

@@ -275,6 +275,7 @@ async fn compaction_never_changes_what_readers_see() {
         grace: Duration::from_secs(3600),
         retention: None,
         rollup: None,
+        ..CompactionConfig::default()
     };
     let report = store.maintain("t", &keep).await.unwrap();
     assert_eq!(report.compacted.len(), 1);
@@ -345,6 +346,7 @@ async fn minute_rollups_sum_profiles_and_stay_consistent_with_raw_blocks() {
         grace: Duration::from_secs(3600),
         retention: None,
         rollup: Some(Duration::from_secs(60)),
+        ..CompactionConfig::default()
     };
     store.maintain("t", &config).await.unwrap();
     let raw = store.blocks("t", &all).await.unwrap();
