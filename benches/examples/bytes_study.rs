@@ -79,6 +79,65 @@ fn samples_bytes(profile: &[u32], stack: &[u32], value: &[i64], p: WriterPropert
     out
 }
 
+/// Bytes of one INT32 column written with `enc` at zstd 15.
+fn column_bytes(values: &[i32], enc: Encoding) -> usize {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "code",
+        DataType::Int32,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow::array::Int32Array::from(values.to_vec())) as ArrayRef],
+    )
+    .expect("batch");
+    let p = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(15).unwrap_or_default(),
+        ))
+        .set_dictionary_enabled(false)
+        .set_encoding(enc)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_data_page_row_count_limit(20_000)
+        .build();
+    let mut w = ArrowWriter::try_new(Vec::new(), schema, Some(p)).expect("w");
+    w.write(&batch).expect("write");
+    w.into_inner().expect("close").len()
+}
+
+/// The `profile` column as run codes: a row continuing its (group, stack) run stores the
+/// step from the previous row's profile (>= 1); a run's first row stores -(profile + 1)
+/// (variant `relative`: -(profile - the group's first profile + 1)).
+fn run_codes(d: &BlockData, p: &[u32], s: &[u32], relative: bool) -> Vec<i32> {
+    let group = |i: usize| {
+        let r = d.profiles.row(p[i] as usize);
+        (r.0, r.1)
+    };
+    let mut first_of_group = 0u32;
+    let mut out = Vec::with_capacity(p.len());
+    for i in 0..p.len() {
+        let new_group = i == 0 || group(i) != group(i - 1);
+        if new_group {
+            first_of_group = p[i];
+            // The group's first profile: the smallest profile index of its rows.
+            let g = group(i);
+            let mut j = i;
+            while j < p.len() && group(j) == g {
+                first_of_group = first_of_group.min(p[j]);
+                j += 1;
+            }
+        }
+        if !new_group && s[i] == s[i - 1] && p[i] > p[i - 1] {
+            out.push((p[i] - p[i - 1]) as i32);
+        } else {
+            let base = if relative { first_of_group } else { 0 };
+            out.push(-((p[i] - base) as i32 + 1));
+        }
+    }
+    out
+}
+
 /// The samples of `b` with stack ids of `shared`, sorted as a block sorts them.
 fn remapped(
     b: &BlockData,
@@ -201,6 +260,30 @@ async fn main() -> Result<()> {
             level: 22,
             ..base
         },
+        Variant {
+            name: "combo profile=bss pages 50k",
+            profile: Some(BSS),
+            page_rows: 50_000,
+            ..base
+        },
+        Variant {
+            name: "combo profile=bss pages 100k",
+            profile: Some(BSS),
+            page_rows: 100_000,
+            ..base
+        },
+        Variant {
+            name: "combo profile=bss zstd19",
+            profile: Some(BSS),
+            level: 19,
+            ..base
+        },
+        Variant {
+            name: "combo profile=bss stack=bss",
+            profile: Some(BSS),
+            stack: Some(BSS),
+            ..base
+        },
     ];
     variants.extend(
         more.into_iter()
@@ -210,6 +293,8 @@ async fn main() -> Result<()> {
     let mut encode_s = vec![0f64; variants.len()];
     let mut shared_samples = vec![[0usize; 4]; variants.len()];
     let (mut dict_own, mut dict_shared) = (0usize, 0usize);
+    let mut code_bytes = [0usize; 6];
+    let mut run_starts = 0usize;
     let add = |acc: &mut [usize; 4], x: [usize; 4]| {
         for i in 0..4 {
             acc[i] += x[i];
@@ -245,6 +330,20 @@ async fn main() -> Result<()> {
                 shared.stacks.len(),
                 "the shared dictionary has every stack"
             );
+            for (k, relative) in [false, true].into_iter().enumerate() {
+                let codes = run_codes(d, &p, &s, relative);
+                for (j, enc) in [
+                    Encoding::PLAIN,
+                    Encoding::BYTE_STREAM_SPLIT,
+                    Encoding::DELTA_BINARY_PACKED,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    code_bytes[k * 3 + j] += column_bytes(&codes, enc);
+                }
+                run_starts += codes.iter().filter(|&&c| c < 0).count();
+            }
             for (i, var) in variants.iter().enumerate() {
                 add(
                     &mut shared_samples[i],
@@ -252,6 +351,15 @@ async fn main() -> Result<()> {
                 );
             }
         }
+    }
+    println!("run starts: {:.4} of rows", per_row(run_starts) / 2.0);
+    for (k, name) in ["absolute", "relative"].iter().enumerate() {
+        println!(
+            "profile as run codes ({name} starts): plain {:.4}, bss {:.4}, delta {:.4}",
+            per_row(code_bytes[k * 3]),
+            per_row(code_bytes[k * 3 + 1]),
+            per_row(code_bytes[k * 3 + 2])
+        );
     }
     println!("symbols.bin per block: {:.4}", per_row(dict_own));
     println!("symbols.bin per app:   {:.4}", per_row(dict_shared));
