@@ -41,15 +41,34 @@ pub struct WriteOptions {
     /// 15 1.425 (3.1 s), 19 1.413 (5.8 s). The whole ingest of that fleet takes ~105 s of
     /// CPU, so level 15 costs ~2% of it for 5% fewer bytes.
     pub zstd_level: i32,
+    /// Write the samples' `profile` column BYTE_STREAM_SPLIT instead of delta encoded:
+    /// 0.90 instead of 0.98 bytes per row on the medium fleet, but ~1.8x the CPU to encode
+    /// the samples table, so only the background writers (compaction, dictionary sharing)
+    /// use it and a head's flush does not. Default false.
+    pub profile_byte_stream_split: bool,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { zstd_level: 15 }
+        WriteOptions {
+            zstd_level: 15,
+            profile_byte_stream_split: false,
+        }
     }
 }
 
-fn writer_props(format: String, level: ZstdLevel) -> WriterProperties {
+impl WriteOptions {
+    /// These options as the background writers (compaction, dictionary sharing) use them:
+    /// smaller files for more CPU.
+    pub fn for_compaction(self) -> Self {
+        WriteOptions {
+            profile_byte_stream_split: true,
+            ..self
+        }
+    }
+}
+
+fn writer_props(format: String, level: ZstdLevel, split_profile: bool) -> WriterProperties {
     // Within a series, `stack_id` ascends (runs of one stack): delta encoding stores it in
     // a few bits per row, where a dictionary spends a whole index (measured on the medium
     // fleet: stack_id 1.9 -> 0.27 bytes per row). `profile` rises in small steps within a
@@ -57,9 +76,15 @@ fn writer_props(format: String, level: ZstdLevel) -> WriterProperties {
     // bit widths; split into byte streams, zstd finds the repetition of its bytes instead:
     // 0.98 -> 0.90 bytes per row on the medium fleet (`cargo run --release --example
     // bytes_study -- STORE`; PLAIN 1.17, dictionary 1.14, and storing a run's steps with
-    // its start as a code column 0.85, not worth a schema change).
+    // its start as a code column 0.85, not worth a schema change), for more CPU
+    // ([`WriteOptions::profile_byte_stream_split`]).
+    let profile_encoding = if split_profile {
+        Encoding::BYTE_STREAM_SPLIT
+    } else {
+        Encoding::DELTA_BINARY_PACKED
+    };
     WriterProperties::builder()
-        .set_column_encoding(ColumnPath::from("profile"), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_encoding(ColumnPath::from("profile"), profile_encoding)
         .set_column_dictionary_enabled(ColumnPath::from("profile"), false)
         .set_column_encoding(ColumnPath::from("stack_id"), Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled(ColumnPath::from("stack_id"), false)
@@ -93,7 +118,7 @@ fn parquet_bytes(
     let mut w = ArrowWriter::try_new(
         Vec::new(),
         schema.clone(),
-        Some(writer_props(format, level)),
+        Some(writer_props(format, level, opts.profile_byte_stream_split)),
     )
     .map_err(pq)?;
     w.write(&batch).map_err(pq)?;

@@ -133,7 +133,7 @@ impl Store {
             created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             ..BlockMeta::empty()
         };
-        let write = self.config().write;
+        let write = self.config().write.for_compaction();
         write_block_with(objects.as_ref(), root, &path, &merged, meta, &write).await?;
         if let Some(resolution) = config.rollup {
             // The new rollup replaces the rollups of the merged blocks.

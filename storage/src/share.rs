@@ -159,7 +159,7 @@ impl Store {
                 shared_symbols: Some(reference.clone()),
                 ..BlockMeta::empty()
             };
-            let write = self.config().write;
+            let write = self.config().write.for_compaction();
             write_block_parts(objects.as_ref(), root, &path, &data, &shared, meta, &write).await?;
             new_ids.insert(b.path.id.clone(), path.id);
         }

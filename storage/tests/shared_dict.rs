@@ -177,6 +177,33 @@ async fn sharing_keeps_every_partition_s_stack_sums_and_rollups() {
         );
         assert_eq!(b.meta.dict_owner(&b.path), DictOwner::Shared(dict.clone()));
     }
+    // Flushed blocks delta-encode `profile`; the rewritten ones split it into byte streams.
+    let encodings = |b: &BlockInfo| {
+        let objects = objects.clone();
+        let path = b.path.file(&Path::from("r"), BlockFile::Samples);
+        async move {
+            let bytes = objects.get(&path).await.unwrap().bytes().await.unwrap();
+            let reader =
+                parquet::file::serialized_reader::SerializedFileReader::new(bytes).unwrap();
+            use parquet::file::reader::FileReader;
+            reader
+                .metadata()
+                .row_group(0)
+                .column(0)
+                .encodings()
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        encodings(&before[0])
+            .await
+            .contains(&parquet::basic::Encoding::DELTA_BINARY_PACKED)
+    );
+    assert!(
+        encodings(api[0])
+            .await
+            .contains(&parquet::basic::Encoding::BYTE_STREAM_SPLIT)
+    );
     // The single block of `web` keeps its own dictionary.
     let web: Vec<&BlockInfo> = after
         .iter()

@@ -114,7 +114,10 @@ async fn blocks_written_at_another_zstd_level_read_back_the_same() {
     let wal = tempfile::tempdir().unwrap();
     let config = StoreConfig {
         wal_dir: wal.path().to_path_buf(),
-        write: WriteOptions { zstd_level: 19 },
+        write: WriteOptions {
+            zstd_level: 19,
+            ..WriteOptions::default()
+        },
         ..StoreConfig::default()
     };
     let (store, _) = Store::open(objects, Path::from("r"), config).await.unwrap();
@@ -141,7 +144,10 @@ async fn blocks_written_at_another_zstd_level_read_back_the_same() {
     let wal = tempfile::tempdir().unwrap();
     let config = StoreConfig {
         wal_dir: wal.path().to_path_buf(),
-        write: WriteOptions { zstd_level: 99 },
+        write: WriteOptions {
+            zstd_level: 99,
+            ..WriteOptions::default()
+        },
         ..StoreConfig::default()
     };
     let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
