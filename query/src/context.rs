@@ -7,7 +7,8 @@ use crate::config::QueryConfig;
 use crate::dicts::{BlockDict, DictCache, Resolved, dict_owner};
 use datafusion::error::{DataFusionError, Result};
 use flamedb_storage::{
-    BlockFile, BlockInfo, BlockPath, Labels, PartitionFilter, ProfileRows, block, catalog::Catalog,
+    BlockFile, BlockInfo, BlockPath, DictOwner, Labels, PartitionFilter, ProfileRows, block,
+    catalog::Catalog,
 };
 use hashbrown::HashSet;
 use object_store::ObjectStore;
@@ -102,11 +103,7 @@ impl FlameContext {
         let symbols = block::read_symbols(self.objects.as_ref(), &self.root, block, meta)
             .await
             .map_err(storage_err)?;
-        let file_bytes = meta
-            .file_sizes
-            .iter()
-            .find(|(n, _)| n == BlockFile::Symbols.name())
-            .map_or(0, |(_, s)| *s as usize);
+        let file_bytes = meta.dict_bytes() as usize;
         let d = Arc::new(BlockDict::new(owner.clone(), symbols, file_bytes));
         self.dicts.insert(owner, d.clone());
         Ok(d)
@@ -175,9 +172,9 @@ impl FlameContext {
     }
 
     /// `keys` looked up in the tenant's cached dictionaries, and the owners of those.
-    fn resolve_cached(&self, tenant: &str, keys: &[u64]) -> (Resolved, HashSet<BlockPath>) {
+    fn resolve_cached(&self, tenant: &str, keys: &[u64]) -> (Resolved, HashSet<DictOwner>) {
         let mut found = Resolved::new(keys.len());
-        let cached = self.dicts.values_where(|k| k.partition.tenant == tenant);
+        let cached = self.dicts.values_where(|k| k.tenant() == tenant);
         found.find(&cached, keys);
         let seen = cached.iter().map(|d| d.owner.clone()).collect();
         (found, seen)
@@ -190,7 +187,7 @@ impl FlameContext {
         tenant: &str,
         keys: &[u64],
         mut found: Resolved,
-        mut seen: HashSet<BlockPath>,
+        mut seen: HashSet<DictOwner>,
     ) -> Result<Resolved> {
         for b in self.blocks(tenant, &PartitionFilter::default()).await? {
             if found.missing() == 0 {

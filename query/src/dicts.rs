@@ -1,9 +1,10 @@
 //! Block dictionaries for queries: loaded once, cached by bytes, and used to resolve stack
 //! keys back to frames.
 //!
-//! A block's dictionary (`symbols.bin`, or the one a rollup shares with its raw block) is
-//! loaded when a scan first needs its stack keys or a stack predicate, and kept in a
-//! [`DictCache`] bounded by bytes (least recently used first out). The cache is only a
+//! A block's dictionary (`symbols.bin`, the one a rollup shares with its raw block, or the
+//! shared dictionary of its app and day) is loaded when a scan first needs its stack keys
+//! or a stack predicate, and kept in a [`DictCache`] keyed by where the file lives (so the
+//! blocks sharing a dictionary load it once) and bounded by bytes (least recently used first out). The cache is only a
 //! cache: every entry can be reloaded from object storage, so a process that never saw a
 //! block (another Ballista executor, a restarted server) answers the same.
 //!
@@ -14,15 +15,15 @@
 
 use crate::stack_key;
 use flamedb_profile::{LocationId, StackId, Symbols};
-use flamedb_storage::{BlockMeta, BlockPath};
+use flamedb_storage::{BlockMeta, BlockPath, DictOwner};
 use hashbrown::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A block's dictionary with the stack key of every node.
 #[derive(Debug)]
 pub struct BlockDict {
-    /// The block that owns the dictionary file.
-    pub owner: BlockPath,
+    /// Where the dictionary file lives (a block, or a shared dictionary of an app and day).
+    pub owner: DictOwner,
     /// Symbols and the stack tree (depth-first).
     pub symbols: Symbols,
     /// `keys[node]`: the node's stack key.
@@ -102,7 +103,7 @@ struct LocationText {
 
 impl BlockDict {
     /// Wraps loaded symbols, computing node keys.
-    pub fn new(owner: BlockPath, symbols: Symbols, file_bytes: usize) -> Self {
+    pub fn new(owner: DictOwner, symbols: Symbols, file_bytes: usize) -> Self {
         let keys = stack_key::keys_of(&symbols);
         // Decoded symbols take a few times their compressed size; count that plus the keys,
         // the key indexes (sorted, hash) and the folded lengths built on first use.
@@ -361,19 +362,15 @@ impl StackPred {
     }
 }
 
-/// Where a block's dictionary lives: the block itself, or the raw block a rollup shares.
-pub fn dict_owner(block: &BlockPath, meta: &BlockMeta) -> BlockPath {
-    match &meta.symbols_from {
-        Some(id) => BlockPath {
-            partition: block.partition.clone(),
-            id: id.clone(),
-        },
-        None => block.clone(),
-    }
+/// Where a block's dictionary lives: the block itself, the raw block a rollup shares, or
+/// the shared dictionary of its app and day ([`BlockMeta::dict_owner`]).
+pub fn dict_owner(block: &BlockPath, meta: &BlockMeta) -> DictOwner {
+    meta.dict_owner(block)
 }
 
-/// Dictionaries by owner block, bounded by bytes, least recently used evicted first.
-pub type DictCache = crate::cache::ByteLru<BlockPath, Arc<BlockDict>>;
+/// Dictionaries by where they live, bounded by bytes, least recently used evicted first: a
+/// shared dictionary is loaded once for all the blocks that use it.
+pub type DictCache = crate::cache::ByteLru<DictOwner, Arc<BlockDict>>;
 
 impl crate::cache::Weighed for BlockDict {
     fn bytes(&self) -> usize {
@@ -536,7 +533,14 @@ mod tests {
             (b, "main;serve;read;decode"),
             (c, "main;0x1a2b"),
         ];
-        (Arc::new(BlockDict::new(path, s, 0)), expected)
+        (
+            Arc::new(BlockDict::new(
+                flamedb_storage::DictOwner::Block(path),
+                s,
+                0,
+            )),
+            expected,
+        )
     }
 
     #[test]
@@ -587,7 +591,11 @@ mod tests {
             )
             .expect("block path")
             .0;
-            out.push(Arc::new(BlockDict::new(path, s, 0)));
+            out.push(Arc::new(BlockDict::new(
+                flamedb_storage::DictOwner::Block(path),
+                s,
+                0,
+            )));
         }
         out
     }

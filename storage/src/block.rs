@@ -41,21 +41,50 @@ pub struct WriteOptions {
     /// 15 1.425 (3.1 s), 19 1.413 (5.8 s). The whole ingest of that fleet takes ~105 s of
     /// CPU, so level 15 costs ~2% of it for 5% fewer bytes.
     pub zstd_level: i32,
+    /// Write the samples' `profile` column BYTE_STREAM_SPLIT instead of delta encoded:
+    /// 0.90 instead of 0.98 bytes per row on the medium fleet, but ~1.8x the CPU to encode
+    /// the samples table, so only the background writers (compaction, dictionary sharing)
+    /// use it and a head's flush does not. Default false.
+    pub profile_byte_stream_split: bool,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { zstd_level: 15 }
+        WriteOptions {
+            zstd_level: 15,
+            profile_byte_stream_split: false,
+        }
     }
 }
 
-fn writer_props(format: String, level: ZstdLevel) -> WriterProperties {
-    // Within a series, `stack_id` ascends (runs of one stack) and `profile` rises in small
-    // steps within a run: delta encoding stores both in a few bits per row, where a
-    // dictionary spends a whole index (measured on the medium fleet: stack_id 1.9 -> 0.27 bytes
-    // per row).
+impl WriteOptions {
+    /// These options as the background writers (compaction, dictionary sharing) use them:
+    /// smaller files for more CPU.
+    pub fn for_compaction(self) -> Self {
+        WriteOptions {
+            profile_byte_stream_split: true,
+            ..self
+        }
+    }
+}
+
+fn writer_props(format: String, level: ZstdLevel, split_profile: bool) -> WriterProperties {
+    // Within a series, `stack_id` ascends (runs of one stack): delta encoding stores it in
+    // a few bits per row, where a dictionary spends a whole index (measured on the medium
+    // fleet: stack_id 1.9 -> 0.27 bytes per row). `profile` rises in small steps within a
+    // run of a stack but jumps back at every run's start, which costs delta encoding wide
+    // bit widths; split into byte streams, zstd finds the repetition of its bytes instead:
+    // 0.98 -> 0.90 bytes per row on the medium fleet (`cargo run --release --example
+    // bytes_study -- STORE`; PLAIN 1.17, dictionary 1.14, and storing a run's steps with
+    // its start as a code column 0.85, not worth a schema change), for more CPU
+    // ([`WriteOptions::profile_byte_stream_split`]).
+    let profile_encoding = if split_profile {
+        Encoding::BYTE_STREAM_SPLIT
+    } else {
+        Encoding::DELTA_BINARY_PACKED
+    };
     WriterProperties::builder()
-        .set_column_encoding(ColumnPath::from("profile"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_encoding(ColumnPath::from("profile"), profile_encoding)
         .set_column_dictionary_enabled(ColumnPath::from("profile"), false)
         .set_column_encoding(ColumnPath::from("stack_id"), Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled(ColumnPath::from("stack_id"), false)
@@ -89,7 +118,7 @@ fn parquet_bytes(
     let mut w = ArrowWriter::try_new(
         Vec::new(),
         schema.clone(),
-        Some(writer_props(format, level)),
+        Some(writer_props(format, level, opts.profile_byte_stream_split)),
     )
     .map_err(pq)?;
     w.write(&batch).map_err(pq)?;
@@ -148,6 +177,22 @@ pub async fn write_block_with(
     root: &Path,
     block: &BlockPath,
     data: &BlockData,
+    meta: BlockMeta,
+    opts: &WriteOptions,
+) -> Result<BlockMeta> {
+    write_block_parts(store, root, block, data, &data.symbols, meta, opts).await
+}
+
+/// [`write_block_with`] with the dictionary given apart from the rest of the data (a
+/// shared dictionary is not copied into every block's [`BlockData`]): `data.symbols` is
+/// ignored. When `meta` names a dictionary elsewhere (`symbols_from`, `shared_symbols`),
+/// `symbols` must be that dictionary and no `symbols.bin` is written.
+pub async fn write_block_parts(
+    store: &dyn ObjectStore,
+    root: &Path,
+    block: &BlockPath,
+    data: &BlockData,
+    symbols: &flamedb_profile::Symbols,
     mut meta: BlockMeta,
     opts: &WriteOptions,
 ) -> Result<BlockMeta> {
@@ -174,16 +219,20 @@ pub async fn write_block_with(
         format!("series/{}", schema::SERIES_VERSION),
         opts,
     )?;
-    // Checks the depth-first order the readers' containment index relies on.
-    StackIndex::build(&data.symbols)?;
+    // Checks the depth-first order the readers' containment index relies on (a shared
+    // dictionary was checked once when it was written).
+    if meta.shared_symbols.is_none() {
+        StackIndex::build(symbols)?;
+    }
     let mut files = vec![
         (BlockFile::Samples, samples),
         (BlockFile::Profiles, profiles),
         (BlockFile::Series, series),
     ];
-    // A block that uses another block's dictionary (`symbols_from`) writes none.
-    if meta.symbols_from.is_none() {
-        files.push((BlockFile::Symbols, dict::encode(&data.symbols)?));
+    // A block that uses another block's dictionary (`symbols_from`) or a shared one
+    // writes none.
+    if meta.symbols_from.is_none() && meta.shared_symbols.is_none() {
+        files.push((BlockFile::Symbols, dict::encode(symbols)?));
     }
     meta.file_sizes = files
         .iter()
@@ -195,14 +244,14 @@ pub async fn write_block_with(
     futures::future::try_join_all(puts).await?;
 
     let (min, max) = data.time_range().unwrap_or((0, 0));
-    meta.format_version = crate::meta::META_VERSION;
+    meta.format_version = meta.needed_version();
     meta.layout_version = crate::path::LAYOUT_VERSION;
     meta.id = block.id.clone();
     meta.min_time_nanos = min;
     meta.max_time_nanos = max;
     meta.rows = data.samples.len() as u64;
     meta.profiles = data.profiles.len() as u64;
-    meta.stacks = data.symbols.stacks.len() as u64;
+    meta.stacks = symbols.stacks.len() as u64;
     meta.series = data.series.len() as u64;
     meta.sample_types = data.sample_types.clone();
     let opts = PutOptions {
@@ -237,22 +286,27 @@ pub async fn read_meta(
     BlockMeta::from_json(block, path.as_ref(), &bytes)
 }
 
-/// Reads a block's dictionary (its own, or the one named by `meta.symbols_from`).
+/// Reads a block's dictionary: its own, the one named by `meta.symbols_from`, or the shared
+/// dictionary of `meta.shared_symbols` ([`BlockMeta::dict_owner`]). A missing dictionary
+/// file is [`Error::MissingDictionary`], naming the block.
 pub async fn read_symbols(
     store: &dyn ObjectStore,
     root: &Path,
     block: &BlockPath,
     meta: &BlockMeta,
 ) -> Result<flamedb_profile::Symbols> {
-    let owner = match &meta.symbols_from {
-        Some(id) => BlockPath {
-            partition: block.partition.clone(),
-            id: id.clone(),
-        },
-        None => block.clone(),
+    let owner = meta.dict_owner(block);
+    let path = owner.file(root);
+    let bytes = match store.get(&path).await {
+        Ok(r) => r.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(Error::MissingDictionary {
+                block: block.dir(root).to_string(),
+                dict: path.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
     };
-    let path = owner.file(root, BlockFile::Symbols);
-    let bytes = get_bytes(store, &path).await?;
     dict::decode(path.as_ref(), &bytes)
 }
 

@@ -32,6 +32,14 @@ pub struct CompactionConfig {
     /// Resolution of the rollup block written beside every compacted block (per series,
     /// time bucket and stack sums); `None` writes none. Default one minute.
     pub rollup: Option<Duration>,
+    /// The blocks of an app and day get one shared dictionary
+    /// ([`Store::share_dictionaries`]) once its newest block is this old (the day has
+    /// settled: each pass rewrites the app's blocks of the day); `None` never. Default one
+    /// hour.
+    pub share_after: Option<Duration>,
+    /// zstd level of shared dictionaries' sections (written in the background, read by
+    /// many blocks). Default 19.
+    pub shared_dict_zstd_level: i32,
 }
 
 impl Default for CompactionConfig {
@@ -41,6 +49,8 @@ impl Default for CompactionConfig {
             grace: Duration::from_secs(600),
             retention: None,
             rollup: Some(Duration::from_secs(60)),
+            share_after: Some(Duration::from_secs(3600)),
+            shared_dict_zstd_level: 19,
         }
     }
 }
@@ -50,8 +60,10 @@ impl Default for CompactionConfig {
 pub struct MaintenanceReport {
     /// Blocks written by compaction.
     pub compacted: Vec<BlockPath>,
-    /// Blocks deleted (superseded, incomplete or expired).
+    /// Blocks deleted (superseded, incomplete or expired) and unused shared dictionaries.
     pub deleted: usize,
+    /// Shared dictionaries written.
+    pub shared: Vec<crate::DictPath>,
 }
 
 impl Store {
@@ -121,7 +133,7 @@ impl Store {
             created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             ..BlockMeta::empty()
         };
-        let write = self.config().write;
+        let write = self.config().write.for_compaction();
         write_block_with(objects.as_ref(), root, &path, &merged, meta, &write).await?;
         if let Some(resolution) = config.rollup {
             // The new rollup replaces the rollups of the merged blocks.
@@ -201,11 +213,30 @@ impl Store {
                 report.compacted.push(p);
             }
         }
+        if let Some(after) = config.share_after {
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+            let current = self.blocks(tenant, &PartitionFilter::default()).await?;
+            let mut newest: std::collections::BTreeMap<(&str, chrono::NaiveDate), i64> =
+                Default::default();
+            for b in &current {
+                let k = (b.path.partition.app.as_str(), b.path.partition.date);
+                let t = newest.entry(k).or_insert(i64::MIN);
+                *t = (*t).max(b.meta.created_nanos);
+            }
+            for ((app, date), t) in newest {
+                if t <= now - after.as_nanos() as i64
+                    && let Some(d) = self.share_dictionaries(tenant, app, date, config).await?
+                {
+                    report.shared.push(d);
+                }
+            }
+        }
         report.deleted += self.collect_garbage(tenant, config).await?;
         Ok(report)
     }
 
-    /// Deletes superseded, incomplete and expired blocks of `tenant`; returns how many.
+    /// Deletes superseded, incomplete and expired blocks of `tenant`, and its shared
+    /// dictionaries no complete block refers to; returns how many.
     pub async fn collect_garbage(&self, tenant: &str, config: &CompactionConfig) -> Result<usize> {
         let (objects, root) = self.objects();
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
@@ -241,6 +272,7 @@ impl Store {
             deleted += 1;
         }
         deleted += self.delete_incomplete(tenant, now - grace).await?;
+        deleted += self.delete_unused_dictionaries(tenant, now - grace).await?;
         Ok(deleted)
     }
 

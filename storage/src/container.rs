@@ -15,14 +15,17 @@
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
-/// zstd level for sections: fast to write, and these files are small next to the samples.
-const ZSTD_LEVEL: i32 = 6;
+/// Default zstd level for sections: fast to write (a head's flush), and these files are
+/// small next to the samples. Shared dictionaries (written in the background by the
+/// compactor) use a higher one, see [`ContainerWriter::with_level`].
+pub const ZSTD_LEVEL: i32 = 6;
 
 /// Builds a container.
 pub struct ContainerWriter {
     magic: [u8; 8],
     version: u32,
     sections: Vec<(u32, Vec<u8>)>,
+    level: i32,
 }
 
 impl ContainerWriter {
@@ -32,7 +35,14 @@ impl ContainerWriter {
             magic,
             version,
             sections: Vec::new(),
+            level: ZSTD_LEVEL,
         }
+    }
+
+    /// Compresses sections at zstd `level` (1 to 22) instead of [`ZSTD_LEVEL`].
+    pub fn with_level(mut self, level: i32) -> Self {
+        self.level = level;
+        self
     }
 
     /// Adds a section of raw bytes.
@@ -62,7 +72,7 @@ impl ContainerWriter {
         out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&(self.sections.len() as u32).to_le_bytes());
         for (id, raw) in self.sections {
-            let stored = zstd::bulk::compress(&raw, ZSTD_LEVEL)
+            let stored = zstd::bulk::compress(&raw, self.level)
                 .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
             let raw_len = u32::try_from(raw.len())
                 .map_err(|_| Error::Invalid(format!("section {id} exceeds 4 GiB")))?;

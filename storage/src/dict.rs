@@ -53,7 +53,12 @@ mod sec {
 
 /// Encodes `s` as `symbols.bin`.
 pub fn encode(s: &Symbols) -> Result<Vec<u8>> {
-    let mut w = ContainerWriter::new(MAGIC, VERSION);
+    encode_with(s, crate::container::ZSTD_LEVEL)
+}
+
+/// [`encode`] with the container's sections compressed at zstd `level`.
+pub fn encode_with(s: &Symbols, level: i32) -> Result<Vec<u8>> {
+    let mut w = ContainerWriter::new(MAGIC, VERSION).with_level(level);
     let (bytes, ends) = s.strings.parts();
     w.u32s(sec::STR_ENDS, lengths(ends).into_iter());
     w.bytes(sec::STR_BYTES, bytes.as_bytes().to_vec());

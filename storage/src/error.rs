@@ -43,6 +43,14 @@ pub enum Error {
         /// The newest version this build reads.
         supported: u32,
     },
+    /// A block's dictionary file does not exist (deleted too early, or never written).
+    #[error("block {block}: its dictionary {dict} is missing")]
+    MissingDictionary {
+        /// The block (its directory).
+        block: String,
+        /// The dictionary file it refers to.
+        dict: String,
+    },
     /// Input rejected before it was stored (missing app, too many labels, ...).
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -30,10 +30,32 @@
 //! [`rows::BlockData::normalize`] rewrites the tree in depth-first pre-order with only the
 //! stacks in use. Pre-order gives two things: every subtree is a contiguous id range (so
 //! "stacks containing F" is a few roaring runs, see [`index`]) and the rows of one subtree
-//! sort together. Within a partition of a
-//! day the dictionary is stored once; across partitions (an app's versions and data
-//! centers) it repeats, which the bytes-per-row measurement in benches/RESULTS.md shows;
-//! a shared per-app dictionary written by the compactor is the planned next step.
+//! sort together. Within a partition of a day the dictionary is stored once.
+//!
+//! Across partitions (an app's versions and data centers) it repeated: on the medium
+//! bench fleet the per-block dictionaries were a quarter of the bytes. So the compactor
+//! gives the blocks of one **(tenant, app, day)** a **shared dictionary** ([`share`]):
+//! once the day has settled ([`CompactionConfig::share_after`]) it merges the
+//! dictionaries of the app's current blocks of that day (only the stacks in use, then
+//! depth-first, so containment stays runs), writes it once as its own object
+//! ([`DictPath`]: `{tenant}/app=/date=/dict/{id}/symbols.bin`, at a higher zstd level:
+//! written in the background, read by many blocks), and rewrites every block of the app
+//! and day with stack ids into it; the new blocks name the dictionary in `meta.json`
+//! (`shared_symbols`, format version 2) and replace the old ones through `sources`, as a
+//! compaction does, so readers count every sample once throughout. Choices and costs:
+//! - Writers keep per-block dictionaries: heads on different machines never coordinate,
+//!   and the shared dictionary is immutable (a new one per pass, garbage collected when
+//!   no block refers to it), so no reader ever sees a dictionary change under it.
+//! - Scope app x day: one app's versions and data centers share code, other apps mostly
+//!   do not (a tenant-wide dictionary would be loaded whole for one app's query), and a
+//!   day bounds the dictionary's size and the rewrite of one pass.
+//! - Cost: a pass rewrites the app's blocks of the day (samples re-sorted by their new
+//!   stack ids; profiles and series copied), so it runs once the day is quiet rather
+//!   than after every flush; a block flushed later has its own dictionary until the
+//!   next pass. A block is no longer self-contained: it needs its shared dictionary
+//!   (a missing one is [`Error::MissingDictionary`], naming the block).
+//! - Readers cache dictionaries by where they live ([`DictOwner`]), so the blocks of an
+//!   app and day load and hold one dictionary instead of one each.
 //!
 //! **Samples.** `profiles.parquet` holds one row per ingested profile, sample type and
 //! series (sorted by those and time) with its pre-summed total, so totals over time never
@@ -52,7 +74,8 @@
 //! last with a create-only put: readers see whole blocks or nothing. HTTP object stores
 //! retry transient failures (5xx, timeouts) with backoff inside `object_store`.
 //!
-//! **Formats carry versions**: `meta.json` (`format_version`), Parquet files
+//! **Formats carry versions**: `meta.json` (`format_version`: 1, or 2 for a block using a
+//! shared dictionary), Parquet files
 //! (`flamedb.format` key-value metadata), `symbols.bin` (container header),
 //! WAL segments (header) and the object layout ([`path::LAYOUT_VERSION`]); readers reject
 //! newer versions with [`Error::UnsupportedVersion`] and skip unknown sections.
@@ -63,7 +86,8 @@
 //! - [`schema`], [`block`]: Parquet tables; writing and reading (verified) blocks.
 //! - [`rows`]: in-memory block data, normalisation and merging.
 //! - [`head`], [`wal`], [`store`]: the write path and replay. [`catalog`]: listing blocks.
-//! - [`compact`]: compaction, garbage collection, retention.
+//! - [`compact`]: compaction, garbage collection, retention. [`share`]: shared
+//!   dictionaries of an app and day.
 //! - [`labels`]: series labels and their limits.
 
 pub mod block;
@@ -80,6 +104,7 @@ pub mod object;
 pub mod path;
 pub mod rows;
 pub mod schema;
+pub mod share;
 pub mod store;
 pub mod wal;
 
@@ -90,9 +115,9 @@ pub use error::{Error, Result};
 pub use head::AppendOptions;
 pub use index::StackIndex;
 pub use labels::{LabelLimits, Labels};
-pub use meta::{BlockMeta, SampleType, WalRange};
+pub use meta::{BlockMeta, SampleType, SharedSymbols, WalRange};
 pub use object::ObjectStoreConfig;
-pub use path::{BlockFile, BlockPath, PartitionKey};
+pub use path::{BlockFile, BlockPath, DictOwner, DictPath, PartitionKey};
 pub use rows::{BlockData, ProfileRows, SampleRows};
 pub use store::{AppendReceipt, DataDir, ReplayReport, Store, StoreConfig};
 pub use wal::{WalEntry, WalRecord};

@@ -1,11 +1,23 @@
 //! Block metadata (`meta.json`): what a block holds, written last so that a block without
 //! it is incomplete and invisible.
 
-use crate::{BlockPath, Error, Result};
+use crate::{BlockPath, DictOwner, DictPath, Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// Newest `meta.json` format version this build writes and reads.
-pub const META_VERSION: u32 = 1;
+/// Newest `meta.json` format version this build writes and reads. Version 2 added
+/// [`BlockMeta::shared_symbols`]; a block written without it stays version 1, so builds
+/// that only know version 1 keep reading it and reject (by version) only the blocks
+/// whose dictionary they could not find.
+pub const META_VERSION: u32 = 2;
+
+/// A reference to the shared dictionary of a block's app and day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedSymbols {
+    /// The dictionary id ([`DictPath::id`]).
+    pub id: String,
+    /// Size in bytes of its `symbols.bin`.
+    pub bytes: u64,
+}
 
 /// A value type of the block's samples (`cpu`/`nanoseconds`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -80,6 +92,10 @@ pub struct BlockMeta {
     /// shares its raw block's dictionary); `None`: the block has its own.
     #[serde(default)]
     pub symbols_from: Option<String>,
+    /// The shared dictionary of the block's app and day that its stack ids refer to
+    /// (format version 2); `None`: the block's own or `symbols_from`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_symbols: Option<SharedSymbols>,
 }
 
 impl BlockMeta {
@@ -105,6 +121,37 @@ impl BlockMeta {
             rollup_nanos: 0,
             rollup_of: None,
             symbols_from: None,
+            shared_symbols: None,
+        }
+    }
+
+    /// The lowest format version that can describe this block: 2 when it refers to a
+    /// shared dictionary, else 1.
+    pub fn needed_version(&self) -> u32 {
+        if self.shared_symbols.is_some() { 2 } else { 1 }
+    }
+
+    /// Where the dictionary of `block` (whose metadata this is) lives.
+    pub fn dict_owner(&self, block: &BlockPath) -> DictOwner {
+        match (&self.shared_symbols, &self.symbols_from) {
+            (Some(s), _) => DictOwner::Shared(DictPath::of(&block.partition, &s.id)),
+            (None, Some(id)) => DictOwner::Block(BlockPath {
+                partition: block.partition.clone(),
+                id: id.clone(),
+            }),
+            (None, None) => DictOwner::Block(block.clone()),
+        }
+    }
+
+    /// Size in bytes of the block's dictionary file, when known (0 otherwise).
+    pub fn dict_bytes(&self) -> u64 {
+        match &self.shared_symbols {
+            Some(s) => s.bytes,
+            None => self
+                .file_sizes
+                .iter()
+                .find(|(n, _)| n == crate::BlockFile::Symbols.name())
+                .map_or(0, |(_, s)| *s),
         }
     }
 

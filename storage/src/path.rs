@@ -1,8 +1,13 @@
-//! Object paths. [`PartitionKey`] and [`BlockPath`] are the only code that knows the layout
+//! Object paths. [`PartitionKey`], [`BlockPath`] and [`DictPath`] are the only code that
+//! knows the layout
 //!
 //! ```text
 //! {root}/{tenant}/app={app}/version={version}/dc={dc}/date={YYYY-MM-DD}/{block id}/{file}
+//! {root}/{tenant}/app={app}/date={YYYY-MM-DD}/dict/{dict id}/symbols.bin   (shared dictionary)
 //! ```
+//!
+//! A shared dictionary (see the crate doc) lives beside the partitions of its app: its third
+//! segment is `date=`, not `version=`, so block listings never mistake it for a block.
 //!
 //! Partition values are escaped so any label value is safe in an object key on every store:
 //! bytes outside `[A-Za-z0-9._-]` become `+XX` (upper-case hex; `%` and `~` are avoided
@@ -186,6 +191,113 @@ impl BlockFile {
     }
 }
 
+/// A dictionary shared by the blocks of one app and day (written by
+/// [`crate::Store::share_dictionaries`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DictPath {
+    /// Tenant.
+    pub tenant: String,
+    /// Application.
+    pub app: String,
+    /// UTC day.
+    pub date: NaiveDate,
+    /// The dictionary id, 32 lower-case hex digits (a UUIDv7).
+    pub id: String,
+}
+
+impl DictPath {
+    /// A new shared dictionary of `tenant`'s `app` on `date`, with a fresh id.
+    pub fn new(tenant: &str, app: &str, date: NaiveDate) -> Self {
+        DictPath {
+            tenant: tenant.to_string(),
+            app: app.to_string(),
+            date,
+            id: uuid::Uuid::now_v7().simple().to_string(),
+        }
+    }
+
+    /// The shared dictionary `id` of the app and day of `partition`.
+    pub fn of(partition: &PartitionKey, id: &str) -> Self {
+        DictPath {
+            tenant: partition.tenant.clone(),
+            app: partition.app.clone(),
+            date: partition.date,
+            id: id.to_string(),
+        }
+    }
+
+    /// `{root}/{tenant}/app=../date=../dict/{id}/symbols.bin`
+    pub fn file(&self, root: &Path) -> Path {
+        PartitionKey::tenant_path(root, &self.tenant)
+            .join(format!("app={}", escape(&self.app)))
+            .join(format!("date={}", self.date.format("%Y-%m-%d")))
+            .join("dict")
+            .join(self.id.as_str())
+            .join(BlockFile::Symbols.name())
+    }
+
+    /// Parses the path of a shared dictionary file below `root`.
+    pub fn parse(root: &Path, path: &Path) -> Result<DictPath> {
+        let bad = |why: &str| Error::Path {
+            path: path.to_string(),
+            message: why.to_string(),
+        };
+        let parts: Vec<String> = path
+            .prefix_match(root)
+            .ok_or_else(|| bad("not below the store root"))?
+            .map(|p| p.as_ref().to_string())
+            .collect();
+        if parts.len() != 6 || parts[3] != "dict" || parts[5] != BlockFile::Symbols.name() {
+            return Err(bad("not a shared dictionary"));
+        }
+        let value = |i: usize, key: &str| -> Result<String> {
+            let v = parts[i]
+                .strip_prefix(key)
+                .and_then(|v| v.strip_prefix('='))
+                .ok_or_else(|| bad(&format!("segment {} is not {key}=...", i + 1)))?;
+            unescape(v).ok_or_else(|| bad(&format!("bad escape in {key}")))
+        };
+        let id = &parts[4];
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("dictionary id is not 32 hex digits"));
+        }
+        Ok(DictPath {
+            tenant: unescape(&parts[0]).ok_or_else(|| bad("bad escape in tenant"))?,
+            app: value(1, "app")?,
+            date: NaiveDate::parse_from_str(&value(2, "date")?, "%Y-%m-%d")
+                .map_err(|e| bad(&format!("bad date: {e}")))?,
+            id: id.clone(),
+        })
+    }
+}
+
+/// Where a block's dictionary (`symbols.bin`) lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DictOwner {
+    /// In a block's directory: the block's own, or (a rollup) its raw block's.
+    Block(BlockPath),
+    /// A dictionary shared by the blocks of an app and day.
+    Shared(DictPath),
+}
+
+impl DictOwner {
+    /// The tenant whose data it is.
+    pub fn tenant(&self) -> &str {
+        match self {
+            DictOwner::Block(b) => &b.partition.tenant,
+            DictOwner::Shared(d) => &d.tenant,
+        }
+    }
+
+    /// The dictionary file.
+    pub fn file(&self, root: &Path) -> Path {
+        match self {
+            DictOwner::Block(b) => b.file(root, BlockFile::Symbols),
+            DictOwner::Shared(d) => d.file(root),
+        }
+    }
+}
+
 /// Escapes a partition value (see the module doc).
 pub fn escape(value: &str) -> String {
     if value.is_empty() {
@@ -255,6 +367,24 @@ mod tests {
         let (parsed, file) = BlockPath::parse(&root, &b.file(&root, BlockFile::Meta)).unwrap();
         assert_eq!(parsed, b);
         assert_eq!(file, Some(BlockFile::Meta));
+    }
+
+    #[test]
+    fn shared_dictionary_paths_round_trip_and_are_not_blocks() {
+        let root = Path::from("data");
+        let d = DictPath::of(&key(), "0192f5a0c3d47e8a9b1c2d3e4f506172");
+        let p = d.file(&root);
+        assert_eq!(
+            p.to_string(),
+            "data/acme/app=search-api/date=2026-11-28/dict/0192f5a0c3d47e8a9b1c2d3e4f506172/symbols.bin"
+        );
+        assert_eq!(DictPath::parse(&root, &p).unwrap(), d);
+        assert!(BlockPath::parse(&root, &p).is_err());
+        let b = BlockPath {
+            partition: key(),
+            id: d.id.clone(),
+        };
+        assert!(DictPath::parse(&root, &b.file(&root, BlockFile::Symbols)).is_err());
     }
 
     #[test]

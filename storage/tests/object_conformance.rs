@@ -37,6 +37,9 @@ async fn conformance(store: Arc<dyn ObjectStore>, root: Path) -> Result<()> {
     block_round_trip(s, &root)
         .await
         .context("block round trip")?;
+    shared_dictionary(store.clone(), &root)
+        .await
+        .context("shared dictionary")?;
     everything_is_below_the_root(s, &root).await
 }
 
@@ -420,6 +423,91 @@ async fn block_round_trip(s: &dyn ObjectStore, root: &Path) -> Result<()> {
     );
     let (meta_again, _) = block::read_block(s, root, &bp).await?;
     assert_eq!(meta_again, meta);
+    Ok(())
+}
+
+/// Two partitions of one app and day given one shared dictionary: its object is listed
+/// where the layout says, the rewritten blocks read back the folded input, and garbage
+/// collection deletes the replaced blocks but keeps the dictionary in use.
+async fn shared_dictionary(objects: Arc<dyn ObjectStore>, root: &Path) -> Result<()> {
+    use flamedb_storage::{CompactionConfig, PartitionFilter, Store, StoreConfig, WalRecord};
+    let wal = tempfile::tempdir()?;
+    let config = StoreConfig {
+        wal_dir: wal.path().to_path_buf(),
+        ..StoreConfig::default()
+    };
+    let (store, _) = Store::open(objects.clone(), root.clone(), config).await?;
+    for (dc, text) in [
+        ("eu", "main;a 3\nmain;b 1\n"),
+        ("us", "main;a 2\nmain;c 5\n"),
+    ] {
+        store
+            .append(WalRecord {
+                tenant: "shared".into(),
+                labels: vec![("app".into(), "api".into()), ("dc".into(), dc.into())],
+                format: Some(flamedb_profile::Format::Folded),
+                time_nanos: T0,
+                perf_event: String::new(),
+                data: Bytes::from(text),
+            })
+            .await?;
+    }
+    store.close().await?;
+    let now = CompactionConfig {
+        grace: std::time::Duration::ZERO,
+        share_after: Some(std::time::Duration::ZERO),
+        ..CompactionConfig::default()
+    };
+    let report = store.maintain("shared", &now).await?;
+    assert_eq!(report.shared.len(), 1, "{report:?}");
+    let dict = &report.shared[0];
+    let listed: Vec<Path> = objects
+        .list(Some(&p(root, "shared/app=api/date=2025-11-28/dict")))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await?;
+    assert_eq!(listed, [dict.file(root)]);
+    let blocks = store.blocks("shared", &PartitionFilter::default()).await?;
+    assert_eq!(blocks.len(), 2);
+    let mut sums = std::collections::BTreeMap::new();
+    for b in &blocks {
+        assert_eq!(
+            b.meta.shared_symbols.as_ref().map(|s| &s.id),
+            Some(&dict.id)
+        );
+        let (_, d) = store.read_block(&b.path).await?;
+        let mut rows = Vec::new();
+        for i in 0..d.samples.len() {
+            let names = d
+                .symbols
+                .frame_names(flamedb_profile::StackId(d.samples.stack[i]));
+            rows.push((names.join(";"), d.samples.value[i]));
+        }
+        sums.insert(b.path.partition.dc.clone(), rows);
+    }
+    let want = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    assert_eq!(sums["eu"], want(&[("main;a", 3), ("main;b", 1)]));
+    assert_eq!(sums["us"], want(&[("main;a", 2), ("main;c", 5)]));
+    // Two blocks' files (the replaced ones) are gone, the dictionary is not.
+    let all: Vec<Path> = objects
+        .list(Some(&p(root, "shared")))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await?;
+    assert_eq!(
+        all.iter()
+            .filter(|p| p.filename() == Some("symbols.bin"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|p| p.filename() == Some("meta.json"))
+            .count(),
+        2
+    );
     Ok(())
 }
 

@@ -114,7 +114,10 @@ async fn blocks_written_at_another_zstd_level_read_back_the_same() {
     let wal = tempfile::tempdir().unwrap();
     let config = StoreConfig {
         wal_dir: wal.path().to_path_buf(),
-        write: WriteOptions { zstd_level: 19 },
+        write: WriteOptions {
+            zstd_level: 19,
+            ..WriteOptions::default()
+        },
         ..StoreConfig::default()
     };
     let (store, _) = Store::open(objects, Path::from("r"), config).await.unwrap();
@@ -141,7 +144,10 @@ async fn blocks_written_at_another_zstd_level_read_back_the_same() {
     let wal = tempfile::tempdir().unwrap();
     let config = StoreConfig {
         wal_dir: wal.path().to_path_buf(),
-        write: WriteOptions { zstd_level: 99 },
+        write: WriteOptions {
+            zstd_level: 99,
+            ..WriteOptions::default()
+        },
         ..StoreConfig::default()
     };
     let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
@@ -275,6 +281,7 @@ async fn compaction_never_changes_what_readers_see() {
         grace: Duration::from_secs(3600),
         retention: None,
         rollup: None,
+        ..CompactionConfig::default()
     };
     let report = store.maintain("t", &keep).await.unwrap();
     assert_eq!(report.compacted.len(), 1);
@@ -345,6 +352,7 @@ async fn minute_rollups_sum_profiles_and_stay_consistent_with_raw_blocks() {
         grace: Duration::from_secs(3600),
         retention: None,
         rollup: Some(Duration::from_secs(60)),
+        ..CompactionConfig::default()
     };
     store.maintain("t", &config).await.unwrap();
     let raw = store.blocks("t", &all).await.unwrap();

@@ -361,12 +361,14 @@ async fn store_report(store: &Store, expected_rows: Option<usize>) -> Result<ser
         );
     }
     let rows = stored_rows as f64;
-    // Steady state: compaction merges each partition's blocks (what a running server's
-    // compactor does in the background), then superseded blocks are collected.
+    // Steady state: compaction merges each partition's blocks and gives each app and day
+    // one shared dictionary (what a running server's compactor does in the background once
+    // a day has settled), then superseded blocks are collected.
     let t = Instant::now();
     let now = CompactionConfig {
         min_blocks: 2,
         grace: std::time::Duration::ZERO,
+        share_after: Some(std::time::Duration::ZERO),
         ..CompactionConfig::default()
     };
     store.maintain(TENANT, &now).await?;
@@ -442,10 +444,18 @@ async fn ingest_in_process(
 async fn sizes(store: &Store) -> Result<(usize, std::collections::BTreeMap<String, u64>)> {
     let blocks = store.blocks(TENANT, &PartitionFilter::default()).await?;
     let mut by_file: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut shared = std::collections::BTreeMap::new();
     for b in &blocks {
         for (f, n) in &b.meta.file_sizes {
             *by_file.entry(f.clone()).or_default() += n;
         }
+        if let Some(s) = &b.meta.shared_symbols {
+            shared.insert(s.id.clone(), s.bytes);
+        }
+    }
+    // Shared dictionaries (one per app and day) count once however many blocks use them.
+    if !shared.is_empty() {
+        by_file.insert("shared symbols.bin".into(), shared.values().sum());
     }
     Ok((blocks.len(), by_file))
 }
