@@ -251,18 +251,6 @@ impl BlockDict {
         }
     }
 
-    /// Appends the frame names of node `node`'s own location (callers before the functions
-    /// inlined into them), after a ';' unless it is the first byte written since `start`.
-    fn write_location_frames(&self, node: u32, out: &mut Vec<u8>, start: usize) {
-        let Some(n) = self.symbols.stacks.nodes().get(node as usize) else {
-            return;
-        };
-        if out.len() > start {
-            out.push(b';');
-        }
-        out.extend_from_slice(self.location_text(n.location));
-    }
-
     /// Calls `f` with the frame names of location `l`: callers before the functions
     /// inlined into them, or its mapping and address when it has no lines.
     fn for_each_location_frame(&self, l: LocationId, mut f: impl FnMut(&str)) {
@@ -286,44 +274,6 @@ impl BlockDict {
             first = false;
             out.push_str(n);
         });
-    }
-}
-
-/// Writes the folded text of many stacks into one buffer, copying the text of a prefix
-/// already written (by an earlier stack of the same dictionary) instead of walking and
-/// looking up its frames again: the stacks of a flame graph or a GROUP BY share most of
-/// their callers.
-#[derive(Default)]
-pub struct FoldedWriter {
-    /// (dictionary, node) -> where its folded text already is in the output.
-    memo: hashbrown::HashMap<(usize, u32), (usize, usize)>,
-    path: Vec<u32>,
-}
-
-impl FoldedWriter {
-    /// Appends the folded text of node `node` of `dict` to `out`.
-    pub fn write(&mut self, dict: &Arc<BlockDict>, node: u32, out: &mut Vec<u8>) {
-        let id = Arc::as_ptr(dict) as usize;
-        let nodes = dict.symbols.stacks.nodes();
-        self.path.clear();
-        let mut cur = node;
-        let mut prefix = None;
-        while cur != StackId::EMPTY.0 && (cur as usize) < nodes.len() {
-            if let Some(&hit) = self.memo.get(&(id, cur)) {
-                prefix = Some(hit);
-                break;
-            }
-            self.path.push(cur);
-            cur = nodes[cur as usize].parent.0;
-        }
-        let start = out.len();
-        if let Some((at, len)) = prefix {
-            out.extend_from_within(at..at + len);
-        }
-        for &n in self.path.iter().rev() {
-            dict.write_location_frames(n, out, start);
-            self.memo.insert((id, n), (start, out.len() - start));
-        }
     }
 }
 
@@ -546,13 +496,7 @@ mod tests {
     #[test]
     fn folded_text_and_lengths_of_every_stack() {
         let (d, expected) = dict();
-        let mut w = FoldedWriter::default();
-        let mut out = Vec::new();
-        // Twice each, in an order where prefixes are written before and after.
-        for &(node, text) in expected.iter().chain(expected.iter().rev()) {
-            let start = out.len();
-            w.write(&d, node, &mut out);
-            assert_eq!(std::str::from_utf8(&out[start..]), Ok(text));
+        for &(node, text) in &expected {
             assert_eq!(d.folded_len(node), text.len(), "{text}");
             let mut s = String::new();
             d.write_folded(node, &mut s);

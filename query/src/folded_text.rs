@@ -254,7 +254,11 @@ mod tests {
         )
         .expect("block path")
         .0;
-        Arc::new(BlockDict::new(path, s, 0))
+        Arc::new(BlockDict::new(
+            flamedb_storage::DictOwner::Block(path),
+            s,
+            0,
+        ))
     }
 
     fn texts(a: &StringArray) -> Vec<Option<&str>> {

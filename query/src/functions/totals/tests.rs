@@ -18,7 +18,11 @@ fn dict(symbols: Symbols, i: usize) -> Arc<BlockDict> {
     )
     .expect("block path")
     .0;
-    Arc::new(BlockDict::new(path, symbols, 0))
+    Arc::new(BlockDict::new(
+        flamedb_storage::DictOwner::Block(path),
+        symbols,
+        0,
+    ))
 }
 
 /// A location whose frames are `names`, callers first (the last is the function that
