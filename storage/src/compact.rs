@@ -194,6 +194,21 @@ impl Store {
         Ok(Some(path))
     }
 
+    /// The tenants that have data: the escaped first path segments below the root that
+    /// hold at least one object, unescaped (a segment that does not unescape is skipped).
+    pub async fn tenants(&self) -> Result<Vec<String>> {
+        let (objects, root) = self.objects();
+        let listed = objects.list_with_delimiter(Some(root)).await?;
+        let mut out: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().and_then(crate::path::unescape))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// One maintenance pass over `tenant`: compacts partitions with enough blocks, deletes
     /// superseded blocks past the grace period, incomplete blocks (a crash while writing)
     /// older than the grace period, and blocks past retention.

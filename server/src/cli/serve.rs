@@ -64,8 +64,19 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %args.storage.data.display(), store = %args.storage.store,
         auth = auth.enabled(), "flamedb serving");
-    let state = AppState::new(store.clone(), http_limits, auth, engine);
+    let (maintain_every, compaction) = args.server.maintenance.config()?;
+    let mut state = AppState::new(store.clone(), http_limits, auth, engine);
+    state.compaction = Arc::new(compaction);
     let flusher = spawn_flusher(store.clone(), state.metrics.clone(), every);
+    let maintainer = maintain_every.map(|every| {
+        spawn_maintainer(
+            store.clone(),
+            state.metrics.clone(),
+            state.compaction.clone(),
+            state.maintenance.clone(),
+            every,
+        )
+    });
     // Installed before the address is printed: a SIGTERM right after it is a clean stop.
     let shutdown = shutdown_signal()?;
     {
@@ -81,6 +92,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     tracing::info!("stopped accepting; flushing");
     flusher.abort();
     let _ = flusher.await;
+    if let Some(m) = maintainer {
+        m.abort();
+        let _ = m.await;
+    }
     let written = store.flush_due(true).await.context("final flush")?;
     state.metrics.blocks_written.inc_by(written.len() as u64);
     tracing::info!(blocks = written.len(), "store closed");
@@ -107,6 +122,47 @@ fn spawn_flusher(
                 Err(e) => {
                     metrics.flush_errors.inc();
                     tracing::warn!(error = %e, "background flush failed; will retry");
+                }
+            }
+        }
+    })
+}
+
+/// Runs a maintenance pass over every tenant every `every` (the first after one interval):
+/// compaction, shared dictionaries, garbage collection and retention, counted in the
+/// metrics; a failed pass is logged and retried at the next interval.
+fn spawn_maintainer(
+    store: Store,
+    metrics: Arc<Metrics>,
+    config: Arc<flamedb_storage::CompactionConfig>,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let tenants = match store.tenants().await {
+                Ok(t) => t,
+                Err(e) => {
+                    metrics.maintenance_errors.inc();
+                    tracing::warn!(error = %e, "listing tenants for maintenance failed; will retry");
+                    continue;
+                }
+            };
+            for tenant in tenants {
+                let _pass = one_at_a_time.lock().await;
+                let report = metrics.count_maintenance(store.maintain(&tenant, &config).await);
+                match report {
+                    Ok(r) if !r.compacted.is_empty() || !r.shared.is_empty() || r.deleted > 0 => {
+                        tracing::info!(%tenant, compacted = r.compacted.len(),
+                            shared = r.shared.len(), deleted = r.deleted, "maintenance");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%tenant, error = %e, "maintenance failed; will retry");
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@ use crate::http::limits::{
 };
 use anyhow::{Context, Result};
 use clap::Args;
-use flamedb_storage::LabelLimits;
+use flamedb_storage::{CompactionConfig, LabelLimits};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +36,70 @@ pub struct ServerArgs {
     pub flush_age_secs: f64,
     #[command(flatten)]
     pub http: HttpLimitArgs,
+    #[command(flatten)]
+    pub maintenance: MaintenanceArgs,
+}
+
+/// Background maintenance (compaction, dictionary sharing, garbage collection, retention)
+/// as flags; defaults from [`CompactionConfig::default`].
+#[derive(Debug, Clone, Args)]
+pub struct MaintenanceArgs {
+    /// How often every tenant's blocks are maintained (compacted, given shared dictionaries,
+    /// garbage collected, expired), in seconds; 0 turns background maintenance off
+    /// (`POST /api/v1/compact` still runs it for one tenant).
+    #[arg(long, env = "FLAMEDB_MAINTAIN_INTERVAL_SECS", default_value_t = 60.0)]
+    pub maintain_interval_secs: f64,
+    /// A partition is compacted once it has at least this many current blocks.
+    #[arg(long, env = "FLAMEDB_COMPACT_MIN_BLOCKS", default_value_t = CompactionConfig::default().min_blocks)]
+    pub compact_min_blocks: usize,
+    /// Superseded blocks and unused shared dictionaries are deleted this many seconds after
+    /// they were replaced (queries that started before still read them).
+    #[arg(long, env = "FLAMEDB_GC_GRACE_SECS", default_value_t = CompactionConfig::default().grace.as_secs_f64())]
+    pub gc_grace_secs: f64,
+    /// Blocks whose newest sample is older than this many days are deleted; 0 keeps
+    /// everything.
+    #[arg(long, env = "FLAMEDB_RETENTION_DAYS", default_value_t = 0.0)]
+    pub retention_days: f64,
+    /// An app's blocks of one day get a shared dictionary once its newest block is this
+    /// many seconds old; negative: never.
+    #[arg(
+        long,
+        env = "FLAMEDB_SHARE_DICTIONARIES_AFTER_SECS",
+        default_value_t = 3600.0,
+        allow_negative_numbers = true
+    )]
+    pub share_dictionaries_after_secs: f64,
+}
+
+impl MaintenanceArgs {
+    /// The interval of background maintenance (`None`: off) and what a pass does.
+    pub fn config(&self) -> Result<(Option<Duration>, CompactionConfig)> {
+        let secs = |v: f64, flag: &str| {
+            Duration::try_from_secs_f64(v)
+                .with_context(|| format!("--{flag} must be a non-negative number of seconds"))
+        };
+        let every = secs(self.maintain_interval_secs, "maintain-interval-secs")?;
+        if self.compact_min_blocks < 2 {
+            anyhow::bail!("--compact-min-blocks must be at least 2");
+        }
+        let retention = secs(self.retention_days * 86_400.0, "retention-days")?;
+        let share_after = if self.share_dictionaries_after_secs < 0.0 {
+            None
+        } else {
+            Some(secs(
+                self.share_dictionaries_after_secs,
+                "share-dictionaries-after-secs",
+            )?)
+        };
+        let config = CompactionConfig {
+            min_blocks: self.compact_min_blocks,
+            grace: secs(self.gc_grace_secs, "gc-grace-secs")?,
+            retention: (!retention.is_zero()).then_some(retention),
+            share_after,
+            ..CompactionConfig::default()
+        };
+        Ok(((!every.is_zero()).then_some(every), config))
+    }
 }
 
 /// HTTP limits as flags.

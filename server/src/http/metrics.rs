@@ -53,6 +53,12 @@ pub struct Metrics {
     pub flush_errors: Counter,
     /// Blocks written by flushes.
     pub blocks_written: Counter,
+    /// Maintenance passes (one tenant each) that completed.
+    pub maintenance_runs: Counter,
+    /// Maintenance passes that failed (retried at the next interval).
+    pub maintenance_errors: Counter,
+    /// Blocks written by compaction.
+    pub blocks_compacted: Counter,
     /// Query latency in seconds, by endpoint (for the query routes).
     pub query_seconds: Family<Endpoint, Histogram>,
 }
@@ -74,6 +80,9 @@ impl Default for Metrics {
             flushes: Counter::default(),
             flush_errors: Counter::default(),
             blocks_written: Counter::default(),
+            maintenance_runs: Counter::default(),
+            maintenance_errors: Counter::default(),
+            blocks_compacted: Counter::default(),
             query_seconds,
         };
         let r = &mut registry;
@@ -115,6 +124,21 @@ impl Default for Metrics {
             m.flush_errors.clone(),
         );
         r.register(
+            "maintenance_runs",
+            "Maintenance passes (compaction, sharing, GC, retention) completed, one tenant each",
+            m.maintenance_runs.clone(),
+        );
+        r.register(
+            "maintenance_errors",
+            "Maintenance passes that failed",
+            m.maintenance_errors.clone(),
+        );
+        r.register(
+            "blocks_compacted",
+            "Blocks written by compaction",
+            m.blocks_compacted.clone(),
+        );
+        r.register(
             "blocks_written",
             "Blocks written by flushes",
             m.blocks_written.clone(),
@@ -130,6 +154,26 @@ impl Default for Metrics {
 
 fn query_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+impl Metrics {
+    /// Counts one maintenance pass's outcome and hands it back.
+    pub fn count_maintenance<T: std::borrow::Borrow<flamedb_storage::MaintenanceReport>, E>(
+        &self,
+        report: Result<T, E>,
+    ) -> Result<T, E> {
+        match &report {
+            Ok(r) => {
+                self.maintenance_runs.inc();
+                self.blocks_compacted
+                    .inc_by(r.borrow().compacted.len() as u64);
+            }
+            Err(_) => {
+                self.maintenance_errors.inc();
+            }
+        }
+        report
+    }
 }
 
 impl Metrics {

@@ -57,6 +57,11 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The query engine over the store's blocks.
     pub engine: Arc<Engine>,
+    /// What a maintenance pass does (`POST /api/v1/compact` and the background one).
+    pub compaction: Arc<flamedb_storage::CompactionConfig>,
+    /// Held for a maintenance pass: two passes over the same blocks at once would each
+    /// replace them (the storage allows one compactor per tenant).
+    pub maintenance: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -79,6 +84,8 @@ impl AppState {
             auth: Arc::new(auth),
             metrics,
             engine,
+            compaction: Arc::new(flamedb_storage::CompactionConfig::default()),
+            maintenance: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 }

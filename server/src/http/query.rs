@@ -39,6 +39,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/labels", get(labels))
         .route("/api/v1/labels/{name}/values", get(label_values))
         .route("/api/v1/flush", post(flush))
+        .route("/api/v1/compact", post(compact))
 }
 
 /// The body of `POST /api/v1/sql` as JSON.
@@ -268,6 +269,25 @@ async fn flush(
     let blocks = state.store.flush_due(true).await?;
     state.metrics.blocks_written.inc_by(blocks.len() as u64);
     Ok(Json(serde_json::json!({ "blocks": blocks.len() })))
+}
+
+/// `POST /api/v1/compact`: one maintenance pass over the caller's tenant now (the server
+/// also runs one every `--maintain-interval-secs`): partitions with enough blocks are
+/// compacted, settled days get shared dictionaries, superseded and expired blocks are
+/// deleted. Answers what it did; totals read by queries do not change.
+async fn compact(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> ApiResult<Json<serde_json::Value>> {
+    admit(&state, &tenant)?;
+    let _one_at_a_time = state.maintenance.lock().await;
+    let report = state.store.maintain(&tenant.0, &state.compaction).await;
+    let report = state.metrics.count_maintenance(report)?;
+    Ok(Json(serde_json::json!({
+        "compacted": report.compacted.len(),
+        "shared_dictionaries": report.shared.len(),
+        "deleted": report.deleted,
+    })))
 }
 
 #[cfg(test)]

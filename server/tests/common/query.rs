@@ -107,6 +107,13 @@ impl Api {
             .await
     }
 
+    /// `POST PATH_AND_QUERY` without a body.
+    #[allow(dead_code)]
+    pub async fn post(&self, path_and_query: &str) -> Answer {
+        self.send(self.http.post(format!("{}{path_and_query}", self.base)))
+            .await
+    }
+
     /// Asserts `/healthz` answers 200.
     pub async fn assert_healthy(&self) {
         let a = self.get("/healthz").await;
