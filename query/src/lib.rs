@@ -21,6 +21,7 @@
 //! - [`config`]: `flame.*` session settings and engine limits.
 //! - [`session`]: a ready session for one tenant, and the read-only SQL options.
 
+pub mod alloc;
 pub mod api;
 pub mod cache;
 pub mod config;

@@ -21,6 +21,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    flamedb_query::alloc::keep_freed_memory();
     match cli::parse(std::env::args_os().collect()).and_then(cli::run) {
         Ok(code) => code,
         Err(err) => {

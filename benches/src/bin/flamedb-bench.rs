@@ -114,6 +114,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    flamedb_query::alloc::keep_freed_memory();
     match Cli::parse().command {
         Command::Ingest {
             data,
