@@ -448,6 +448,24 @@ impl Resolved {
     }
 }
 
+/// A dictionary of `symbols` owned by test block number `n` (tests of the query crate).
+#[cfg(test)]
+pub(crate) fn test_dict(symbols: Symbols, n: u32) -> Arc<BlockDict> {
+    let path = flamedb_storage::BlockPath::parse(
+        &object_store::path::Path::from("root"),
+        &object_store::path::Path::from(format!(
+            "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e{n:08x}/meta.json"
+        )),
+    )
+    .expect("block path")
+    .0;
+    Arc::new(BlockDict::new(
+        flamedb_storage::DictOwner::Block(path),
+        symbols,
+        0,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,27 +488,12 @@ mod tests {
         let a = s.stacks.intern([main, serve, parse]).0;
         let b = s.stacks.intern([main, serve, inlined]).0;
         let c = s.stacks.intern([main, bare]).0;
-        let path = flamedb_storage::BlockPath::parse(
-            &object_store::path::Path::from("root"),
-            &object_store::path::Path::from(
-                "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f506172/meta.json",
-            ),
-        )
-        .expect("block path")
-        .0;
         let expected = vec![
             (a, "main;serve;parse"),
             (b, "main;serve;read;decode"),
             (c, "main;0x1a2b"),
         ];
-        (
-            Arc::new(BlockDict::new(
-                flamedb_storage::DictOwner::Block(path),
-                s,
-                0,
-            )),
-            expected,
-        )
+        (test_dict(s, 0), expected)
     }
 
     #[test]
@@ -527,19 +530,7 @@ mod tests {
             if d == 1 {
                 s.stacks.intern([locs[59], locs[58], locs[57]]);
             }
-            let path = flamedb_storage::BlockPath::parse(
-                &object_store::path::Path::from("root"),
-                &object_store::path::Path::from(format!(
-                    "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f50617{d}/meta.json"
-                )),
-            )
-            .expect("block path")
-            .0;
-            out.push(Arc::new(BlockDict::new(
-                flamedb_storage::DictOwner::Block(path),
-                s,
-                0,
-            )));
+            out.push(test_dict(s, d));
         }
         out
     }

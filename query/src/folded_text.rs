@@ -246,19 +246,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn block_dict(s: Symbols, n: u8) -> Arc<BlockDict> {
-        let path = flamedb_storage::BlockPath::parse(
-            &object_store::path::Path::from("root"),
-            &object_store::path::Path::from(format!(
-                "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f5061{n:02}/meta.json"
-            )),
-        )
-        .expect("block path")
-        .0;
-        Arc::new(BlockDict::new(
-            flamedb_storage::DictOwner::Block(path),
-            s,
-            0,
-        ))
+        crate::dicts::test_dict(s, n.into())
     }
 
     fn texts(a: &StringArray) -> Vec<Option<&str>> {

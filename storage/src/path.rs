@@ -74,36 +74,18 @@ impl PartitionKey {
 
     /// Parses the partition parts of a path below `root`: the five segments after the root.
     pub fn parse(root: &Path, path: &Path) -> Result<(PartitionKey, Vec<String>)> {
-        let bad = |why: &str| Error::Path {
-            path: path.to_string(),
-            message: why.to_string(),
-        };
-        let parts: Vec<String> = path
-            .prefix_match(root)
-            .ok_or_else(|| bad("not below the store root"))?
-            .map(|p| p.as_ref().to_string())
-            .collect();
-        if parts.len() < 5 {
-            return Err(bad("fewer than 5 partition segments"));
+        let seg = Segments::below(root, path)?;
+        if seg.parts.len() < 5 {
+            return Err(seg.bad("fewer than 5 partition segments"));
         }
-        let value = |i: usize, key: &str| -> Result<String> {
-            let v = parts[i]
-                .strip_prefix(key)
-                .and_then(|v| v.strip_prefix('='))
-                .ok_or_else(|| bad(&format!("segment {} is not {key}=...", i + 1)))?;
-            unescape(v).ok_or_else(|| bad(&format!("bad escape in {key}")))
-        };
-        let tenant = unescape(&parts[0]).ok_or_else(|| bad("bad escape in tenant"))?;
-        let date = NaiveDate::parse_from_str(&value(4, "date")?, "%Y-%m-%d")
-            .map_err(|e| bad(&format!("bad date: {e}")))?;
         let key = PartitionKey {
-            tenant,
-            app: value(1, "app")?,
-            version: value(2, "version")?,
-            dc: value(3, "dc")?,
-            date,
+            tenant: seg.tenant()?,
+            app: seg.value(1, "app")?,
+            version: seg.value(2, "version")?,
+            dc: seg.value(3, "dc")?,
+            date: seg.date(4)?,
         };
-        Ok((key, parts[5..].to_vec()))
+        Ok((key, seg.parts[5..].to_vec()))
     }
 }
 
@@ -238,36 +220,71 @@ impl DictPath {
 
     /// Parses the path of a shared dictionary file below `root`.
     pub fn parse(root: &Path, path: &Path) -> Result<DictPath> {
-        let bad = |why: &str| Error::Path {
-            path: path.to_string(),
-            message: why.to_string(),
-        };
-        let parts: Vec<String> = path
-            .prefix_match(root)
-            .ok_or_else(|| bad("not below the store root"))?
-            .map(|p| p.as_ref().to_string())
-            .collect();
+        let seg = Segments::below(root, path)?;
+        let parts = &seg.parts;
         if parts.len() != 6 || parts[3] != "dict" || parts[5] != BlockFile::Symbols.name() {
-            return Err(bad("not a shared dictionary"));
+            return Err(seg.bad("not a shared dictionary"));
         }
-        let value = |i: usize, key: &str| -> Result<String> {
-            let v = parts[i]
-                .strip_prefix(key)
-                .and_then(|v| v.strip_prefix('='))
-                .ok_or_else(|| bad(&format!("segment {} is not {key}=...", i + 1)))?;
-            unescape(v).ok_or_else(|| bad(&format!("bad escape in {key}")))
-        };
         let id = &parts[4];
         if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("dictionary id is not 32 hex digits"));
+            return Err(seg.bad("dictionary id is not 32 hex digits"));
         }
         Ok(DictPath {
-            tenant: unescape(&parts[0]).ok_or_else(|| bad("bad escape in tenant"))?,
-            app: value(1, "app")?,
-            date: NaiveDate::parse_from_str(&value(2, "date")?, "%Y-%m-%d")
-                .map_err(|e| bad(&format!("bad date: {e}")))?,
+            tenant: seg.tenant()?,
+            app: seg.value(1, "app")?,
+            date: seg.date(2)?,
             id: id.clone(),
         })
+    }
+}
+
+/// The segments of a path below the store root, with the parsing partition and dictionary
+/// paths share: `key=value` segments, the escaped tenant, dates.
+struct Segments<'a> {
+    path: &'a Path,
+    parts: Vec<String>,
+}
+
+impl<'a> Segments<'a> {
+    fn below(root: &Path, path: &'a Path) -> Result<Self> {
+        let mut seg = Segments {
+            path,
+            parts: Vec::new(),
+        };
+        match path.prefix_match(root) {
+            Some(parts) => {
+                seg.parts = parts.map(|p| p.as_ref().to_string()).collect();
+                Ok(seg)
+            }
+            None => Err(seg.bad("not below the store root")),
+        }
+    }
+
+    fn bad(&self, why: &str) -> Error {
+        Error::Path {
+            path: self.path.to_string(),
+            message: why.to_string(),
+        }
+    }
+
+    /// The unescaped value of segment `i`, which must be `key=value`.
+    fn value(&self, i: usize, key: &str) -> Result<String> {
+        let v = self.parts[i]
+            .strip_prefix(key)
+            .and_then(|v| v.strip_prefix('='))
+            .ok_or_else(|| self.bad(&format!("segment {} is not {key}=...", i + 1)))?;
+        unescape(v).ok_or_else(|| self.bad(&format!("bad escape in {key}")))
+    }
+
+    /// The first segment, unescaped.
+    fn tenant(&self) -> Result<String> {
+        unescape(&self.parts[0]).ok_or_else(|| self.bad("bad escape in tenant"))
+    }
+
+    /// Segment `i` as `date=YYYY-MM-DD`.
+    fn date(&self, i: usize) -> Result<NaiveDate> {
+        NaiveDate::parse_from_str(&self.value(i, "date")?, "%Y-%m-%d")
+            .map_err(|e| self.bad(&format!("bad date: {e}")))
     }
 }
 

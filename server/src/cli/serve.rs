@@ -68,15 +68,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let mut state = AppState::new(store.clone(), http_limits, auth, engine);
     state.compaction = Arc::new(compaction);
     let flusher = spawn_flusher(store.clone(), state.metrics.clone(), every);
-    let maintainer = maintain_every.map(|every| {
-        spawn_maintainer(
-            store.clone(),
-            state.metrics.clone(),
-            state.compaction.clone(),
-            state.maintenance.clone(),
-            every,
-        )
-    });
+    let maintainer = maintain_every.map(|every| spawn_maintainer(state.clone(), every));
     // Installed before the address is printed: a SIGTERM right after it is a clean stop.
     let shutdown = shutdown_signal()?;
     {
@@ -128,17 +120,13 @@ fn spawn_flusher(
     })
 }
 
-/// Runs a maintenance pass over every tenant every `every` (the first after one interval):
+/// Runs a maintenance pass over every tenant every `every` (the first after one interval),
+/// one at a time with `POST /api/v1/compact` (`state.maintenance`):
 /// compaction, shared dictionaries, garbage collection and retention, counted in the
 /// metrics; a failed pass is logged and retried at the next interval.
-fn spawn_maintainer(
-    store: Store,
-    metrics: Arc<Metrics>,
-    config: Arc<flamedb_storage::CompactionConfig>,
-    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
+fn spawn_maintainer(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let (store, metrics) = (&state.store, &state.metrics);
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -152,8 +140,9 @@ fn spawn_maintainer(
                 }
             };
             for tenant in tenants {
-                let _pass = one_at_a_time.lock().await;
-                let report = metrics.count_maintenance(store.maintain(&tenant, &config).await);
+                let _pass = state.maintenance.lock().await;
+                let report =
+                    metrics.count_maintenance(store.maintain(&tenant, &state.compaction).await);
                 match report {
                     Ok(r) if !r.compacted.is_empty() || !r.shared.is_empty() || r.deleted > 0 => {
                         tracing::info!(%tenant, compacted = r.compacted.len(),

@@ -158,15 +158,14 @@ fn query_histogram() -> Histogram {
 
 impl Metrics {
     /// Counts one maintenance pass's outcome and hands it back.
-    pub fn count_maintenance<T: std::borrow::Borrow<flamedb_storage::MaintenanceReport>, E>(
+    pub fn count_maintenance(
         &self,
-        report: Result<T, E>,
-    ) -> Result<T, E> {
+        report: flamedb_storage::Result<flamedb_storage::MaintenanceReport>,
+    ) -> flamedb_storage::Result<flamedb_storage::MaintenanceReport> {
         match &report {
             Ok(r) => {
                 self.maintenance_runs.inc();
-                self.blocks_compacted
-                    .inc_by(r.borrow().compacted.len() as u64);
+                self.blocks_compacted.inc_by(r.compacted.len() as u64);
             }
             Err(_) => {
                 self.maintenance_errors.inc();

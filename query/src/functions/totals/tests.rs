@@ -10,19 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 fn dict(symbols: Symbols, i: usize) -> Arc<BlockDict> {
-    let path = flamedb_storage::BlockPath::parse(
-        &object_store::path::Path::from("root"),
-        &object_store::path::Path::from(format!(
-            "root/t/app=a/version=v/dc=d/date=2026-11-28/0192f5a0c3d47e8a9b1c2d3e4f5{i:05}/meta.json"
-        )),
-    )
-    .expect("block path")
-    .0;
-    Arc::new(BlockDict::new(
-        flamedb_storage::DictOwner::Block(path),
-        symbols,
-        0,
-    ))
+    crate::dicts::test_dict(symbols, i as u32)
 }
 
 /// A location whose frames are `names`, callers first (the last is the function that
