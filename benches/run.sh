@@ -8,7 +8,7 @@
 # Without --smoke it also rewrites the storage and query sections of benches/RESULTS.md.
 #
 #   benches/run.sh [--scale tiny|small|medium] [--seed 42] [--smoke] [--via-cli | --via-http]
-#                  [--input pprof|folded] [--table-only]
+#                  [--input pprof|folded|parquet] [--table-only]
 #   benches/run.sh --flame3m
 #
 # --via-cli: ingest with the `flamedb ingest` command, one process per pod (pprof files are
@@ -21,6 +21,10 @@
 # --format folded --sample-rate 100 FILE@TIME...` per pod, or Pyroscope's `POST
 # /ingest?name=APP.cpu{version=,dc=,pod=}&from=&until=&format=folded&sampleRate=100`.
 # The RESULTS.md sections of a folded run are storage-folded, queries-folded, http-folded.
+# --input parquet: bulk import the normalized Parquet tables (the peers' own input) as the
+# main ingest (`Store::import` in process, or `flamedb import` with --via-cli). Every other
+# run also imports them into a second store, reports that rate beside the main ingest's,
+# and checks Q1-Q7 on that store against the peers' checksums.
 # --table-only: of RESULTS.md, only add this run's row to the ingest-runs table (for runs
 # that must not replace the sections, e.g. a small run next to the medium one).
 # --smoke: debug build, DuckDB only, no RESULTS.md (CI runs it at tiny scale so it cannot rot);
@@ -41,13 +45,16 @@ while [ $# -gt 0 ]; do
     --flame3m) flame3m=1; shift ;;
     --input) input=$2; shift 2 ;;
     --table-only) table_only=1; shift ;;
-    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke] [--via-cli | --via-http] [--input pprof|folded] [--table-only] | --flame3m" >&2; exit 2 ;;
+    *) echo "usage: $0 [--scale tiny|small|medium] [--seed N] [--smoke] [--via-cli | --via-http] [--input pprof|folded|parquet] [--table-only] | --flame3m" >&2; exit 2 ;;
   esac
 done
 if [ "$via_cli" = 1 ] && [ "$via_http" = 1 ]; then
   echo "$0: --via-cli and --via-http are exclusive" >&2; exit 2
 fi
-case "$input" in pprof|folded) ;; *) echo "$0: --input pprof or folded" >&2; exit 2 ;; esac
+case "$input" in pprof|folded|parquet) ;; *) echo "$0: --input pprof, folded or parquet" >&2; exit 2 ;; esac
+if [ "$input" = parquet ] && [ "$via_http" = 1 ]; then
+  echo "$0: --input parquet is imported in process or with --via-cli (flamedb import)" >&2; exit 2
+fi
 if [ "$input" = folded ] && [ "$via_cli" = 0 ] && [ "$via_http" = 0 ]; then
   echo "$0: --input folded goes through flamedb's ingest paths: add --via-cli or --via-http" >&2; exit 2
 fi
@@ -122,6 +129,15 @@ echo "== flamedb ingest ($scale, seed $seed, $input; load average $load_before)"
 "$bin" "${ingest_args[@]}" > "$out/flamedb.json"
 echo "== flamedb queries" >&2
 "$bin" query --store "$out/store" --data "$data" --reps "$reps" --out "$out/answers" > "$out/flamedb-queries.json"
+if [ "$input" != parquet ]; then
+  # The peers' own input, the normalized Parquet tables, bulk imported into a second store
+  # (`Store::import`): the ingest rate on the same work as the peers' load; Q1-Q7 on that
+  # store are checked against the peers' checksums below.
+  echo "== flamedb bulk import of the normalized Parquet" >&2
+  "$bin" ingest --data "$data" --store "$out/store-import" --input parquet > "$out/flamedb-import.json"
+  "$bin" query --store "$out/store-import" --data "$data" --reps 1 --out "$out/answers-import" > "$out/flamedb-queries-import.json"
+  rm -rf "$out/store-import"
+fi
 if [ "$smoke" = 1 ]; then
   # The folded files through both real ingest paths, each into its own store, each
   # checked against the peers below.
@@ -146,6 +162,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 load="load average $load_before at the start, $load_after after the queries"
 common=(--command "$command" --scale "$scale" --input "$input" --load "$load")
 args=("$out/flamedb.json" "$out/peers.json" "${common[@]}" --queries "$out/flamedb-queries.json")
+if [ -f "$out/flamedb-import.json" ]; then args+=(--import "$out/flamedb-import.json"); fi
 qargs=("$out/flamedb-queries.json" "$out/answers" "$out/peers.json" --shared "$shared" "${common[@]}")
 if [ "$smoke" = 0 ]; then
   if [ "$table_only" = 0 ]; then
@@ -157,6 +174,11 @@ fi
 "$venv/bin/python" "$here/scripts/report.py" "${args[@]}"
 # Exits non-zero when a checksum differs from the peers'.
 "$venv/bin/python" "$here/scripts/queries.py" "${qargs[@]}"
+if [ -f "$out/flamedb-queries-import.json" ]; then
+  echo "== Q1-Q7 on the bulk-imported store" >&2
+  "$venv/bin/python" "$here/scripts/queries.py" "$out/flamedb-queries-import.json" "$out/answers-import" "$out/peers.json" \
+    --shared "$shared" "${common[@]}"
+fi
 for path in http cli; do
   if [ -f "$out/flamedb-$path.json" ]; then
     echo "== the folded files through the $path path (smoke)" >&2

@@ -12,6 +12,7 @@ ap.add_argument("--results")
 ap.add_argument("--input", default="pprof", help="pprof or folded: names the sections")
 ap.add_argument("--load", default="", help="the load average during the run, for the text")
 ap.add_argument("--queries", help="flamedb-bench query's JSON, for Q1's and Q3's SQL times next to the endpoints")
+ap.add_argument("--import", dest="imported", help="flamedb-bench ingest --input parquet's JSON (bulk import of the same run)")
 a = ap.parse_args()
 f = json.load(open(a.flamedb))
 p = json.load(open(a.peers))
@@ -40,6 +41,12 @@ lines = [
 if best_load:
     peer_rate = best_load["rows"] / best_load["load_s"]
     lines.append(f"| ingest rows/s, end to end to durable storage | {f['rows_per_second']:,.0f} | {peer_rate:,.0f} | {best_load['system']} (load) | {ratio(f['rows_per_second'], peer_rate)} |")
+imp = json.load(open(a.imported)) if a.imported else None
+if imp:
+    assert imp["rows"] == rows, f"row counts differ: ingest {rows}, import {imp['rows']}"
+    if best_load:
+        lines.append(f"| bulk import rows/s of the peers' normalized Parquet, to durable blocks | {imp['rows_per_second']:,.0f} | {peer_rate:,.0f} | {best_load['system']} (load) | {ratio(imp['rows_per_second'], peer_rate)} |")
+    lines.append(f"| bytes on disk per row after the bulk import | {imp['bytes_per_row']:.2f} | {best_bytes['bytes_per_row']:.2f} | {best_bytes['system']} | {ratio(imp['bytes_per_row'], best_bytes['bytes_per_row'])} |")
 lines.append(f"| peak RSS MiB | {f['peak_rss_mib']:,.0f} | {best_rss['peak_rss_bytes'] / 2**20:,.0f} | {best_rss['system']} | {ratio(f['peak_rss_mib'], best_rss['peak_rss_bytes'] / 2**20)} |")
 table = "\n".join(lines)
 print(table)
@@ -74,6 +81,20 @@ else:
                 f"  every input body in memory ({input_bytes / 2**30:.1f} GiB of pprof here): it is not the store's footprint.")
 rollup_note = (f"\n- Minute rollups (optional, written by compaction for long ranges) add {rollup:.2f} bytes per row, not counted above." if rollup else "")
 files = ", ".join(f"{k} {v / rows:.3f}" for k, v in sorted(f["bytes_by_file"].items()))
+import_note = ""
+if imp:
+    import_note = (f"\n- Bulk import: the same run also imported the normalized Parquet tables the peers load\n"
+                   f"  ({imp['input_bytes'] / rows:.1f} bytes per row of input; {imp['ingest_path']}) into a second store:\n"
+                   f"  {imp['seconds_to_durable_blocks']:.1f} s to durable blocks ({imp['blocks_after_flush']} blocks; no WAL: the input\n"
+                   f"  files are the durable copy until the blocks are complete), peak RSS {imp['peak_rss_mib']:,.0f} MiB (the driver process),\n"
+                   f"  then compaction and dictionary sharing ({imp['compaction_seconds']:.1f} s). Q1-Q7 on that store are checked against the peers' checksums.")
+if a.input == "parquet":
+    work = (f"reading them and writing Parquet blocks straight to the store (no WAL), then compacting\n"
+            f"  ({f['blocks_after_flush']} blocks written, {f['blocks']} after compaction): the same input and work as the peers' load")
+else:
+    work = (f"decoding, writing the WAL with fsync, flushing heads to Parquet blocks, then compacting\n"
+            f"  ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already\n"
+            f"  normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work")
 section = f"""## Storage: bytes per row and ingest rate ({a.scale}{', ' + a.input + ' input' if suffix else ''}), against the peers
 
 {provenance()}
@@ -82,12 +103,10 @@ Command: `{a.command}` (flamedb and the peers on the same generated data in one 
 {table}
 
 - Rows are (profile x stack) pairs: {rows:,} rows in {f['profiles']:,} profiles.
-- flamedb ingests the fleet as {input_format} ({input_bytes / rows:.0f} bytes per row of input; {f.get('ingest_path', 'in process')}),
-  decoding, writing the WAL with fsync, flushing heads to Parquet blocks, then compacting
-  ({f['blocks_after_flush']} blocks after flush, {f['blocks']} after compaction). Peers load the already
-  normalized Parquet files (stack ids precomputed), so the ingest ratio compares different work.
+- flamedb ingests the fleet as {input_format} ({input_bytes / rows:.1f} bytes per row of input; {f.get('ingest_path', 'in process')}),
+  {work}.
 - flamedb bytes per row by file: {files}.{rollup_note}
-{rss_note}"""
+{rss_note}{import_note}"""
 replace_section(a.results, "storage" + suffix, section)
 if http_table:
     section = f"""## Through the HTTP server: ingest and flame graph endpoints ({a.scale}{', ' + a.input + ' input' if suffix else ''})

@@ -1,6 +1,7 @@
 //! What `flamedb-bench ingest` sends (`--input`): the fleet as gzipped pprof, encoded
-//! from the normalized data once and cached beside it, or gen_workload's own folded files
-//! ([`crate::folded`]).
+//! from the normalized data once and cached beside it, gen_workload's own folded files
+//! ([`crate::folded`]), or the normalized Parquet tables themselves (bulk import, the
+//! input the peers load).
 
 use crate::folded::FoldedFleet;
 use crate::via_http::Body;
@@ -18,6 +19,9 @@ pub enum Input {
     Pprof,
     /// gen_workload.py's gzipped folded files.
     Folded,
+    /// The normalized Parquet tables (`DATA/normalized/`: samples with stack ids and the
+    /// stacks table), bulk imported (`Store::import`, `flamedb import`).
+    Parquet,
 }
 
 /// The profiles to ingest.
@@ -31,6 +35,46 @@ pub enum Source {
     },
     /// The folded files.
     Folded(FoldedFleet),
+    /// The normalized Parquet tables.
+    Parquet(ParquetTables),
+}
+
+/// The normalized layout's files.
+pub struct ParquetTables {
+    /// `normalized/samples/*.parquet`, sorted.
+    pub samples: Vec<std::path::PathBuf>,
+    /// `normalized/stacks.parquet`.
+    pub stacks: std::path::PathBuf,
+}
+
+impl ParquetTables {
+    /// The files of the generated data `data`.
+    pub fn find(data: &Path) -> Result<Self> {
+        let dir = data.join("normalized/samples");
+        let mut samples: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| dir.display().to_string())?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::result::Result<_, _>>()?;
+        samples.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
+        samples.sort();
+        anyhow::ensure!(!samples.is_empty(), "no sample files in {}", dir.display());
+        Ok(ParquetTables {
+            samples,
+            stacks: data.join("normalized/stacks.parquet"),
+        })
+    }
+
+    /// Options for the fleet's tables: CPU nanoseconds of 10 s profiles sampled every
+    /// 10 ms (as the pprof encoding of the same fleet says).
+    pub fn options() -> flamedb_storage::ImportOptions {
+        let mut o = flamedb_storage::ImportOptions::new(flamedb_storage::SampleType {
+            kind: "cpu".into(),
+            unit: "nanoseconds".into(),
+        });
+        o.period = 10_000_000;
+        o.duration_nanos = 10_000_000_000;
+        o
+    }
 }
 
 impl Source {
@@ -43,6 +87,13 @@ impl Source {
                 Source::Pprof { rows, bodies }
             }
             Input::Folded => Source::Folded(FoldedFleet::load(data, max_profiles)?),
+            Input::Parquet => {
+                anyhow::ensure!(
+                    max_profiles == 0,
+                    "--max-profiles does not apply to --input parquet (whole files are imported)"
+                );
+                Source::Parquet(ParquetTables::find(data)?)
+            }
         })
     }
 
@@ -51,6 +102,7 @@ impl Source {
         match self {
             Source::Pprof { bodies, .. } => bodies.len(),
             Source::Folded(f) => f.profiles.len(),
+            Source::Parquet(_) => 0,
         }
     }
 
@@ -61,6 +113,7 @@ impl Source {
             Source::Pprof { rows, .. } => Ok(Some(*rows)),
             Source::Folded(f) if f.complete => workload_rows(data).map(Some),
             Source::Folded(_) => Ok(None),
+            Source::Parquet(_) => workload_rows(data).map(Some),
         }
     }
 
@@ -72,6 +125,10 @@ impl Source {
                 let m = std::fs::metadata(&p.path).with_context(|| p.path.display().to_string())?;
                 Ok(n + m.len())
             }),
+            Source::Parquet(t) => t.samples.iter().chain([&t.stacks]).try_fold(0, |n, p| {
+                let m = std::fs::metadata(p).with_context(|| p.display().to_string())?;
+                Ok(n + m.len())
+            }),
         }
     }
 
@@ -80,6 +137,10 @@ impl Source {
         match self {
             Source::Pprof { .. } => "gzipped pprof".to_string(),
             Source::Folded(f) => format!("gzipped folded (sample counts at {} Hz)", f.rate_hz),
+            Source::Parquet(_) => {
+                "the normalized Parquet tables the peers load (samples with stack ids, stacks table)"
+                    .to_string()
+            }
         }
     }
 }

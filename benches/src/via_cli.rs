@@ -73,13 +73,51 @@ pub fn ingest(
         let stderr = String::from_utf8_lossy(&out.stderr);
         anyhow::ensure!(out.status.success(), "flamedb ingest failed: {stderr}");
         // The summary ends with "peak RSS <n> MiB" on Linux.
-        let rss = stderr
-            .rsplit("peak RSS ")
-            .next()
-            .and_then(|t| t.split_whitespace().next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        max_rss = max_rss.max(rss);
+        max_rss = max_rss.max(reported_rss(&stderr));
     }
     Ok((t.elapsed().as_secs_f64(), max_rss))
+}
+
+/// Runs `flamedb import` of the normalized tables into the data directory `dir`; returns
+/// the seconds taken and the process's peak RSS in MiB, as it reports it.
+pub fn import(
+    flamedb: &Path,
+    dir: &Path,
+    tenant: &str,
+    tables: &crate::input::ParquetTables,
+) -> Result<(f64, f64)> {
+    let opts = crate::input::ParquetTables::options();
+    let t = Instant::now();
+    let out = std::process::Command::new(flamedb)
+        .arg("import")
+        .arg("--tenant")
+        .arg(tenant)
+        .arg("--data")
+        .arg(dir)
+        .arg("--stacks")
+        .arg(&tables.stacks)
+        .arg("--sample-type")
+        .arg(format!(
+            "{}:{}",
+            opts.sample_type.kind, opts.sample_type.unit
+        ))
+        .arg("--period")
+        .arg(opts.period.to_string())
+        .arg("--duration-secs")
+        .arg((opts.duration_nanos as f64 / 1e9).to_string())
+        .args(&tables.samples)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    anyhow::ensure!(out.status.success(), "flamedb import failed: {stderr}");
+    Ok((t.elapsed().as_secs_f64(), reported_rss(&stderr)))
+}
+
+/// The "peak RSS <n> MiB" a summary line ends with (0 when absent).
+fn reported_rss(stderr: &str) -> f64 {
+    stderr
+        .rsplit("peak RSS ")
+        .next()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0)
 }

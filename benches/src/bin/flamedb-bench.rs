@@ -192,9 +192,17 @@ impl IngestPath {
     fn describe(&self, source: &Source) -> String {
         let rate = match source {
             Source::Folded(f) => f.rate_hz,
-            Source::Pprof { .. } => 0,
+            Source::Pprof { .. } | Source::Parquet(_) => 0,
         };
         match (self, source) {
+            (IngestPath::InProcess { .. }, Source::Parquet(_)) => {
+                "bulk import in process (Store::import)".to_string()
+            }
+            (IngestPath::Cli(_), Source::Parquet(_)) => {
+                "bulk import, `flamedb import --stacks stacks.parquet samples/*.parquet` (CLI)"
+                    .to_string()
+            }
+            (IngestPath::Http { .. }, Source::Parquet(_)) => "-".to_string(),
             (IngestPath::InProcess { .. }, _) => "in process (Store::append)".to_string(),
             (IngestPath::Cli(_), Source::Pprof { .. }) => {
                 "flamedb ingest (CLI), one process per pod".to_string()
@@ -233,7 +241,7 @@ async fn ingest(
     path: IngestPath,
 ) -> Result<()> {
     anyhow::ensure!(
-        input == Input::Pprof || !matches!(path, IngestPath::InProcess { .. }),
+        input != Input::Folded || !matches!(path, IngestPath::InProcess { .. }),
         "--input folded goes through flamedb's ingest paths: add --via-http or --via-cli"
     );
     let source = Source::load(&data, input, max_profiles)?;
@@ -246,6 +254,12 @@ async fn ingest(
     let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
     let run = run_path(&data, &dir, source, path).await?;
     let mut report = store_report(&run.store, expected_rows).await?;
+    // Whole tables carry no profile count of their own: the store's.
+    let profiles = if profiles == 0 {
+        report["stored_profiles"].as_u64().unwrap_or(0) as usize
+    } else {
+        profiles
+    };
     let rows = report["rows"].as_f64().unwrap_or(f64::NAN);
     let extra = serde_json::json!({
         "profiles": profiles,
@@ -281,8 +295,23 @@ async fn run_path(
         (IngestPath::InProcess { .. }, Source::Folded(_)) => {
             anyhow::bail!("folded input has no in-process path")
         }
+        (IngestPath::InProcess { .. }, Source::Parquet(tables)) => {
+            let (store, secs) = import_in_process(dir, &tables).await?;
+            (store, secs, secs, peak_rss_mib())
+        }
+        (IngestPath::Cli(flamedb), Source::Parquet(tables)) => {
+            let (secs, rss) = via_cli::import(&flamedb, dir, TENANT, &tables)?;
+            let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
+            (store, secs, secs, rss)
+        }
+        (IngestPath::Http { .. }, Source::Parquet(_)) => {
+            anyhow::bail!(
+                "--input parquet is imported in process or with `flamedb import` (--via-cli)"
+            )
+        }
         (IngestPath::Cli(flamedb), source) => {
             let (extra, groups) = match source {
+                Source::Parquet(_) => unreachable!("matched above"),
                 Source::Pprof { bodies, .. } => (vec![], via_cli::write_pprof_files(data, bodies)?),
                 Source::Folded(f) => (
                     [
@@ -313,6 +342,7 @@ async fn run_path(
             source,
         ) => {
             let posts = match source {
+                Source::Parquet(_) => unreachable!("matched above"),
                 Source::Pprof { bodies, .. } => via_http::pprof_posts(bodies),
                 Source::Folded(f) => f
                     .profiles
@@ -361,6 +391,12 @@ async fn store_report(store: &Store, expected_rows: Option<usize>) -> Result<ser
             "blocks hold {stored_rows} rows, the workload has {rows}"
         );
     }
+    let stored_profiles: u64 = store
+        .blocks(TENANT, &PartitionFilter::default())
+        .await?
+        .iter()
+        .map(|b| b.meta.profiles)
+        .sum();
     let rows = stored_rows as f64;
     // Steady state: compaction merges each partition's blocks and gives each app and day
     // one shared dictionary (what a running server's compactor does in the background once
@@ -389,6 +425,7 @@ async fn store_report(store: &Store, expected_rows: Option<usize>) -> Result<ser
     Ok(serde_json::json!({
         "rows": stored_rows,
         "stored_rows": stored_rows,
+        "stored_profiles": stored_profiles,
         "blocks_after_flush": flushed_blocks,
         "bytes_per_row_after_flush": flushed_total as f64 / rows,
         "bytes_by_file_after_flush": flushed_by_file,
@@ -439,6 +476,38 @@ async fn ingest_in_process(
         r?;
     }
     Ok((store, acked, durable))
+}
+
+/// Imports the normalized tables through a store in this process; returns the store and
+/// the seconds until every block was written (the stacks table read included).
+async fn import_in_process(
+    dir: &std::path::Path,
+    tables: &flamedb_benches::input::ParquetTables,
+) -> Result<(Store, f64)> {
+    use flamedb_benches::input::ParquetTables;
+    let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
+    let t = Instant::now();
+    let opts = ParquetTables::options();
+    let path = tables.stacks.clone();
+    let o = opts.clone();
+    let stacks =
+        tokio::task::spawn_blocking(move || flamedb_storage::StackTable::read_parquet(&path, &o))
+            .await??;
+    let report = store
+        .import(
+            TENANT,
+            tables.samples.clone(),
+            Some(std::sync::Arc::new(stacks)),
+            opts,
+        )
+        .await?;
+    store.close().await?;
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "imported {} input rows into {} blocks in {secs:.1}s",
+        report.input_rows, report.blocks
+    );
+    Ok((store, secs))
 }
 
 /// Number of current blocks and bytes per file kind.

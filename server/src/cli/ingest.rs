@@ -263,7 +263,7 @@ fn summary(started: Instant, profiles: u64, samples: u64, bytes: u64, failed: us
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub(super) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib: f64 = status
         .lines()

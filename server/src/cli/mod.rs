@@ -2,6 +2,7 @@
 
 mod config_file;
 mod flamegraph;
+mod import;
 mod ingest;
 mod inspect;
 mod limits_args;
@@ -32,6 +33,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Ingest profile files into the store (a local data directory or S3).
     Ingest(Box<ingest::IngestArgs>),
+    /// Bulk-import Parquet tables of samples (normalized with a stacks table, or folded
+    /// stacks) straight into blocks.
+    Import(Box<import::ImportArgs>),
     /// Serve the HTTP API (ingest and query) on a local data directory or S3.
     Serve(Box<serve::ServeArgs>),
     /// Run read-only SQL on a server or a data directory.
@@ -47,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Ingest(args) => runtime()?.block_on(ingest::run(*args)),
+        Command::Import(args) => runtime()?.block_on(import::run(*args)),
         Command::Serve(args) => runtime()?.block_on(serve::run(*args)),
         Command::Query(args) => runtime()?.block_on(query::run(*args)),
         Command::Flamegraph(args) => runtime()?.block_on(flamegraph::run(*args)),
