@@ -95,6 +95,7 @@ pub mod catalog;
 pub mod compact;
 pub mod container;
 pub mod dict;
+pub mod durable_local;
 pub mod error;
 pub mod head;
 pub mod import;

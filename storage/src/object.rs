@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! ObjectStoreConfig --build--> (Arc<dyn ObjectStore>, root)
-//!   kind = Local   LocalFileSystem on `local_dir` (created if missing)
+//!   kind = Local   LocalFileSystem on `local_dir` (created if missing), writes fsynced
+//!                  ([`crate::durable_local`])
 //!   kind = Memory  InMemory (tests, throw-away runs)
 //!   kind = S3      AmazonS3 on `s3.bucket`, any S3-compatible endpoint
 //!   prefix         the root: keys live below it inside the directory or bucket
@@ -25,7 +26,6 @@
 
 use crate::{Error, Result};
 use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{BackoffConfig, ObjectStore, RetryConfig};
@@ -306,9 +306,11 @@ pub fn build(config: &ObjectStoreConfig) -> Result<(Arc<dyn ObjectStore>, Path)>
         StoreKind::Local => {
             let dir = &config.local_dir;
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            // Cleanup removes directories left empty by a delete (up to, not including,
-            // `dir`), so a listing of a compacted-away block or partition is empty as on S3.
-            Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+            // Writes are synced to disk before they return (the WAL is truncated once a
+            // block is written); cleanup removes directories left empty by a delete (up
+            // to, not including, `dir`), so a listing of a compacted-away block or
+            // partition is empty as on S3.
+            Arc::new(crate::durable_local::DurableLocal::new(dir)?)
         }
         StoreKind::S3 => Arc::new(s3_builder(&config.s3, &config.retry).build()?),
     };

@@ -697,7 +697,7 @@ impl DataDir<'_> {
     pub async fn open_local(&self, config: StoreConfig) -> Result<(Store, ReplayReport)> {
         let blocks = self.blocks();
         std::fs::create_dir_all(&blocks).map_err(|e| Error::io(&blocks, e))?;
-        let objects = object_store::local::LocalFileSystem::new_with_prefix(&blocks)?;
+        let objects = crate::durable_local::DurableLocal::new(&blocks)?;
         let config = StoreConfig {
             wal_dir: self.wal(),
             ..config
