@@ -20,14 +20,23 @@
 //! There is no write-ahead log: the input files stay the durable copy until the blocks are
 //! complete, and a block becomes visible at once and whole (its `meta.json` last).
 //!
-//! Block ids are derived from the file's content, the partition and the chunk number, so an
-//! import that stopped half-way can be run again: blocks already complete are found and
-//! skipped, and each row is stored once. (Run again after its blocks were compacted and the
-//! compacted blocks were compacted again, the rows would be stored twice: the ids of the
-//! originals are then forgotten.)
+//! Block ids are derived from the file's content, the stacks table's, the options that shape
+//! the blocks, the partition and the chunk number, so an import that stopped half-way can be
+//! run again with the same files and options: blocks already complete are found and skipped,
+//! and each row is stored once. Other options (another value column, sample type or block
+//! size) make it another import, whose blocks never collide with the first's. (Run again
+//! after its blocks were compacted and the compacted blocks were compacted again, the rows
+//! would be stored twice: the ids of the originals are then forgotten.)
 //!
 //! Files are imported in parallel ([`ImportOptions::threads`]), each by one thread that
-//! reads it batch by batch; memory is bounded by the open blocks of that file.
+//! reads it batch by batch. Memory is bounded per file by
+//! [`ImportOptions::max_buffered_rows`]: past it the largest open block is cut. Input
+//! grouped by profile (the rows of one series and time together, as an export sorted by
+//! time or series gives) keeps each profile in one block; otherwise a profile may be split
+//! over blocks, which sums the same but counts as several profile rows.
+//!
+//! After the first error no file starts a new batch or block; blocks complete before it stay
+//! (run the same import again to finish).
 
 use crate::block::write_block_with;
 use crate::rows::{BlockData, ProfileRows, SampleRows};
@@ -46,6 +55,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const DAY_NANOS: i64 = 86_400_000_000_000;
 
@@ -70,6 +80,9 @@ pub struct ImportOptions {
     pub ignore_columns: Vec<String>,
     /// Most rows in one block; a partition with more gets several. Default 8 Mi.
     pub max_block_rows: usize,
+    /// Most rows one file's open blocks hold together; past it the largest is cut.
+    /// Default 16 Mi.
+    pub max_buffered_rows: usize,
     /// Deepest stack accepted. Default 4096.
     pub max_stack_depth: usize,
     /// Limits on series labels.
@@ -78,6 +91,42 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Rows per batch read from Parquet. Default 65,536.
     pub batch_rows: usize,
+}
+
+impl ImportOptions {
+    /// A hash of what decides the blocks' contents and cuts (not of limits that only
+    /// accept or refuse, nor of threads and batch size).
+    fn shape_hash(&self) -> u128 {
+        let mut h = Hash128::new();
+        let mut text = |s: &str| {
+            h.write(&(s.len() as u64).to_le_bytes());
+            h.write(s.as_bytes());
+        };
+        for s in [
+            &self.sample_type.kind,
+            &self.sample_type.unit,
+            &self.time_column,
+            &self.value_column,
+            &self.stack_id_column,
+            &self.stack_column,
+        ] {
+            text(s);
+        }
+        let mut ignored = self.ignore_columns.clone();
+        ignored.sort();
+        for s in &ignored {
+            text(s);
+        }
+        for n in [
+            self.period,
+            self.duration_nanos,
+            self.max_block_rows as i64,
+            self.max_buffered_rows as i64,
+        ] {
+            h.write(&n.to_le_bytes());
+        }
+        h.finish()
+    }
 }
 
 impl ImportOptions {
@@ -93,6 +142,7 @@ impl ImportOptions {
             stack_column: "stack".into(),
             ignore_columns: Vec::new(),
             max_block_rows: 8 << 20,
+            max_buffered_rows: 16 << 20,
             max_stack_depth: 4096,
             label_limits: LabelLimits::default(),
             threads: 0,
@@ -139,6 +189,20 @@ pub struct StackTable {
     ends: Vec<u32>,
     by_id: HashMap<u64, u32>,
     by_text: HashMap<Box<str>, u32>,
+    /// Hash of every (id, frames) added, in order: part of the imported blocks' ids.
+    digest: Hash128,
+}
+
+impl Default for Hash128 {
+    fn default() -> Self {
+        Hash128::new()
+    }
+}
+
+impl std::fmt::Debug for Hash128 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.finish())
+    }
 }
 
 impl StackTable {
@@ -193,7 +257,7 @@ impl StackTable {
         let ids = stack_ids(ids).map_err(|m| bad(format!("`{}`: {m}", opts.stack_id_column)))?;
         if let Some(frames) = batch.column_by_name("frames") {
             let list_type = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
-            let frames = cast_with_options(frames, &list_type, &CastOptions::default())
+            let frames = cast_with_options(frames, &list_type, &strict())
                 .map_err(|e| bad(format!("`frames` is not a list of strings: {e}")))?;
             let frames = frames.as_list::<i32>();
             let names = frames.values().as_string::<i32>();
@@ -208,7 +272,7 @@ impl StackTable {
                 self.add_with_id(id, list, opts.max_stack_depth, &bad)?;
             }
         } else if let Some(text) = batch.column_by_name(&opts.stack_column) {
-            let text = cast_with_options(text, &DataType::Utf8, &CastOptions::default())
+            let text = cast_with_options(text, &DataType::Utf8, &strict())
                 .map_err(|e| bad(format!("`{}` is not text: {e}", opts.stack_column)))?;
             let text = text.as_string::<i32>();
             for (row, id) in ids.iter().enumerate() {
@@ -235,9 +299,18 @@ impl StackTable {
         max_depth: usize,
         bad: &dyn Fn(String) -> Error,
     ) -> Result<()> {
+        self.digest.write(&id.to_le_bytes());
         let at = self
             .push(frames, max_depth)
             .map_err(|m| bad(format!("stack_id {id}: {m}")))?;
+        let (names, digest) = (&self.names, &mut self.digest);
+        let i = at as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        for &f in &self.frames[start..self.ends[i] as usize] {
+            let name = names.get(f);
+            digest.write(&(name.len() as u64).to_le_bytes());
+            digest.write(name.as_bytes());
+        }
         match self.by_id.get(&id) {
             None => {
                 self.by_id.insert(id, at);
@@ -383,20 +456,54 @@ pub async fn import(
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
+    let mut opts = opts;
+    opts.max_block_rows = opts.max_block_rows.max(1);
+    opts.max_buffered_rows = opts.max_buffered_rows.max(opts.max_block_rows);
+    // Files' blocks are named after this and their own content.
+    let shape = {
+        let mut h = Hash128::new();
+        h.write(&opts.shape_hash().to_le_bytes());
+        h.write(
+            &stacks
+                .as_ref()
+                .map_or(0, |s| s.digest.finish())
+                .to_le_bytes(),
+        );
+        h.finish()
+    };
     let opts = Arc::new(opts);
     let target = Arc::new(target);
     let tenant: Arc<str> = tenant.into();
+    // Set at the first error: running files stop before their next batch or block
+    // (a blocking task cannot be aborted).
+    let cancel = Arc::new(AtomicBool::new(false));
     let mut report = ImportReport::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut files = files.into_iter();
     loop {
         while tasks.len() < threads {
             let Some(file) = files.next() else { break };
-            let (target, stacks, opts, tenant) =
-                (target.clone(), stacks.clone(), opts.clone(), tenant.clone());
+            let (target, stacks, opts, tenant, cancel) = (
+                target.clone(),
+                stacks.clone(),
+                opts.clone(),
+                tenant.clone(),
+                cancel.clone(),
+            );
             let handle = tokio::runtime::Handle::current();
             tasks.spawn_blocking(move || {
-                import_file(&target, &handle, &tenant, &file, stacks.as_deref(), &opts)
+                let job = FileJob {
+                    target: &target,
+                    handle: &handle,
+                    tenant: &tenant,
+                    shape,
+                    cancel: &cancel,
+                };
+                let r = job.run(&file, stacks.as_deref(), &opts);
+                if r.is_err() {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                r
             });
         }
         match tasks.join_next().await {
@@ -415,46 +522,119 @@ pub async fn import(
     Ok(report)
 }
 
-/// Imports one file on this (blocking) thread; `handle` runs the writes.
-fn import_file(
-    target: &Target,
-    handle: &tokio::runtime::Handle,
-    tenant: &str,
-    path: &Path,
-    stacks: Option<&StackTable>,
-    opts: &ImportOptions,
-) -> Result<ImportReport> {
-    let name = path.display().to_string();
-    let content = content_hash(path)?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let pq = |source| Error::Parquet {
-        path: name.clone(),
-        source,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(pq)?
-        .with_batch_size(opts.batch_rows.max(1))
-        .build()
-        .map_err(pq)?;
-    let mut imp = FileImport::new(tenant, &name, content, stacks, opts);
-    let mut report = ImportReport {
-        files: 1,
-        ..ImportReport::default()
-    };
-    let mut row = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
-        let ready = imp.push(&batch, row)?;
-        row += batch.num_rows() as u64;
-        for b in ready {
-            write(target, handle, b, &mut report)?;
+/// What the import of one file needs besides the file.
+struct FileJob<'a> {
+    target: &'a Target,
+    /// Runs the writes (the job is on a blocking thread).
+    handle: &'a tokio::runtime::Handle,
+    tenant: &'a str,
+    /// Hash of the options and the stacks table.
+    shape: u128,
+    cancel: &'a AtomicBool,
+}
+
+impl FileJob<'_> {
+    /// Imports the file at `path` on this (blocking) thread.
+    fn run(
+        &self,
+        path: &Path,
+        stacks: Option<&StackTable>,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport> {
+        let name = path.display().to_string();
+        let content = {
+            let mut h = Hash128::new();
+            h.write(&content_hash(path)?.to_le_bytes());
+            h.write(&self.shape.to_le_bytes());
+            h.finish()
+        };
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let pq = |source| Error::Parquet {
+            path: name.clone(),
+            source,
+        };
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(pq)?
+            .with_batch_size(opts.batch_rows.max(1))
+            .build()
+            .map_err(pq)?;
+        let mut imp = FileImport::new(self.tenant, &name, content, stacks, opts);
+        let mut report = ImportReport {
+            files: 1,
+            ..ImportReport::default()
+        };
+        let mut row = 0u64;
+        for batch in reader {
+            self.check_cancelled(&name)?;
+            let batch = batch.map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+            let ready = imp.push(&batch, row)?;
+            row += batch.num_rows() as u64;
+            for b in ready {
+                self.write(b, &mut report, &name)?;
+            }
+        }
+        report.input_rows = row;
+        for b in imp.finish() {
+            self.write(b, &mut report, &name)?;
+        }
+        Ok(report)
+    }
+
+    fn check_cancelled(&self, name: &str) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Closed(format!(
+                "{name}: stopped, another file of the import failed"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Normalizes and writes one block unless an earlier run completed it.
+    fn write(&self, b: ReadyBlock, report: &mut ImportReport, name: &str) -> Result<()> {
+        self.check_cancelled(name)?;
+        let (objects, root) = (&self.target.objects, &self.target.root);
+        let meta_path = b.path.file(root, BlockFile::Meta);
+        match self.handle.block_on(objects.head(&meta_path)) {
+            Ok(_) => {
+                report.blocks_skipped += 1;
+                return Ok(());
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut data = b.data.normalize();
+        // Distinct stacks per profile, after equal (profile, stack) rows were summed.
+        let mut counts = vec![0u32; data.profiles.len()];
+        for &p in &data.samples.profile {
+            counts[p as usize] += 1;
+        }
+        data.profiles.stacks = counts;
+        let meta = BlockMeta {
+            created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+            ..BlockMeta::empty()
+        };
+        let written = self.handle.block_on(write_block_with(
+            objects.as_ref(),
+            root,
+            &b.path,
+            &data,
+            meta,
+            &self.target.write,
+        ));
+        match written {
+            Ok(_) => {
+                report.blocks += 1;
+                report.rows += data.samples.len() as u64;
+                report.profiles += data.profiles.len() as u64;
+                Ok(())
+            }
+            Err(Error::ObjectStore(object_store::Error::AlreadyExists { .. })) => {
+                report.blocks_skipped += 1;
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
-    report.input_rows = row;
-    for b in imp.finish() {
-        write(target, handle, b, &mut report)?;
-    }
-    Ok(report)
 }
 
 /// 128 bits of hash over byte strings: xxh3-64 with two seeds.
@@ -499,57 +679,6 @@ fn content_hash(path: &Path) -> Result<u128> {
 struct ReadyBlock {
     path: BlockPath,
     data: BlockData,
-}
-
-/// Normalizes and writes one block unless an earlier run completed it.
-fn write(
-    target: &Target,
-    handle: &tokio::runtime::Handle,
-    b: ReadyBlock,
-    report: &mut ImportReport,
-) -> Result<()> {
-    let (objects, root) = (&target.objects, &target.root);
-    let meta_path = b.path.file(root, BlockFile::Meta);
-    match handle.block_on(objects.head(&meta_path)) {
-        Ok(_) => {
-            report.blocks_skipped += 1;
-            return Ok(());
-        }
-        Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let mut data = b.data.normalize();
-    // Distinct stacks per profile, after equal (profile, stack) rows were summed.
-    let mut counts = vec![0u32; data.profiles.len()];
-    for &p in &data.samples.profile {
-        counts[p as usize] += 1;
-    }
-    data.profiles.stacks = counts;
-    let meta = BlockMeta {
-        created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
-        ..BlockMeta::empty()
-    };
-    let written = handle.block_on(write_block_with(
-        objects.as_ref(),
-        root,
-        &b.path,
-        &data,
-        meta,
-        &target.write,
-    ));
-    match written {
-        Ok(_) => {
-            report.blocks += 1;
-            report.rows += data.samples.len() as u64;
-            report.profiles += data.profiles.len() as u64;
-            Ok(())
-        }
-        Err(Error::ObjectStore(object_store::Error::AlreadyExists { .. })) => {
-            report.blocks_skipped += 1;
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// A series of the file: its labels and partition.
@@ -603,6 +732,8 @@ struct FileImport<'a> {
     builder_of: HashMap<(u32, i64), usize>,
     /// Blocks cut so far per (partition, day): the next block's chunk number.
     chunks: HashMap<(u32, i64), u32>,
+    /// Rows in the open blocks.
+    buffered: usize,
 }
 
 impl<'a> FileImport<'a> {
@@ -628,6 +759,7 @@ impl<'a> FileImport<'a> {
             builders: Vec::new(),
             builder_of: HashMap::new(),
             chunks: HashMap::new(),
+            buffered: 0,
         }
     }
 
@@ -655,7 +787,8 @@ impl<'a> FileImport<'a> {
                 value.data_type()
             )));
         }
-        let value = cast_with_options(value, &DataType::Int64, &CastOptions::default())?;
+        let value = cast_with_options(value, &DataType::Int64, &strict())
+            .map_err(|e| self.bad(format!("value column `{}`: {e}", opts.value_column)))?;
         let values = value.as_primitive::<Int64Type>();
         // Stacks, as indices into `shared` or `inline`.
         let (stack_idx, use_inline) = self.stack_indices(batch, first_row)?;
@@ -740,6 +873,14 @@ impl<'a> FileImport<'a> {
                 self.shared.unwrap_or(&self.inline)
             };
             self.builders[builder].push(table, series, t, stack_idx[row], v);
+            self.buffered += 1;
+            if self.buffered >= opts.max_buffered_rows {
+                // The file's open blocks hold too much: the largest goes out now.
+                let largest = (0..self.builders.len())
+                    .max_by_key(|&i| (self.builders[i].samples.len(), std::cmp::Reverse(i)))
+                    .unwrap_or(builder);
+                ready.push(self.cut(largest));
+            }
         }
         Ok(ready)
     }
@@ -793,7 +934,7 @@ impl<'a> FileImport<'a> {
             // One parse per distinct stack of the batch.
             let dict = text.as_any_dictionary();
             let keys = dict.normalized_keys();
-            let words = cast_with_options(dict.values(), &DataType::Utf8, &CastOptions::default())?;
+            let words = cast_with_options(dict.values(), &DataType::Utf8, &strict())?;
             let words = words.as_string::<i32>();
             let mut of_word = vec![u32::MAX; words.len()];
             for (row, &k) in keys.iter().enumerate() {
@@ -809,7 +950,7 @@ impl<'a> FileImport<'a> {
                 out.push(of_word[k]);
             }
         } else {
-            let text = cast_with_options(text, &DataType::Utf8, &CastOptions::default())
+            let text = cast_with_options(text, &DataType::Utf8, &strict())
                 .map_err(|e| self.bad(format!("`{}` is not text: {e}", opts.stack_column)))?;
             let text = text.as_string::<i32>();
             for row in 0..text.len() {
@@ -888,6 +1029,7 @@ impl<'a> FileImport<'a> {
         let old = &mut self.builders[b];
         let fresh = Builder::new(old.key.clone(), old.part, old.day);
         let full = std::mem::replace(old, fresh);
+        self.buffered -= full.samples.len();
         let chunk = self.chunks.entry((full.part, full.day)).or_insert(0);
         let n = *chunk;
         *chunk += 1;
@@ -1045,6 +1187,14 @@ impl Builder {
     }
 }
 
+/// Casts that fail on a value they cannot represent instead of making it null.
+fn strict() -> CastOptions<'static> {
+    CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    }
+}
+
 /// A time column as ns since the epoch: timestamps of any unit, or integers taken as ns.
 fn times_ns(a: &ArrayRef) -> std::result::Result<Vec<Option<i64>>, String> {
     let strict = CastOptions {
@@ -1072,7 +1222,7 @@ fn column_ids(col: &ArrayRef, ids: &mut ValueIds) -> std::result::Result<Vec<u32
     let mut out = Vec::with_capacity(col.len());
     if let DataType::Dictionary(_, _) = col.data_type() {
         let dict = col.as_any_dictionary();
-        let words = cast_with_options(dict.values(), &DataType::Utf8, &CastOptions::default())
+        let words = cast_with_options(dict.values(), &DataType::Utf8, &strict())
             .map_err(|e| format!("does not cast to text: {e}"))?;
         let words = words.as_string::<i32>();
         let of_word: Vec<u32> = (0..words.len())
@@ -1089,7 +1239,7 @@ fn column_ids(col: &ArrayRef, ids: &mut ValueIds) -> std::result::Result<Vec<u32
         }
         return Ok(out);
     }
-    let text = cast_with_options(col, &DataType::Utf8, &CastOptions::default())
+    let text = cast_with_options(col, &DataType::Utf8, &strict())
         .map_err(|e| format!("does not cast to text: {e}"))?;
     let text = text.as_string::<i32>();
     // Sorted input repeats values: look up only when the value changes.

@@ -14,6 +14,7 @@ use flamedb_storage::{
     BlockData, Error, ImportOptions, ImportReport, PartitionFilter, SampleType, StackTable, Store,
     StoreConfig,
 };
+use object_store::ObjectStoreExt;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
@@ -141,6 +142,15 @@ async fn stored(store: &Store) -> Stored {
         add(&d, &b.path.partition.date.to_string(), &mut out);
     }
     out
+}
+
+/// Profile rows over every current block (a profile split over blocks counts twice).
+async fn profile_rows(store: &Store) -> usize {
+    let blocks = store
+        .blocks("t", &PartitionFilter::default())
+        .await
+        .unwrap();
+    blocks.iter().map(|b| b.meta.profiles as usize).sum()
 }
 
 fn add(d: &BlockData, date: &str, out: &mut Stored) {
@@ -444,6 +454,8 @@ async fn random_tables_in_both_layouts_store_exactly_their_rows() {
             &want,
             &format!("seed {seed}, normalized layout"),
         );
+        // Input grouped by profile: no profile is split over blocks.
+        assert_eq!(profile_rows(&normalized).await, want.len(), "seed {seed}");
 
         // The same rows with the stack as folded text, dictionary encoded or not.
         let c = dir.path().join("c.parquet");
@@ -459,16 +471,18 @@ async fn random_tables_in_both_layouts_store_exactly_their_rows() {
             &format!("seed {seed}, folded text"),
         );
 
-        // Run again: every block is found complete, nothing is stored twice.
+        // Run again, in other batches and on one thread: every block is found complete,
+        // nothing is stored twice.
+        let table = || {
+            Some(Arc::new(
+                StackTable::read_parquet(&dir.path().join("stacks.parquet"), &opts).unwrap(),
+            ))
+        };
+        let mut other_batches = opts.clone();
+        other_batches.batch_rows = 1000;
+        other_batches.threads = 1;
         let again = normalized
-            .import(
-                "t",
-                vec![a, b],
-                Some(Arc::new(
-                    StackTable::read_parquet(&dir.path().join("stacks.parquet"), &opts).unwrap(),
-                )),
-                opts,
-            )
+            .import("t", vec![a.clone(), b.clone()], table(), other_batches)
             .await
             .unwrap();
         assert_eq!((again.blocks, again.blocks_skipped), (0, r.blocks));
@@ -476,6 +490,50 @@ async fn random_tables_in_both_layouts_store_exactly_their_rows() {
             &stored(&normalized).await,
             &want,
             &format!("seed {seed}, imported twice"),
+        );
+
+        // An import that stopped half-way: two blocks lack their meta.json; run again,
+        // exactly those two are written.
+        let (objects, root) = normalized.objects();
+        let blocks = normalized
+            .blocks("t", &PartitionFilter::default())
+            .await
+            .unwrap();
+        for b in &blocks[..2] {
+            objects
+                .delete(&b.path.file(root, flamedb_storage::BlockFile::Meta))
+                .await
+                .unwrap();
+        }
+        let resumed = normalized
+            .import("t", vec![a.clone(), b.clone()], table(), opts.clone())
+            .await
+            .unwrap();
+        assert_eq!((resumed.blocks, resumed.blocks_skipped), (2, r.blocks - 2));
+        same(
+            &stored(&normalized).await,
+            &want,
+            &format!("seed {seed}, resumed"),
+        );
+
+        // A small budget for open blocks cuts more of them; the sums stay.
+        let tight = open(&dir.path().join("wal3")).await;
+        let mut small = opts.clone();
+        small.max_buffered_rows = 60;
+        let t = tight
+            .import("t", vec![a.clone(), b.clone()], table(), small)
+            .await
+            .unwrap();
+        assert!(t.blocks > r.blocks, "{t:?} vs {r:?}");
+        let sums = |s: &Stored| -> BTreeMap<_, _> {
+            s.iter()
+                .map(|(k, v)| (k.clone(), (v.0, v.2.clone())))
+                .collect()
+        };
+        assert_eq!(
+            sums(&stored(&tight).await),
+            sums(&want),
+            "seed {seed}, small buffer"
         );
     }
 }
@@ -648,6 +706,23 @@ async fn bad_tables_are_refused_with_the_file_row_and_reason() {
     .await;
     assert!(msg.contains("row 1: the time is null"), "{msg}");
 
+    // A value beyond i64: refused, not dropped.
+    let (msg, ..) = import_err(
+        vec![
+            ("ts", ts(1)),
+            ("app", strs(&["a"])),
+            ("stack", strs(&["main"])),
+            ("value", Arc::new(UInt64Array::from(vec![u64::MAX]))),
+        ],
+        None,
+        cpu(),
+    )
+    .await;
+    assert!(
+        msg.contains("value column `value`") && msg.contains("18446744073709551615"),
+        "{msg}"
+    );
+
     // Too many labels.
     let mut few = cpu();
     few.label_limits.max_labels = 2;
@@ -667,6 +742,58 @@ async fn bad_tables_are_refused_with_the_file_row_and_reason() {
     assert!(
         msg.contains("3 labels on one series, the limit is 2"),
         "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn another_value_column_of_the_same_file_is_another_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.parquet");
+    write_parquet(
+        &path,
+        vec![
+            ("ts", ts(2)),
+            ("app", strs(&["a", "a"])),
+            ("stack", strs(&["main;x", "main;y"])),
+            ("cpu", Arc::new(Int64Array::from(vec![10, 20]))),
+            ("alloc", Arc::new(Int64Array::from(vec![100, 0]))),
+        ],
+    );
+    let store = open(&dir.path().join("wal")).await;
+    let mut cpu_opts = cpu();
+    cpu_opts.value_column = "cpu".into();
+    cpu_opts.ignore_columns = vec!["alloc".into()];
+    let first = store
+        .import("t", vec![path.clone()], None, cpu_opts)
+        .await
+        .unwrap();
+    let mut alloc_opts = ImportOptions::new(SampleType {
+        kind: "alloc_space".into(),
+        unit: "bytes".into(),
+    });
+    alloc_opts.value_column = "alloc".into();
+    alloc_opts.ignore_columns = vec!["cpu".into()];
+    let second = store
+        .import("t", vec![path], None, alloc_opts)
+        .await
+        .unwrap();
+    assert_eq!((first.blocks, first.rows), (1, 2));
+    assert_eq!(
+        (second.blocks, second.blocks_skipped, second.rows),
+        (1, 0, 1)
+    );
+    let mut per_type = BTreeMap::new();
+    for b in store
+        .blocks("t", &PartitionFilter::default())
+        .await
+        .unwrap()
+    {
+        let (_, d) = store.read_block(&b.path).await.unwrap();
+        *per_type.entry(d.sample_types[0].kind.clone()).or_insert(0) += d.profiles.total[0];
+    }
+    assert_eq!(
+        per_type,
+        BTreeMap::from([("alloc_space".to_string(), 100), ("cpu".to_string(), 30)])
     );
 }
 
