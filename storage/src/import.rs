@@ -51,7 +51,7 @@ use flamedb_profile::{FrameKind, LocationId, StackId, StrId, StringTable, Symbol
 use hashbrown::HashMap;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,6 +151,74 @@ impl ImportOptions {
     }
 }
 
+/// One Parquet table to import: a local file, or bytes received (an HTTP upload).
+#[derive(Debug, Clone)]
+pub enum ImportSource {
+    /// A file on the local disk.
+    File(PathBuf),
+    /// Bytes in memory, named in errors by `name`.
+    Bytes {
+        /// What errors call it (for example the upload's part and file name).
+        name: String,
+        /// The Parquet file's bytes.
+        data: bytes::Bytes,
+    },
+}
+
+impl From<PathBuf> for ImportSource {
+    fn from(p: PathBuf) -> Self {
+        ImportSource::File(p)
+    }
+}
+
+impl ImportSource {
+    /// The name errors use.
+    pub fn name(&self) -> String {
+        match self {
+            ImportSource::File(p) => p.display().to_string(),
+            ImportSource::Bytes { name, .. } => name.clone(),
+        }
+    }
+
+    /// A 128-bit hash of the content.
+    fn content_hash(&self) -> Result<u128> {
+        match self {
+            ImportSource::File(p) => content_hash(p),
+            ImportSource::Bytes { data, .. } => {
+                let mut h = Hash128::new();
+                h.write(data);
+                Ok(h.finish())
+            }
+        }
+    }
+
+    /// A reader of its record batches.
+    fn reader(&self, batch_rows: usize) -> Result<ParquetRecordBatchReader> {
+        let name = self.name();
+        let pq = |source| Error::Parquet {
+            path: name.clone(),
+            source,
+        };
+        match self {
+            ImportSource::File(p) => {
+                let file = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+                ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(pq)?
+                    .with_batch_size(batch_rows.max(1))
+                    .build()
+                    .map_err(pq)
+            }
+            ImportSource::Bytes { data, .. } => {
+                ParquetRecordBatchReaderBuilder::try_new(data.clone())
+                    .map_err(pq)?
+                    .with_batch_size(batch_rows.max(1))
+                    .build()
+                    .map_err(pq)
+            }
+        }
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImportReport {
@@ -223,17 +291,13 @@ impl StackTable {
 
     /// Reads a stacks table from a Parquet file.
     pub fn read_parquet(path: &Path, opts: &ImportOptions) -> Result<Self> {
-        let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let pq = |source| Error::Parquet {
-            path: name.clone(),
-            source,
-        };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(pq)?
-            .with_batch_size(opts.batch_rows.max(1))
-            .build()
-            .map_err(pq)?;
+        Self::read(&ImportSource::File(path.to_path_buf()), opts)
+    }
+
+    /// Reads a stacks table from a Parquet source.
+    pub fn read(source: &ImportSource, opts: &ImportOptions) -> Result<Self> {
+        let name = source.name();
+        let reader = source.reader(opts.batch_rows)?;
         let mut table = StackTable::new();
         for batch in reader {
             let batch = batch.map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
@@ -416,13 +480,18 @@ impl Store {
         stacks: Option<Arc<StackTable>>,
         opts: ImportOptions,
     ) -> Result<ImportReport> {
+        let sources = files.into_iter().map(ImportSource::from).collect();
+        import(self.import_target(), tenant, sources, stacks, opts).await
+    }
+
+    /// Where [`import`] writes to this store's objects.
+    pub fn import_target(&self) -> Target {
         let (objects, root) = self.objects();
-        let target = Target {
+        Target {
             objects: objects.clone(),
             root: root.clone(),
             write: self.config().write,
-        };
-        import(target, tenant, files, stacks, opts).await
+        }
     }
 }
 
@@ -445,7 +514,7 @@ pub struct Target {
 pub async fn import(
     target: Target,
     tenant: &str,
-    files: Vec<PathBuf>,
+    files: Vec<ImportSource>,
     stacks: Option<Arc<StackTable>>,
     opts: ImportOptions,
 ) -> Result<ImportReport> {
@@ -537,27 +606,18 @@ impl FileJob<'_> {
     /// Imports the file at `path` on this (blocking) thread.
     fn run(
         &self,
-        path: &Path,
+        source: &ImportSource,
         stacks: Option<&StackTable>,
         opts: &ImportOptions,
     ) -> Result<ImportReport> {
-        let name = path.display().to_string();
+        let name = source.name();
         let content = {
             let mut h = Hash128::new();
-            h.write(&content_hash(path)?.to_le_bytes());
+            h.write(&source.content_hash()?.to_le_bytes());
             h.write(&self.shape.to_le_bytes());
             h.finish()
         };
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let pq = |source| Error::Parquet {
-            path: name.clone(),
-            source,
-        };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(pq)?
-            .with_batch_size(opts.batch_rows.max(1))
-            .build()
-            .map_err(pq)?;
+        let reader = source.reader(opts.batch_rows)?;
         let mut imp = FileImport::new(self.tenant, &name, content, stacks, opts);
         let mut report = ImportReport {
             files: 1,

@@ -115,7 +115,7 @@ pub use catalog::{BlockInfo, PartitionFilter};
 pub use compact::{CompactionConfig, MaintenanceReport};
 pub use error::{Error, Result};
 pub use head::AppendOptions;
-pub use import::{ImportOptions, ImportReport, StackTable, Target};
+pub use import::{ImportOptions, ImportReport, ImportSource, StackTable, Target};
 pub use index::StackIndex;
 pub use labels::{LabelLimits, Labels};
 pub use meta::{BlockMeta, SampleType, SharedSymbols, WalRange};

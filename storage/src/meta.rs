@@ -34,6 +34,19 @@ impl SampleType {
     pub fn name(&self) -> String {
         format!("{}/{}", self.kind, self.unit)
     }
+
+    /// Parses `TYPE:UNIT` (as `flamedb import --sample-type` and `/api/v1/import` take it).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some((kind, unit)) if !kind.is_empty() && !unit.is_empty() => Ok(SampleType {
+                kind: kind.to_string(),
+                unit: unit.to_string(),
+            }),
+            _ => Err(format!(
+                "sample type {s:?}: expected TYPE:UNIT, like cpu:nanoseconds"
+            )),
+        }
+    }
 }
 
 /// A range of WAL sequence numbers of one writer.

@@ -9,7 +9,7 @@
 use super::storage_args::StorageArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use flamedb_storage::{ImportOptions, SampleType, StackTable, StoreConfig, Target};
+use flamedb_storage::{ImportOptions, ImportSource, SampleType, StackTable, StoreConfig, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -84,10 +84,10 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode> {
         root,
         write: StoreConfig::default().write,
     };
-    let report =
-        flamedb_storage::import::import(target, &args.tenant, args.files.clone(), stacks, opts)
-            .await
-            .context("import")?;
+    let sources = args.files.iter().cloned().map(ImportSource::from).collect();
+    let report = flamedb_storage::import::import(target, &args.tenant, sources, stacks, opts)
+        .await
+        .context("import")?;
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let skipped = if report.blocks_skipped > 0 {
         format!(
@@ -112,28 +112,15 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode> {
 }
 
 fn options(args: &ImportArgs) -> Result<ImportOptions> {
-    let Some((kind, unit)) = args.sample_type.split_once(':') else {
-        bail!(
-            "--sample-type {:?}: expected TYPE:UNIT, like cpu:nanoseconds",
-            args.sample_type
-        );
-    };
-    if kind.is_empty() || unit.is_empty() {
-        bail!(
-            "--sample-type {:?}: type and unit must not be empty",
-            args.sample_type
-        );
-    }
+    let sample_type =
+        SampleType::parse(&args.sample_type).map_err(|e| anyhow::anyhow!("--sample-type: {e}"))?;
     if !(args.duration_secs.is_finite() && args.duration_secs >= 0.0) {
         bail!("--duration-secs must be a non-negative number of seconds");
     }
     if args.max_block_rows == 0 || args.max_stack_depth == 0 {
         bail!("--max-block-rows and --max-stack-depth must be at least 1");
     }
-    let mut opts = ImportOptions::new(SampleType {
-        kind: kind.to_string(),
-        unit: unit.to_string(),
-    });
+    let mut opts = ImportOptions::new(sample_type);
     opts.period = args.period;
     opts.duration_nanos = (args.duration_secs * 1e9) as i64;
     opts.time_column = args.time_column.clone();

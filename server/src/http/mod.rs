@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod import;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
@@ -97,6 +98,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/ingest", post(pyroscope::ingest))
         .route(push::PUSH_PATH, post(push::push))
         .route("/api/v1/ingest", post(ingest::api_ingest))
+        .route("/api/v1/import", post(import::api_import))
         .merge(query::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_token))
 }

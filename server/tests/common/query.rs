@@ -114,6 +114,22 @@ impl Api {
             .await
     }
 
+    /// `POST PATH_AND_QUERY` with `body` of `content_type`.
+    #[allow(dead_code)]
+    pub async fn post_body(
+        &self,
+        path_and_query: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path_and_query}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        self.send(req).await
+    }
+
     /// Asserts `/healthz` answers 200.
     pub async fn assert_healthy(&self) {
         let a = self.get("/healthz").await;
