@@ -619,25 +619,48 @@ impl FileJob<'_> {
         };
         let reader = source.reader(opts.batch_rows)?;
         let mut imp = FileImport::new(self.tenant, &name, content, stacks, opts);
-        let mut report = ImportReport {
-            files: 1,
-            ..ImportReport::default()
-        };
-        let mut row = 0u64;
-        for batch in reader {
-            self.check_cancelled(&name)?;
-            let batch = batch.map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
-            let ready = imp.push(&batch, row)?;
-            row += batch.num_rows() as u64;
-            for b in ready {
-                self.write(b, &mut report, &name)?;
-            }
-        }
-        report.input_rows = row;
-        for b in imp.finish() {
-            self.write(b, &mut report, &name)?;
-        }
-        Ok(report)
+        // Reading and building on this thread, normalizing, encoding and writing blocks on
+        // a second one (a file's blocks are independent), so one file uses two cores.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<ReadyBlock>(1);
+            let name = &name;
+            let writer = scope.spawn(move || {
+                let mut report = ImportReport::default();
+                for b in rx {
+                    self.write(b, &mut report, name)?;
+                }
+                Ok::<_, Error>(report)
+            });
+            let read = (|| {
+                let mut row = 0u64;
+                for batch in reader {
+                    self.check_cancelled(name)?;
+                    let batch = batch.map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+                    let ready = imp.push(&batch, row)?;
+                    row += batch.num_rows() as u64;
+                    for b in ready {
+                        if tx.send(b).is_err() {
+                            return Ok(row); // the writer failed: its error is returned
+                        }
+                    }
+                }
+                for b in imp.finish() {
+                    if tx.send(b).is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, Error>(row)
+            })();
+            drop(tx);
+            let written = writer
+                .join()
+                .map_err(|_| Error::Closed(format!("{name}: the block writer panicked")))?;
+            let rows = read?;
+            let mut report = written?;
+            report.files = 1;
+            report.input_rows = rows;
+            Ok(report)
+        })
     }
 
     fn check_cancelled(&self, name: &str) -> Result<()> {
