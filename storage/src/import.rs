@@ -619,18 +619,30 @@ impl FileJob<'_> {
         };
         let reader = source.reader(opts.batch_rows)?;
         let mut imp = FileImport::new(self.tenant, &name, content, stacks, opts);
-        // Reading and building on this thread, normalizing, encoding and writing blocks on
-        // a second one (a file's blocks are independent), so one file uses two cores.
+        // Reading and building on this thread; normalizing, encoding and writing blocks on
+        // writer threads (a file's blocks are independent; a file's last blocks are all cut
+        // at its end), so one file uses every core.
+        let writers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ReadyBlock>(1);
+        let rx = std::sync::Mutex::new(rx);
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<ReadyBlock>(1);
-            let name = &name;
-            let writer = scope.spawn(move || {
-                let mut report = ImportReport::default();
-                for b in rx {
-                    self.write(b, &mut report, name)?;
-                }
-                Ok::<_, Error>(report)
-            });
+            let (name, rx) = (&name, &rx);
+            let threads: Vec<_> = (0..writers)
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut report = ImportReport::default();
+                        loop {
+                            let next = match rx.lock() {
+                                Ok(r) => r.recv(),
+                                Err(_) => break,
+                            };
+                            let Ok(b) = next else { break };
+                            self.write(b, &mut report, name)?;
+                        }
+                        Ok::<_, Error>(report)
+                    })
+                })
+                .collect();
             let read = (|| {
                 let mut row = 0u64;
                 for batch in reader {
@@ -640,7 +652,7 @@ impl FileJob<'_> {
                     row += batch.num_rows() as u64;
                     for b in ready {
                         if tx.send(b).is_err() {
-                            return Ok(row); // the writer failed: its error is returned
+                            return Ok(row); // the writers failed: their error is returned
                         }
                     }
                 }
@@ -652,11 +664,25 @@ impl FileJob<'_> {
                 Ok::<_, Error>(row)
             })();
             drop(tx);
-            let written = writer
-                .join()
-                .map_err(|_| Error::Closed(format!("{name}: the block writer panicked")))?;
+            let mut report = ImportReport::default();
+            let mut failed = None;
+            for t in threads {
+                match t.join() {
+                    Ok(Ok(r)) => report.add(&r),
+                    Ok(Err(e)) => {
+                        failed.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        failed.get_or_insert(Error::Closed(format!(
+                            "{name}: a block writer panicked"
+                        )));
+                    }
+                }
+            }
             let rows = read?;
-            let mut report = written?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
             report.files = 1;
             report.input_rows = rows;
             Ok(report)
