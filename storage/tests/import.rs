@@ -797,6 +797,56 @@ async fn another_value_column_of_the_same_file_is_another_import() {
     );
 }
 
+#[tokio::test]
+async fn tables_in_every_parquet_compression_import_alike() {
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    // pyarrow and DuckDB write Snappy by default, Spark Snappy or zstd, others gzip, LZ4
+    // or Brotli.
+    let rows = vec![
+        row(T0, "v1", "eu", "p1", "main;a;b", Some(10)),
+        row(T0, "v1", "eu", "p1", "main;a", Some(5)),
+        row(T0 + 10_000, "v1", "eu", "p2", "main;c", Some(4)),
+    ];
+    let want = expected(&rows);
+    for c in [
+        Compression::UNCOMPRESSED,
+        Compression::SNAPPY,
+        Compression::GZIP(GzipLevel::default()),
+        Compression::LZ4_RAW,
+        Compression::LZ4,
+        Compression::BROTLI(BrotliLevel::default()),
+        Compression::ZSTD(ZstdLevel::default()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.parquet");
+        write_samples(&plain, &rows, None, true);
+        // Rewrite the same batch with compression `c`.
+        let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&plain).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+        let path = dir.path().join("c.parquet");
+        let props = WriterProperties::builder().set_compression(c).build();
+        let mut w = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batch.schema(),
+            Some(props),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let store = open(&dir.path().join("wal")).await;
+        store.import("t", vec![path], None, cpu()).await.unwrap();
+        same(&stored(&store).await, &want, &format!("{c:?}"));
+    }
+}
+
 #[test]
 fn a_stacks_table_refuses_one_id_with_two_stacks() {
     let dir = tempfile::tempdir().unwrap();
