@@ -49,6 +49,10 @@ pub struct ImportArgs {
     /// Most rows per block.
     #[arg(long, default_value_t = 8 << 20)]
     max_block_rows: usize,
+    /// Most rows one file's open blocks hold together (memory bound); past it the largest
+    /// is written.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_buffered_rows: usize,
     /// Deepest stack accepted.
     #[arg(long, default_value_t = 4096)]
     max_stack_depth: usize,
@@ -127,6 +131,7 @@ fn options(args: &ImportArgs) -> Result<ImportOptions> {
     opts.value_column = args.value_column.clone();
     opts.ignore_columns = args.ignore_columns.clone();
     opts.max_block_rows = args.max_block_rows;
+    opts.max_buffered_rows = args.max_buffered_rows;
     opts.max_stack_depth = args.max_stack_depth;
     opts.threads = args.threads;
     Ok(opts)
