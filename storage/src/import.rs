@@ -55,7 +55,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const DAY_NANOS: i64 = 86_400_000_000_000;
 
@@ -91,6 +91,8 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Rows per batch read from Parquet. Default 65,536.
     pub batch_rows: usize,
+    /// Most input rows of the whole import (0 = no limit). Default 0.
+    pub max_input_rows: u64,
 }
 
 impl ImportOptions {
@@ -147,6 +149,7 @@ impl ImportOptions {
             label_limits: LabelLimits::default(),
             threads: 0,
             batch_rows: 1 << 16,
+            max_input_rows: 0,
         }
     }
 }
@@ -546,18 +549,25 @@ pub async fn import(
     // Set at the first error: running files stop before their next batch or block
     // (a blocking task cannot be aborted).
     let cancel = Arc::new(AtomicBool::new(false));
+    // Dropped with this future (a client that disconnected): the files still running stop.
+    let _stop_on_drop = StopOnDrop(cancel.clone());
+    let rows_left = Arc::new(AtomicU64::new(match opts.max_input_rows {
+        0 => u64::MAX,
+        n => n,
+    }));
     let mut report = ImportReport::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut files = files.into_iter();
     loop {
         while tasks.len() < threads {
             let Some(file) = files.next() else { break };
-            let (target, stacks, opts, tenant, cancel) = (
+            let (target, stacks, opts, tenant, cancel, rows_left) = (
                 target.clone(),
                 stacks.clone(),
                 opts.clone(),
                 tenant.clone(),
                 cancel.clone(),
+                rows_left.clone(),
             );
             let handle = tokio::runtime::Handle::current();
             tasks.spawn_blocking(move || {
@@ -567,6 +577,7 @@ pub async fn import(
                     tenant: &tenant,
                     shape,
                     cancel: &cancel,
+                    rows_left: &rows_left,
                 };
                 let r = job.run(&file, stacks.as_deref(), &opts);
                 if r.is_err() {
@@ -575,20 +586,50 @@ pub async fn import(
                 r
             });
         }
-        match tasks.join_next().await {
+        let failed = match tasks.join_next().await {
             None => break,
-            Some(Ok(Ok(r))) => report.add(&r),
-            Some(Ok(Err(e))) => {
-                tasks.abort_all();
-                return Err(e);
+            Some(Ok(Ok(r))) => {
+                report.add(&r);
+                continue;
             }
-            Some(Err(e)) => {
-                tasks.abort_all();
-                return Err(Error::Closed(format!("import task: {e}")));
+            Some(Ok(Err(e))) => e,
+            Some(Err(e)) => Error::Closed(format!("import task: {e}")),
+        };
+        // Stop: files not started stay so; running ones stop at their next batch or
+        // block (a blocking task cannot be aborted). Wait for them, so nothing writes
+        // after this returns, and report the error that caused the others.
+        cancel.store(true, Ordering::Relaxed);
+        let mut first = failed;
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(Err(e)) = r {
+                first = prefer_cause(first, e);
             }
         }
+        return Err(first);
     }
     Ok(report)
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a file reports when it stopped because another one failed.
+const CANCELLED: &str = "stopped: another file of the import failed";
+
+/// Of two errors, the one that is not a mere cancellation.
+fn prefer_cause(a: Error, b: Error) -> Error {
+    let cancelled = |e: &Error| matches!(e, Error::Closed(m) if m.ends_with(CANCELLED));
+    if cancelled(&a) && !cancelled(&b) {
+        b
+    } else {
+        a
+    }
 }
 
 /// What the import of one file needs besides the file.
@@ -600,6 +641,8 @@ struct FileJob<'a> {
     /// Hash of the options and the stacks table.
     shape: u128,
     cancel: &'a AtomicBool,
+    /// Input rows the import may still read ([`ImportOptions::max_input_rows`]).
+    rows_left: &'a AtomicU64,
 }
 
 impl FileJob<'_> {
@@ -631,15 +674,37 @@ impl FileJob<'_> {
                 .map(|_| {
                     scope.spawn(move || {
                         let mut report = ImportReport::default();
+                        let mut failed = None;
+                        // Until the reader hangs up: a writer that failed keeps taking
+                        // (and dropping) blocks, so the reader never waits on a full
+                        // channel nobody empties; the cancel flag stops it at its next
+                        // batch.
                         loop {
                             let next = match rx.lock() {
                                 Ok(r) => r.recv(),
                                 Err(_) => break,
                             };
                             let Ok(b) = next else { break };
-                            self.write(b, &mut report, name)?;
+                            if failed.is_some() {
+                                continue;
+                            }
+                            // A panic is this writer's error too: it keeps draining.
+                            let wrote =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    self.write(b, &mut report, name)
+                                }))
+                                .unwrap_or_else(|_| {
+                                    Err(Error::Closed(format!("{name}: a block writer panicked")))
+                                });
+                            if let Err(e) = wrote {
+                                self.cancel.store(true, Ordering::Relaxed);
+                                failed = Some(e);
+                            }
                         }
-                        Ok::<_, Error>(report)
+                        match failed {
+                            Some(e) => Err(e),
+                            None => Ok::<_, Error>(report),
+                        }
                     })
                 })
                 .collect();
@@ -647,12 +712,25 @@ impl FileJob<'_> {
                 let mut row = 0u64;
                 for batch in reader {
                     self.check_cancelled(name)?;
+                    let batch_rows = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
+                    if self
+                        .rows_left
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                            left.checked_sub(batch_rows)
+                        })
+                        .is_err()
+                    {
+                        return Err(Error::Invalid(format!(
+                            "{name}: the import holds more than {} input rows, its limit",
+                            opts.max_input_rows
+                        )));
+                    }
                     let batch = batch.map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
                     let ready = imp.push(&batch, row)?;
                     row += batch.num_rows() as u64;
                     for b in ready {
                         if tx.send(b).is_err() {
-                            return Ok(row); // the writers failed: their error is returned
+                            return Ok(row); // no writer left: their error is returned
                         }
                     }
                 }
@@ -670,7 +748,10 @@ impl FileJob<'_> {
                 match t.join() {
                     Ok(Ok(r)) => report.add(&r),
                     Ok(Err(e)) => {
-                        failed.get_or_insert(e);
+                        failed = Some(match failed {
+                            None => e,
+                            Some(f) => prefer_cause(f, e),
+                        });
                     }
                     Err(_) => {
                         failed.get_or_insert(Error::Closed(format!(
@@ -679,10 +760,11 @@ impl FileJob<'_> {
                     }
                 }
             }
-            let rows = read?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            let rows = match (read, failed) {
+                (Ok(rows), None) => rows,
+                (Err(e), None) | (Ok(_), Some(e)) => return Err(e),
+                (Err(r), Some(w)) => return Err(prefer_cause(r, w)),
+            };
             report.files = 1;
             report.input_rows = rows;
             Ok(report)
@@ -691,9 +773,7 @@ impl FileJob<'_> {
 
     fn check_cancelled(&self, name: &str) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(Error::Closed(format!(
-                "{name}: stopped, another file of the import failed"
-            )));
+            return Err(Error::Closed(format!("{name}: {CANCELLED}")));
         }
         Ok(())
     }

@@ -723,6 +723,22 @@ async fn bad_tables_are_refused_with_the_file_row_and_reason() {
         "{msg}"
     );
 
+    // More rows than the import may read.
+    let mut few_rows = cpu();
+    few_rows.max_input_rows = 1;
+    let (msg, ..) = import_err(
+        vec![
+            ("ts", ts(2)),
+            ("app", strs(&["a", "a"])),
+            ("stack", strs(&["main", "main"])),
+            ("value", Arc::new(Int64Array::from(vec![1, 1]))),
+        ],
+        None,
+        few_rows,
+    )
+    .await;
+    assert!(msg.contains("more than 1 input rows, its limit"), "{msg}");
+
     // Too many labels.
     let mut few = cpu();
     few.label_limits.max_labels = 2;
@@ -844,6 +860,109 @@ async fn tables_in_every_parquet_compression_import_alike() {
         let store = open(&dir.path().join("wal")).await;
         store.import("t", vec![path], None, cpu()).await.unwrap();
         same(&stored(&store).await, &want, &format!("{c:?}"));
+    }
+}
+
+/// An object store whose puts into partitions of version v2 fail ("disk full").
+#[derive(Debug)]
+struct FailingV2(InMemory);
+
+impl std::fmt::Display for FailingV2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailingV2")
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for FailingV2 {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        if location.as_ref().contains("version=v2") {
+            return Err(object_store::Error::Generic {
+                store: "FailingV2",
+                source: "disk full".into(),
+            });
+        }
+        self.0.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.0.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.0.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_stops_the_import_with_the_store_s_error() {
+    // Two files, v1's rows and v2's, in small blocks: v2's writes fail; the import ends
+    // (no writer or reader waits forever) with the store's error, not with v1's
+    // cancellation, whichever file stops first.
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, _) = random_rows(99);
+    let v1: Vec<Row> = rows.iter().filter(|r| r.2 == "v1").cloned().collect();
+    let v2: Vec<Row> = rows.iter().filter(|r| r.2 == "v2").cloned().collect();
+    let (a, b) = (dir.path().join("v1.parquet"), dir.path().join("v2.parquet"));
+    write_samples(&a, &v1, None, true);
+    write_samples(&b, &v2, None, true);
+    let mut opts = cpu();
+    opts.max_block_rows = 10;
+    opts.batch_rows = 16;
+    for _ in 0..5 {
+        let target = flamedb_storage::Target {
+            objects: Arc::new(FailingV2(InMemory::new())),
+            root: Path::from("r"),
+            write: flamedb_storage::WriteOptions::default(),
+        };
+        let sources = vec![a.clone().into(), b.clone().into()];
+        let err = flamedb_storage::import::import(target, "t", sources, None, opts.clone())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
     }
 }
 

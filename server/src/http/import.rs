@@ -3,8 +3,10 @@
 //! `flamedb import` does ([`flamedb_storage::import`] describes the columns), uploaded as
 //! `multipart/form-data`: a `stacks` part (the stacks table, when the samples name their
 //! stacks by `stack_id`) and one or more `samples` parts. The body is bounded by the
-//! server's body limit (`--max-body-bytes`); the blocks are written straight to the store,
-//! so the answer (the import's report as JSON) means they are durable.
+//! server's body limit (`--max-body-bytes`) and its rows by the decompressed-size limit
+//! (`--max-decompressed-bytes` / 16 rows); files are imported one at a time. The blocks are
+//! written straight to the store, so the answer (the import's report as JSON) means they
+//! are durable. A client that disconnects stops the import at its next batch or block.
 
 use super::AppState;
 use super::auth::Tenant;
@@ -126,7 +128,12 @@ pub async fn api_import(
     body: Body,
 ) -> ApiResult<Json<ImportReport>> {
     let _slot = admit(&state, &tenant)?;
-    let opts = parse_query(query.as_deref())?;
+    let mut opts = parse_query(query.as_deref())?;
+    // A small Parquet body can hold many rows: the work of one request is bounded like a
+    // profile's decompressed size (16 bytes per row, a time and a value), one file at a
+    // time.
+    opts.max_input_rows = (state.limits.max_decompressed_bytes / 16).max(1);
+    opts.threads = 1;
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
