@@ -202,22 +202,20 @@ impl ImportSource {
             path: name.clone(),
             source,
         };
+        fn build<R: parquet::file::reader::ChunkReader + 'static>(
+            r: R,
+            batch_rows: usize,
+        ) -> parquet::errors::Result<ParquetRecordBatchReader> {
+            ParquetRecordBatchReaderBuilder::try_new(r)?
+                .with_batch_size(batch_rows.max(1))
+                .build()
+        }
         match self {
             ImportSource::File(p) => {
                 let file = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-                ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(pq)?
-                    .with_batch_size(batch_rows.max(1))
-                    .build()
-                    .map_err(pq)
+                build(file, batch_rows).map_err(pq)
             }
-            ImportSource::Bytes { data, .. } => {
-                ParquetRecordBatchReaderBuilder::try_new(data.clone())
-                    .map_err(pq)?
-                    .with_batch_size(batch_rows.max(1))
-                    .build()
-                    .map_err(pq)
-            }
+            ImportSource::Bytes { data, .. } => build(data.clone(), batch_rows).map_err(pq),
         }
     }
 }
@@ -295,6 +293,15 @@ impl StackTable {
     /// Reads a stacks table from a Parquet file.
     pub fn read_parquet(path: &Path, opts: &ImportOptions) -> Result<Self> {
         Self::read(&ImportSource::File(path.to_path_buf()), opts)
+    }
+
+    /// [`StackTable::read`] on a blocking thread, shared for an import.
+    pub async fn load(source: ImportSource, opts: &ImportOptions) -> Result<Arc<Self>> {
+        let opts = opts.clone();
+        tokio::task::spawn_blocking(move || Self::read(&source, &opts))
+            .await
+            .map_err(|e| Error::Closed(format!("reading a stacks table: {e}")))?
+            .map(Arc::new)
     }
 
     /// Reads a stacks table from a Parquet source.
@@ -454,10 +461,7 @@ impl StackTable {
 
 /// A column of stack ids as u64 (signed types reinterpreted, so both tables agree).
 fn stack_ids(a: &ArrayRef) -> std::result::Result<Vec<Option<u64>>, String> {
-    let strict = CastOptions {
-        safe: false,
-        ..CastOptions::default()
-    };
+    let strict = strict();
     match a.data_type() {
         DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
             let c = cast_with_options(a, &DataType::UInt64, &strict).map_err(|e| e.to_string())?;
@@ -792,12 +796,7 @@ impl FileJob<'_> {
             Err(e) => return Err(e.into()),
         }
         let mut data = b.data.normalize();
-        // Distinct stacks per profile, after equal (profile, stack) rows were summed.
-        let mut counts = vec![0u32; data.profiles.len()];
-        for &p in &data.samples.profile {
-            counts[p as usize] += 1;
-        }
-        data.profiles.stacks = counts;
+        data.count_profile_stacks();
         let meta = BlockMeta {
             created_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             ..BlockMeta::empty()
@@ -1386,10 +1385,7 @@ fn strict() -> CastOptions<'static> {
 
 /// A time column as ns since the epoch: timestamps of any unit, or integers taken as ns.
 fn times_ns(a: &ArrayRef) -> std::result::Result<Vec<Option<i64>>, String> {
-    let strict = CastOptions {
-        safe: false,
-        ..CastOptions::default()
-    };
+    let strict = strict();
     match a.data_type() {
         DataType::Timestamp(_, _) => {
             let c = cast_with_options(a, &DataType::Timestamp(TimeUnit::Nanosecond, None), &strict)

@@ -303,13 +303,19 @@ impl BlockData {
             samples,
         }
         .normalize();
-        // Distinct stacks per merged profile.
-        let mut counts = vec![0u32; out.profiles.len()];
-        for &p in &out.samples.profile {
+        out.count_profile_stacks();
+        out
+    }
+
+    /// Sets each profile row's `stacks` to its number of sample rows (distinct stacks
+    /// once normalized), for blocks whose profile rows were built before their samples
+    /// were summed.
+    pub fn count_profile_stacks(&mut self) {
+        let mut counts = vec![0u32; self.profiles.len()];
+        for &p in &self.samples.profile {
             counts[p as usize] += 1;
         }
-        out.profiles.stacks = counts;
-        out
+        self.profiles.stacks = counts;
     }
 
     /// Earliest and latest profile time, if any.

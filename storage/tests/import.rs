@@ -12,7 +12,6 @@ use arrow::array::{
 use arrow::datatypes::Int32Type;
 use flamedb_storage::{
     BlockData, Error, ImportOptions, ImportReport, PartitionFilter, SampleType, StackTable, Store,
-    StoreConfig,
 };
 use object_store::ObjectStoreExt;
 use object_store::memory::InMemory;
@@ -25,15 +24,9 @@ use std::sync::Arc;
 const T0: i64 = 1_764_300_000_000;
 const DAY_MS: i64 = 86_400_000;
 
+/// A store on a fresh InMemory, its WAL in `wal`.
 async fn open(wal: &std::path::Path) -> Store {
-    let config = StoreConfig {
-        wal_dir: wal.to_path_buf(),
-        ..StoreConfig::default()
-    };
-    Store::open(Arc::new(InMemory::new()), Path::from("r"), config)
-        .await
-        .unwrap()
-        .0
+    common::open(Arc::new(InMemory::new()), wal).await
 }
 
 fn cpu() -> ImportOptions {

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use flamedb_profile::{Format, StackId};
 use flamedb_storage::{
     BlockFile, BlockInfo, CompactionConfig, DictOwner, Error, PartitionFilter, StackIndex, Store,
-    StoreConfig, WalRecord,
+    WalRecord,
 };
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -40,16 +40,7 @@ fn record(app: &str, version: &str, dc: &str, time: i64, folded: &str) -> WalRec
     }
 }
 
-async fn open(objects: Arc<dyn ObjectStore>, wal: &std::path::Path) -> Store {
-    let config = StoreConfig {
-        wal_dir: wal.to_path_buf(),
-        ..StoreConfig::default()
-    };
-    Store::open(objects, Path::from("r"), config)
-        .await
-        .unwrap()
-        .0
-}
+use common::open;
 
 /// The profiles of the test, per partition (version, dc): overlapping stacks, so the
 /// shared dictionary holds fewer nodes than the blocks' own together.

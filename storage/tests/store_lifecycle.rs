@@ -52,16 +52,7 @@ fn pprof_with_label(key: &str, value: &str) -> Vec<u8> {
     flamedb_profile::pprof::encode(&p)
 }
 
-async fn open(objects: Arc<dyn ObjectStore>, wal: &std::path::Path) -> Store {
-    let config = StoreConfig {
-        wal_dir: wal.to_path_buf(),
-        ..StoreConfig::default()
-    };
-    Store::open(objects, Path::from("r"), config)
-        .await
-        .unwrap()
-        .0
-}
+use common::open;
 
 /// Sum of values per folded stack over the current blocks of `app`.
 async fn sums(store: &Store, app: &str) -> BTreeMap<String, i64> {

@@ -488,18 +488,9 @@ async fn import_in_process(
     let (store, _) = DataDir(dir).open_local(StoreConfig::default()).await?;
     let t = Instant::now();
     let opts = ParquetTables::options();
-    let path = tables.stacks.clone();
-    let o = opts.clone();
-    let stacks =
-        tokio::task::spawn_blocking(move || flamedb_storage::StackTable::read_parquet(&path, &o))
-            .await??;
+    let stacks = flamedb_storage::StackTable::load(tables.stacks.clone().into(), &opts).await?;
     let report = store
-        .import(
-            TENANT,
-            tables.samples.clone(),
-            Some(std::sync::Arc::new(stacks)),
-            opts,
-        )
+        .import(TENANT, tables.samples.clone(), Some(stacks), opts)
         .await?;
     store.close().await?;
     let secs = t.elapsed().as_secs_f64();

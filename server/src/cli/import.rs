@@ -12,7 +12,6 @@ use clap::Args;
 use flamedb_storage::{ImportOptions, ImportSource, SampleType, StackTable, StoreConfig, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Arguments of `flamedb import`.
@@ -71,13 +70,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode> {
     let opts = options(&args)?;
     let started = Instant::now();
     let stacks = match &args.stacks {
-        Some(path) => {
-            let opts = opts.clone();
-            let path = path.clone();
-            let table = tokio::task::spawn_blocking(move || StackTable::read_parquet(&path, &opts))
-                .await??;
-            Some(Arc::new(table))
-        }
+        Some(path) => Some(StackTable::load(path.clone().into(), &opts).await?),
         None => None,
     };
     // Blocks go straight to the object store; the write-ahead log is not opened, so an

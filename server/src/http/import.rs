@@ -16,12 +16,10 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
 use bytes::Bytes;
 use flamedb_storage::{
     Error as StoreError, ImportOptions, ImportReport, ImportSource, SampleType, StackTable,
 };
-use std::sync::Arc;
 
 /// The import options of a query string.
 fn parse_query(query: Option<&str>) -> ApiResult<ImportOptions> {
@@ -76,13 +74,11 @@ async fn read_parts(
     content_type: &str,
     body: Bytes,
 ) -> ApiResult<(Option<ImportSource>, Vec<ImportSource>)> {
-    let boundary = multer::parse_boundary(content_type).map_err(|e| {
-        ApiError::bad_request(format!(
-            "expected multipart/form-data with `stacks` and `samples` parts: {e}"
-        ))
-    })?;
-    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut form = multer::Multipart::new(stream, boundary);
+    let mut form = super::multipart_form(
+        content_type,
+        body,
+        "expected multipart/form-data with `stacks` and `samples` parts",
+    )?;
     let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
     let (mut stacks, mut samples) = (None, Vec::new());
     while let Some(field) = form.next_field().await.map_err(bad)? {
@@ -134,22 +130,15 @@ pub async fn api_import(
     // time.
     opts.max_input_rows = (state.limits.max_decompressed_bytes / 16).max(1);
     opts.threads = 1;
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = super::content_type(&headers).to_string();
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let (stacks, samples) = read_parts(&content_type, data).await?;
     let stacks = match stacks {
-        Some(source) => {
-            let o = opts.clone();
-            let table = tokio::task::spawn_blocking(move || StackTable::read(&source, &o))
+        Some(source) => Some(
+            StackTable::load(source, &opts)
                 .await
-                .map_err(ApiError::internal)?
-                .map_err(import_error)?;
-            Some(Arc::new(table))
-        }
+                .map_err(import_error)?,
+        ),
         None => None,
     };
     let report = flamedb_storage::import::import(

@@ -117,6 +117,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The request's `Content-Type` ("" when absent or not text).
+pub fn content_type(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// A multipart/form-data reader over a body already read (and bounded); a bad boundary
+/// is a 400 starting with `what`.
+pub fn multipart_form(
+    content_type: &str,
+    body: bytes::Bytes,
+    what: &str,
+) -> error::ApiResult<multer::Multipart<'static>> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| error::ApiError::bad_request(format!("{what}: {e}")))?;
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    Ok(multer::Multipart::new(stream, boundary))
+}
+
 /// `GET /healthz`.
 async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok" }))

@@ -104,10 +104,7 @@ struct JsonSample {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+    super::content_type(headers).starts_with("application/json")
 }
 
 /// One series of a push request: its labels and raw profiles.

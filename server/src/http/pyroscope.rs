@@ -32,7 +32,7 @@ use super::sample_rate;
 use super::sample_types::{self, SampleTypeConfigs};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use flamedb_profile::{DecodeLimits, DecodeOptions, Format, Profile};
 use flamedb_storage::WalEntry;
@@ -77,11 +77,7 @@ pub async fn ingest(
         }
     }
     labels.extend(metadata_labels(&get)?);
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = super::content_type(&headers).to_string();
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let limits = state.store.config().decode;
     let mut entries = Vec::new();
@@ -296,10 +292,7 @@ struct MultipartParts {
 /// Reads the `profile`, `prev_profile` and `sample_type_config` parts (others are
 /// skipped); `sample_type_config` must be valid.
 async fn read_multipart(content_type: &str, body: Bytes) -> ApiResult<MultipartParts> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| ApiError::bad_request(format!("multipart Content-Type: {e}")))?;
-    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut form = multer::Multipart::new(stream, boundary);
+    let mut form = super::multipart_form(content_type, body, "multipart Content-Type")?;
     let (mut profile, mut prev_profile, mut configs) = (None, None, None);
     let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
     while let Some(field) = form.next_field().await.map_err(bad)? {

@@ -60,10 +60,7 @@ fn parse_sql_body(headers: &HeaderMap, data: &[u8]) -> ApiResult<(String, Vec<(S
     }
     let text = std::str::from_utf8(data)
         .map_err(|_| ApiError::bad_request("the SQL text is not UTF-8"))?;
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+    let is_json = super::content_type(headers).starts_with("application/json")
         || text.trim_start().starts_with('{');
     if !is_json {
         return Ok((text.to_string(), vec![]));
