@@ -20,6 +20,7 @@
 //! - [`folded_text`]: the folded text of many stacks at once (`folded(stack)`).
 //! - [`config`]: `flame.*` session settings and engine limits.
 //! - [`session`]: a ready session for one tenant, and the read-only SQL options.
+//! - [`sql_guard`]: the bound on expression depth, checked on SQL text before parsing.
 
 pub mod alloc;
 pub mod api;
@@ -30,6 +31,7 @@ pub mod dicts;
 pub mod folded_text;
 pub mod functions;
 pub mod session;
+pub mod sql_guard;
 pub mod stack_key;
 pub mod sums;
 pub mod table;

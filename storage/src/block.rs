@@ -27,6 +27,44 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::sync::Arc;
 
+/// Block directories this process is writing (a file written, `meta.json` not yet): the
+/// garbage collector's deletion of incomplete blocks skips them whatever their age, so a
+/// grace period of zero never deletes a block under its writer.
+static WRITING: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a block directory in [`WRITING`] until dropped.
+pub(crate) struct Writing(String);
+
+impl Writing {
+    pub(crate) fn start(dir: Path) -> Writing {
+        let dir = dir.to_string();
+        if let Ok(mut w) = WRITING.lock() {
+            w.push(dir.clone());
+        }
+        Writing(dir)
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if let Ok(mut w) = WRITING.lock()
+            && let Some(i) = w.iter().position(|d| *d == self.0)
+        {
+            w.swap_remove(i);
+        }
+    }
+}
+
+/// Whether this process is writing the block in directory `dir` right now.
+pub fn is_being_written(dir: &Path) -> bool {
+    let dir = dir.as_ref();
+    WRITING
+        .lock()
+        .map(|w| w.iter().any(|d| d == dir))
+        // A poisoned registry cannot say: treat every block as in progress.
+        .unwrap_or(true)
+}
+
 /// Rows per Parquet row group of the samples table.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
@@ -198,6 +236,9 @@ pub async fn write_block_parts(
 ) -> Result<BlockMeta> {
     let file = |f: BlockFile| block.file(root, f);
     let name = |f: BlockFile| file(f).to_string();
+    // Garbage collection leaves this block alone until `meta.json` is written or the write
+    // is abandoned (the guard is dropped, also when this future is cancelled).
+    let _writing = Writing::start(block.dir(root));
     let samples = parquet_bytes(
         &name(BlockFile::Samples),
         &schema::SAMPLES,

@@ -27,6 +27,11 @@ pub struct CompactionConfig {
     /// Superseded blocks are deleted this long after the block replacing them was written.
     /// Default 10 minutes.
     pub grace: Duration,
+    /// A block without `meta.json` (a crash while writing it) is deleted once its newest
+    /// file is this old (or [`CompactionConfig::grace`], if longer). Blocks this process
+    /// is writing are never deleted; this bound protects those of other processes (a
+    /// `flamedb import` beside the server). Default one hour.
+    pub incomplete_grace: Duration,
     /// Blocks whose newest sample is older than this are deleted; `None` keeps everything.
     pub retention: Option<Duration>,
     /// Resolution of the rollup block written beside every compacted block (per series,
@@ -47,6 +52,7 @@ impl Default for CompactionConfig {
         CompactionConfig {
             min_blocks: 4,
             grace: Duration::from_secs(600),
+            incomplete_grace: Duration::from_secs(3600),
             retention: None,
             rollup: Some(Duration::from_secs(60)),
             share_after: Some(Duration::from_secs(3600)),
@@ -286,7 +292,10 @@ impl Store {
             self.catalog().forget(block);
             deleted += 1;
         }
-        deleted += self.delete_incomplete(tenant, now - grace).await?;
+        let incomplete_grace = config.incomplete_grace.as_nanos() as i64;
+        deleted += self
+            .delete_incomplete(tenant, now - grace.max(incomplete_grace))
+            .await?;
         deleted += self.delete_unused_dictionaries(tenant, now - grace).await?;
         Ok(deleted)
     }
@@ -306,7 +315,10 @@ impl Store {
         }
         let mut n = 0;
         for (block, (has_meta, newest)) in files {
-            if !has_meta && newest < before_nanos {
+            if !has_meta
+                && newest < before_nanos
+                && !crate::block::is_being_written(&block.dir(root))
+            {
                 delete_block(objects.as_ref(), root, &block).await?;
                 n += 1;
             }
@@ -342,5 +354,61 @@ fn exact(key: &PartitionKey) -> PartitionFilter {
         versions: Some(vec![key.version.clone()]),
         dcs: Some(vec![key.dc.clone()]),
         dates: Some((key.date, key.date)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{StoreConfig, block::Writing};
+    use object_store::PutPayload;
+    use object_store::memory::InMemory;
+    use std::sync::Arc;
+
+    /// A block directory with a data file and no `meta.json`: a writer's block in progress
+    /// (kept, even with no grace at all) or a crashed writer's leftover (deleted).
+    #[tokio::test]
+    async fn garbage_collection_never_deletes_a_block_being_written() {
+        let wal = tempfile::tempdir().unwrap();
+        let objects = Arc::new(InMemory::new());
+        let root = object_store::path::Path::from("r");
+        let config = StoreConfig {
+            wal_dir: wal.path().to_path_buf(),
+            ..StoreConfig::default()
+        };
+        let (store, _) = Store::open(objects.clone(), root.clone(), config)
+            .await
+            .unwrap();
+        let key = PartitionKey {
+            tenant: "t".into(),
+            app: "a".into(),
+            version: String::new(),
+            dc: String::new(),
+            date: PartitionKey::date_of(0),
+        };
+        let block = BlockPath::new(key);
+        let samples = block.file(&root, BlockFile::Samples);
+        let no_grace = CompactionConfig {
+            grace: Duration::ZERO,
+            incomplete_grace: Duration::ZERO,
+            ..CompactionConfig::default()
+        };
+        let writing = Writing::start(block.dir(&root));
+        objects.put(&samples, PutPayload::from("x")).await.unwrap();
+        assert_eq!(store.collect_garbage("t", &no_grace).await.unwrap(), 0);
+        assert!(
+            objects.head(&samples).await.is_ok(),
+            "deleted under its writer"
+        );
+        // Abandoned: past the incomplete grace it goes; within it, it stays.
+        drop(writing);
+        let patient = CompactionConfig {
+            incomplete_grace: Duration::from_secs(3600),
+            ..no_grace.clone()
+        };
+        assert_eq!(store.collect_garbage("t", &patient).await.unwrap(), 0);
+        assert_eq!(store.collect_garbage("t", &no_grace).await.unwrap(), 1);
+        assert!(objects.head(&samples).await.is_err());
     }
 }

@@ -1179,6 +1179,15 @@ impl<'a> FileImport<'a> {
         let part = match self.part_by_key.get(&part_key) {
             Some(&p) => p,
             None => {
+                PartitionKey {
+                    tenant: self.tenant.to_string(),
+                    app: part_key.0.clone(),
+                    version: part_key.1.clone(),
+                    dc: part_key.2.clone(),
+                    date: PartitionKey::date_of(0),
+                }
+                .check()
+                .map_err(|e| self.bad(format!("row {row}: {e}")))?;
                 let p = self.parts.len() as u32;
                 self.parts.push(part_key.clone());
                 self.part_by_key.insert(part_key, p);

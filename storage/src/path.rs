@@ -37,6 +37,39 @@ pub struct PartitionKey {
     pub date: NaiveDate,
 }
 
+/// Most bytes a tenant, app, version or dc takes once escaped ([`escape`]): a path segment
+/// with its `version=` prefix stays well under the 255-byte file name limit of local file
+/// systems.
+pub const MAX_VALUE_BYTES: usize = 200;
+
+/// Most bytes app, version and dc take together once escaped: with a 128-byte tenant, the
+/// date, block id and file name, a block's key stays under S3's 1024-byte limit for a root
+/// prefix of up to about 250 bytes.
+pub const MAX_VALUES_BYTES: usize = 512;
+
+/// The length of [`escape`]`(value)` without building it.
+fn escaped_len(value: &str) -> usize {
+    if value.is_empty() {
+        return 1;
+    }
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
+                1
+            } else {
+                3
+            }
+        })
+        .sum::<usize>()
+        // "." and ".." are escaped as "+2E", "+2E+2E".
+        .max(if value == "." || value == ".." {
+            3 * value.len()
+        } else {
+            0
+        })
+}
+
 /// A block: a partition and a block id (a UUIDv7, so ids sort by creation time).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlockPath {
@@ -50,6 +83,38 @@ impl PartitionKey {
     /// The UTC day of `time_nanos` (nanoseconds since the Unix epoch).
     pub fn date_of(time_nanos: i64) -> NaiveDate {
         DateTime::from_timestamp_nanos(time_nanos).date_naive()
+    }
+
+    /// Checks that this key makes object keys every supported store accepts: each of
+    /// tenant, app, version and dc at most [`MAX_VALUE_BYTES`] bytes once escaped (local
+    /// file systems limit a file name to 255 bytes), and app, version and dc together at
+    /// most [`MAX_VALUES_BYTES`] (S3 limits a key to 1024 bytes). Checked before a profile
+    /// is acknowledged: a partition that cannot be written would hold its data forever.
+    pub fn check(&self) -> Result<()> {
+        let mut total = 0;
+        for (name, value) in [
+            ("tenant", &self.tenant),
+            ("app", &self.app),
+            ("version", &self.version),
+            ("dc", &self.dc),
+        ] {
+            let len = escaped_len(value);
+            if len > MAX_VALUE_BYTES {
+                return Err(Error::Invalid(format!(
+                    "`{name}` is {} bytes, {len} as a path segment (bytes other than A-Z a-z 0-9 . _ - take 3); the limit is {MAX_VALUE_BYTES}",
+                    value.len()
+                )));
+            }
+            if name != "tenant" {
+                total += len;
+            }
+        }
+        if total > MAX_VALUES_BYTES {
+            return Err(Error::Invalid(format!(
+                "`app`, `version` and `dc` take {total} bytes together as path segments; the limit is {MAX_VALUES_BYTES}"
+            )));
+        }
+        Ok(())
     }
 
     /// `{root}/{tenant}/app=../version=../dc=../date=..`
@@ -402,6 +467,37 @@ mod tests {
             id: d.id.clone(),
         };
         assert!(DictPath::parse(&root, &b.file(&root, BlockFile::Symbols)).is_err());
+    }
+
+    #[test]
+    fn partition_values_are_bounded_by_their_escaped_length() {
+        let with = |app: &str| PartitionKey {
+            app: app.to_string(),
+            ..key()
+        };
+        // 200 plain bytes fit; 201 do not; 67 two-byte characters are 402 escaped bytes.
+        assert!(with(&"a".repeat(200)).check().is_ok());
+        let e = with(&"a".repeat(201)).check().unwrap_err().to_string();
+        assert!(e.contains("`app` is 201 bytes") && e.contains("200"), "{e}");
+        let e = with(&"é".repeat(34)).check().unwrap_err().to_string();
+        assert!(e.contains("68 bytes, 204 as a path segment"), "{e}");
+        assert!(with(&"é".repeat(33)).check().is_ok());
+        // Three values of 190 bytes each are over the total.
+        let big = PartitionKey {
+            app: "a".repeat(190),
+            version: "v".repeat(190),
+            dc: "d".repeat(190),
+            ..key()
+        };
+        assert!(
+            big.check()
+                .unwrap_err()
+                .to_string()
+                .contains("570 bytes together")
+        );
+        for v in ["", ".", "..", "x/y", "é"] {
+            assert_eq!(escaped_len(v), escape(v).len(), "{v:?}");
+        }
     }
 
     #[test]

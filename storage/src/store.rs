@@ -85,6 +85,9 @@ pub struct ReplayReport {
     pub skipped: u64,
     /// Records that failed to decode or apply (logged).
     pub failed: u64,
+    /// Of those, records moved to the log's quarantine directory (see
+    /// [`crate::wal::Wal::quarantine`]).
+    pub quarantined: u64,
     /// Bytes of a torn last record dropped.
     pub torn_bytes: u64,
 }
@@ -130,6 +133,8 @@ struct Inner {
     pending: Mutex<Vec<PendingBlock>>,
     wal: Mutex<Wal>,
     writer_id: String,
+    /// Records quarantined at start-up.
+    quarantined: std::sync::atomic::AtomicU64,
     catalog: Catalog,
     flush_lock: tokio::sync::Mutex<()>,
 }
@@ -169,6 +174,7 @@ impl Store {
             pending: Mutex::new(Vec::new()),
             wal: Mutex::new(wal),
             writer_id,
+            quarantined: std::sync::atomic::AtomicU64::new(0),
             catalog: Catalog::default(),
             flush_lock: tokio::sync::Mutex::new(()),
         });
@@ -176,15 +182,14 @@ impl Store {
             torn_bytes: open_report.torn_bytes,
             ..ReplayReport::default()
         };
-        // Replay: skip what blocks already hold.
+        // Replay: skip what blocks already hold; quarantine what can never be applied.
         let mut watermarks: HashMap<PartitionKey, u64> = HashMap::new();
         for r in replayed {
             let prepared = prepare(&inner.config, &r.record, r.duration_nanos);
             let (profile, labels, key) = match prepared {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::error!(seq = r.seq, error = %e, "WAL record cannot be decoded; skipped");
-                    report.failed += 1;
+                    inner.quarantine(&r, &e, &mut report);
                     continue;
                 }
             };
@@ -211,8 +216,8 @@ impl Store {
             ) {
                 Ok(_) => report.applied += 1,
                 Err(e) => {
-                    tracing::error!(seq = r.seq, error = %e, "WAL record cannot be applied; skipped");
-                    report.failed += 1;
+                    drop(heads);
+                    inner.quarantine(&r, &e, &mut report);
                 }
             }
         }
@@ -228,6 +233,13 @@ impl Store {
     /// The object store and root prefix the blocks live under.
     pub fn objects(&self) -> (&Arc<dyn ObjectStore>, &Path) {
         (&self.inner.objects, &self.inner.root)
+    }
+
+    /// Write-ahead log records quarantined when this store was opened.
+    pub fn quarantined_records(&self) -> u64 {
+        self.inner
+            .quarantined
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The settings.
@@ -356,7 +368,16 @@ impl Store {
         let mut written = Vec::new();
         let mut first_error = None;
         let mut n_failed = 0;
+        // A partition's blocks are written in the order their heads were taken: once one
+        // fails, later ones of that partition wait. Replay skips a partition's records at
+        // or below the highest seq its blocks hold, which is right only if every earlier
+        // record of the partition is in a block too.
+        let mut failed: Vec<PartitionKey> = Vec::new();
         for p in work {
+            if failed.contains(&p.path.partition) {
+                n_failed += 1;
+                continue;
+            }
             match self.inner.write_head_block(&p).await {
                 Ok(()) => {
                     self.inner
@@ -369,6 +390,7 @@ impl Store {
                 Err(e) => {
                     let key = &p.path.partition;
                     tracing::error!(partition = ?key, error = %e, "flush failed; will retry");
+                    failed.push(key.clone());
                     first_error.get_or_insert_with(|| format!("{}/{}: {e}", key.app, key.version));
                     n_failed += 1;
                 }
@@ -449,6 +471,28 @@ impl Store {
 }
 
 impl Inner {
+    /// A replayed record that cannot be applied: logged, counted and kept in the log's
+    /// quarantine, so it neither blocks start-up nor the flushes of other data.
+    fn quarantine(&self, r: &crate::wal::Replayed, cause: &Error, report: &mut ReplayReport) {
+        report.failed += 1;
+        let kept = self
+            .wal
+            .lock()
+            .map_err(poisoned)
+            .and_then(|w| w.quarantine(r, &cause.to_string()));
+        match kept {
+            Ok(path) => {
+                report.quarantined += 1;
+                self.quarantined
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(seq = r.seq, error = %cause, quarantine = %path.display(), "WAL record cannot be applied; quarantined");
+            }
+            Err(e) => {
+                tracing::error!(seq = r.seq, error = %cause, quarantine_error = %e, "WAL record cannot be applied, nor quarantined; skipped");
+            }
+        }
+    }
+
     /// The highest WAL seq of this writer that blocks of `key` hold (0 when none).
     async fn flushed_watermark(&self, key: &PartitionKey) -> Result<u64> {
         let filter = PartitionFilter {
@@ -665,6 +709,7 @@ fn partition_of(config: &StoreConfig, record: &WalRecord) -> Result<(Labels, Par
         dc: labels.get("dc").unwrap_or("").to_string(),
         date: PartitionKey::date_of(record.time_nanos),
     };
+    key.check()?;
     Ok((labels, key))
 }
 

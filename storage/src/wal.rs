@@ -4,6 +4,8 @@
 //! ```text
 //! wal/
 //!   writer-id                      this writer's id (blocks record it with their WAL range)
+//!   seq-floor                      first seq not handed out when segments were last deleted
+//!   quarantine/{seq}.wal, .reason  records that can never be applied, with why
 //!   00000000000000000001.wal       segment: header, then records; named by its first seq
 //!   00000000000000004711.wal
 //!
@@ -124,7 +126,6 @@ impl Wal {
     /// Segments rotate at `segment_bytes`.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Vec<Replayed>, OpenReport)> {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let writer_id = writer_id(dir)?;
         let mut found: Vec<(u64, PathBuf)> = Vec::new();
         for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let path = entry.map_err(|e| Error::io(dir, e))?.path();
@@ -167,9 +168,30 @@ impl Wal {
                 records.push(r);
             }
         }
-        // Segments that are all header (no record) name a seq that may be ahead.
+        // Segments that are all header (no record) name a seq that may be ahead, and the
+        // floor names the first seq not yet handed out when segments were last deleted:
+        // a sequence number is never given twice, even when every segment is gone
+        // (replay skips records at or below the seqs blocks hold, so a reused seq would
+        // be skipped as already flushed).
         if let Some((first, _)) = found.last() {
             next_seq = next_seq.max(*first);
+        }
+        let floor = read_floor(dir)?;
+        if found.is_empty() && floor.is_none() && fs::metadata(dir.join(WRITER_ID)).is_ok() {
+            // Segments and floor are gone (deleted by hand, or a log from before floors
+            // existed lost its last segment): the sequence cannot be continued with
+            // certainty, so this log becomes a new writer whose blocks cannot be confused
+            // with the old one's.
+            tracing::warn!(dir = %dir.display(), "WAL has no segments and no seq floor; starting a new writer id");
+            fs::remove_file(dir.join(WRITER_ID)).map_err(|e| Error::io(dir, e))?;
+        }
+        let writer_id = writer_id(dir)?;
+        next_seq = next_seq.max(floor.unwrap_or(0));
+        // The newest segment is reused when it holds no record and has the name a new
+        // segment would get: listing it twice would let truncation delete the file being
+        // appended to.
+        if found.last().is_some_and(|(first, _)| *first == next_seq) {
+            found.pop();
         }
         let (file, path) = new_segment(dir, next_seq)?;
         found.push((next_seq, path));
@@ -283,6 +305,18 @@ impl Wal {
     /// Deletes every segment whose records all have sequence numbers below `seq` (they are
     /// in blocks on object storage). The segment being written is kept.
     pub fn truncate_before(&mut self, seq: u64) -> Result<usize> {
+        let doomed = self
+            .segments
+            .iter()
+            .skip(1)
+            .take_while(|(first, _)| *first <= seq)
+            .count();
+        if doomed == 0 {
+            return Ok(0);
+        }
+        // The floor is durable before any segment goes, so the sequence survives even
+        // the loss of every remaining segment.
+        write_floor(&self.dir, self.next_seq)?;
         let mut removed = 0;
         while self.segments.len() > 1 && self.segments[1].0 <= seq {
             let (_, path) = self.segments.remove(0);
@@ -293,6 +327,38 @@ impl Wal {
             sync_dir(&self.dir)?;
         }
         Ok(removed)
+    }
+
+    /// Keeps a record that can never be applied (a poisoned record: its partition cannot
+    /// be written, or it no longer decodes) out of the way of the rest of the log: it is
+    /// written durably, alone, as a segment file `quarantine/{seq}.wal` (read back with
+    /// [`read_quarantined`]) with the reason in `quarantine/{seq}.reason`. Replay then
+    /// goes on without it, and truncation may delete the segment it came from.
+    pub fn quarantine(&self, r: &Replayed, reason: &str) -> Result<PathBuf> {
+        let dir = self.dir.join(QUARANTINE);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut buf = MAGIC.to_vec();
+        buf.extend_from_slice(&VERSION.to_le_bytes());
+        let frame = buf.len();
+        buf.extend_from_slice(&[0; 8]);
+        let entry = WalEntry {
+            record: r.record.clone(),
+            duration_nanos: r.duration_nanos,
+        };
+        encode_group(&mut buf, r.seq, std::slice::from_ref(&entry))?;
+        let payload = &buf[frame + 8..];
+        let len = (payload.len() as u32).to_le_bytes();
+        let crc = crc32c::crc32c(payload).to_le_bytes();
+        buf[frame..frame + 4].copy_from_slice(&len);
+        buf[frame + 4..frame + 8].copy_from_slice(&crc);
+        let path = dir.join(format!("{:020}.wal", r.seq));
+        write_durably(&dir, &path, &buf)?;
+        write_durably(
+            &dir,
+            &dir.join(format!("{:020}.reason", r.seq)),
+            reason.as_bytes(),
+        )?;
+        Ok(path)
     }
 
     /// Number of segment files.
@@ -327,8 +393,78 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, e))
 }
 
+/// File holding the writer id.
+const WRITER_ID: &str = "writer-id";
+/// File holding the seq floor: every seq below it was handed out (decimal text).
+const FLOOR: &str = "seq-floor";
+/// Directory of quarantined records.
+const QUARANTINE: &str = "quarantine";
+
+fn read_floor(dir: &Path) -> Result<Option<u64>> {
+    let path = dir.join(FLOOR);
+    match fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Error::Corrupt {
+                path: path.display().to_string(),
+                message: format!("seq floor {:?} is not a number", text.trim()),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Writes the floor durably.
+fn write_floor(dir: &Path, next_seq: u64) -> Result<()> {
+    write_durably(dir, &dir.join(FLOOR), next_seq.to_string().as_bytes())
+}
+
+/// Writes `path` in `dir` all or nothing: a temporary file, fsynced, renamed into place,
+/// the directory synced.
+fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, data).map_err(|e| Error::io(&tmp, e))?;
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    sync_dir(dir)
+}
+
+/// The records of the quarantine directory of the log in `dir` (see [`Wal::quarantine`]),
+/// each with its reason, in sequence order.
+pub fn read_quarantined(dir: &Path) -> Result<Vec<(Replayed, String)>> {
+    let q = dir.join(QUARANTINE);
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(&q) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(&q, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(&q, e))?.path();
+        if path.extension().is_some_and(|x| x == "wal") {
+            let reason = fs::read_to_string(path.with_extension("reason")).unwrap_or_default();
+            let (recs, _, damage) = read_segment(&path)?;
+            if let Some(at) = damage {
+                return Err(Error::corrupt(
+                    path.display(),
+                    format!("damaged at byte {at}"),
+                ));
+            }
+            out.extend(recs.into_iter().map(|r| (r, reason.clone())));
+        }
+    }
+    out.sort_by_key(|(r, _)| r.seq);
+    Ok(out)
+}
+
 fn writer_id(dir: &Path) -> Result<String> {
-    let path = dir.join("writer-id");
+    let path = dir.join(WRITER_ID);
     match fs::read_to_string(&path) {
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
         _ => {
@@ -606,6 +742,86 @@ mod tests {
         let (_, replay, _) = Wal::open(dir.path(), 64).unwrap();
         let seqs: Vec<u64> = replay.iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![4, 5]);
+    }
+
+    /// Issue 15's first reproduction at the log's level: an empty newest segment (a
+    /// restart after a flush) used to be listed twice, so truncation deleted the file
+    /// being appended to, and the next open restarted the sequence at 1.
+    #[test]
+    fn an_empty_newest_segment_is_reused_not_listed_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        wal.append(&[rec(1)]).unwrap();
+        drop(wal);
+        // Restart; everything flushed: the first segment goes, an empty one is newest.
+        let (mut wal, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(replay.len(), 1);
+        assert_eq!(wal.truncate_before(2).unwrap(), 1);
+        drop(wal);
+        // Restart again with the empty segment newest, then append and truncate.
+        let (mut wal, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        assert!(replay.is_empty());
+        assert_eq!(wal.segment_count(), 1);
+        assert_eq!(wal.append(&[rec(2)]).unwrap(), vec![2]);
+        assert_eq!(wal.truncate_before(2).unwrap(), 0);
+        assert_eq!(wal.append(&[rec(3)]).unwrap(), vec![3]);
+        drop(wal);
+        let (wal, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        let got: Vec<(u64, WalRecord)> = replay.into_iter().map(|r| (r.seq, r.record)).collect();
+        assert_eq!(got, vec![(2, rec(2)), (3, rec(3))]);
+        assert_eq!(wal.next_seq(), 4);
+    }
+
+    #[test]
+    fn the_sequence_survives_the_loss_of_every_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(dir.path(), 64).unwrap();
+        for i in 1..=4 {
+            wal.append(&[rec(i)]).unwrap();
+        }
+        assert!(wal.truncate_before(5).unwrap() > 0);
+        let id = wal.writer_id().to_string();
+        drop(wal);
+        for e in fs::read_dir(dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "wal") {
+                fs::remove_file(p).unwrap();
+            }
+        }
+        // The floor written before truncation carries the sequence on.
+        let (wal, replay, _) = Wal::open(dir.path(), 64).unwrap();
+        assert!(replay.is_empty());
+        assert_eq!(wal.next_seq(), 5);
+        assert_eq!(wal.writer_id(), id);
+        drop(wal);
+        // Without segments and floor the sequence is unknown: a new writer id.
+        for e in fs::read_dir(dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().is_some_and(|n| n != "writer-id") {
+                fs::remove_file(p).unwrap();
+            }
+        }
+        let (wal, _, _) = Wal::open(dir.path(), 64).unwrap();
+        assert_eq!(wal.next_seq(), 1);
+        assert_ne!(wal.writer_id(), id);
+    }
+
+    #[test]
+    fn quarantined_records_read_back_with_their_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        wal.append(&[rec(1), rec(2)]).unwrap();
+        drop(wal);
+        let (wal, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        wal.quarantine(&replay[1], "app too long").unwrap();
+        let q = read_quarantined(dir.path()).unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!((q[0].0.seq, &q[0].0.record), (2, &rec(2)));
+        assert_eq!(q[0].1, "app too long");
+        // The quarantine is not a segment of the log.
+        drop(wal);
+        let (_, replay, _) = Wal::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(replay.len(), 2);
     }
 
     #[test]

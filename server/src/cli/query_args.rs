@@ -29,6 +29,11 @@ pub struct QueryArgs {
     /// Largest flame graph a request may ask for (`max_nodes`, `flame.max_nodes`).
     #[arg(long, env = "FLAMEDB_QUERY_MAX_NODES", default_value_t = 65_536)]
     pub query_max_nodes: usize,
+    /// Deepest SQL expression accepted (operators chained in one expression and
+    /// parentheses each count a level); deeper SQL is refused before it is parsed (HTTP
+    /// 400), as it would exhaust a thread's stack.
+    #[arg(long, env = "FLAMEDB_QUERY_MAX_EXPRESSION_DEPTH", default_value_t = flamedb_query::sql_guard::DEFAULT_MAX_EXPRESSION_DEPTH)]
+    pub query_max_expression_depth: usize,
     /// Block dictionaries kept in memory between queries (`256MiB`, or bytes).
     #[arg(long, env = "FLAMEDB_QUERY_DICT_CACHE", default_value = "512MiB", value_parser = parse_size)]
     pub query_dict_cache: u64,
@@ -62,6 +67,7 @@ impl QueryArgs {
             max_rows: self.query_max_rows,
             max_concurrent: self.query_concurrency,
             max_nodes: self.query_max_nodes,
+            max_expression_depth: self.query_max_expression_depth,
         };
         Ok(Engine::new(objects, root, config, limits))
     }

@@ -67,6 +67,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let (maintain_every, compaction) = args.server.maintenance.config()?;
     let mut state = AppState::new(store.clone(), http_limits, auth, engine);
     state.compaction = Arc::new(compaction);
+    state
+        .metrics
+        .wal_quarantined
+        .inc_by(store.quarantined_records());
     let flusher = spawn_flusher(store.clone(), state.metrics.clone(), every);
     let maintainer = maintain_every.map(|every| spawn_maintainer(state.clone(), every));
     // Installed before the address is printed: a SIGTERM right after it is a clean stop.

@@ -56,6 +56,12 @@ pub struct MaintenanceArgs {
     /// they were replaced (queries that started before still read them).
     #[arg(long, env = "FLAMEDB_GC_GRACE_SECS", default_value_t = CompactionConfig::default().grace.as_secs_f64())]
     pub gc_grace_secs: f64,
+    /// A block left without its `meta.json` (a writer that crashed) is deleted once its
+    /// newest file is this many seconds old (or --gc-grace-secs, if longer). Blocks the
+    /// server itself is writing are never deleted; this protects those another process
+    /// (`flamedb import`) is writing.
+    #[arg(long, env = "FLAMEDB_GC_INCOMPLETE_GRACE_SECS", default_value_t = CompactionConfig::default().incomplete_grace.as_secs_f64())]
+    pub gc_incomplete_grace_secs: f64,
     /// Blocks whose newest sample is older than this many days are deleted; 0 keeps
     /// everything.
     #[arg(long, env = "FLAMEDB_RETENTION_DAYS", default_value_t = 0.0)]
@@ -94,6 +100,7 @@ impl MaintenanceArgs {
         let config = CompactionConfig {
             min_blocks: self.compact_min_blocks,
             grace: secs(self.gc_grace_secs, "gc-grace-secs")?,
+            incomplete_grace: secs(self.gc_incomplete_grace_secs, "gc-incomplete-grace-secs")?,
             retention: (!retention.is_zero()).then_some(retention),
             share_after,
             ..CompactionConfig::default()

@@ -72,8 +72,13 @@ impl StorageArgs {
             .with_context(|| format!("opening the store in {}", self.data.display()))?;
         if report.failed > 0 || report.torn_bytes > 0 {
             eprintln!(
-                "flamedb: write-ahead log replay: {} applied, {} already stored, {} unreadable, {} torn bytes dropped",
-                report.applied, report.skipped, report.failed, report.torn_bytes
+                "flamedb: write-ahead log replay: {} applied, {} already stored, {} unreadable ({} quarantined in {}), {} torn bytes dropped",
+                report.applied,
+                report.skipped,
+                report.failed,
+                report.quarantined,
+                DataDir(&self.data).wal().join("quarantine").display(),
+                report.torn_bytes
             );
         }
         Ok(store)

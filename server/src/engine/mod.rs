@@ -47,6 +47,9 @@ pub struct QueryLimits {
     pub max_concurrent: usize,
     /// Largest `max_nodes` (flame graph size) a caller may ask for.
     pub max_nodes: usize,
+    /// Deepest SQL expression accepted ([`flamedb_query::sql_guard`]), checked on the
+    /// text before it is parsed.
+    pub max_expression_depth: usize,
 }
 
 impl Default for QueryLimits {
@@ -56,6 +59,7 @@ impl Default for QueryLimits {
             max_rows: 1_000_000,
             max_concurrent: 4,
             max_nodes: 65_536,
+            max_expression_depth: flamedb_query::sql_guard::DEFAULT_MAX_EXPRESSION_DEPTH,
         }
     }
 }
@@ -181,6 +185,8 @@ impl Engine {
         sql: &str,
         settings: &[(String, String)],
     ) -> ApiResult<ResultStream> {
+        flamedb_query::sql_guard::check_expression_depth(sql, self.limits.max_expression_depth)
+            .map_err(|m| ApiError::bad_request(format!("{m} (--query-max-expression-depth)")))?;
         let admission = self.admit().await?;
         let session = self.session(tenant, settings)?;
         let max_rows = self.limits.max_rows;

@@ -59,6 +59,8 @@ pub struct Metrics {
     pub maintenance_errors: Counter,
     /// Blocks written by compaction.
     pub blocks_compacted: Counter,
+    /// Write-ahead log records that could not be applied at start-up and were quarantined.
+    pub wal_quarantined: Counter,
     /// Query latency in seconds, by endpoint (for the query routes).
     pub query_seconds: Family<Endpoint, Histogram>,
 }
@@ -83,6 +85,7 @@ impl Default for Metrics {
             maintenance_runs: Counter::default(),
             maintenance_errors: Counter::default(),
             blocks_compacted: Counter::default(),
+            wal_quarantined: Counter::default(),
             query_seconds,
         };
         let r = &mut registry;
@@ -137,6 +140,11 @@ impl Default for Metrics {
             "blocks_compacted",
             "Blocks written by compaction",
             m.blocks_compacted.clone(),
+        );
+        r.register(
+            "wal_quarantined_records",
+            "Write-ahead log records that could not be applied at start-up, moved to wal/quarantine",
+            m.wal_quarantined.clone(),
         );
         r.register(
             "blocks_written",

@@ -42,6 +42,11 @@ impl Server {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -131,3 +136,4 @@ pub async fn read_back(data: &Path, tenant: &str) -> Stored {
 
 pub mod push;
 pub mod query;
+pub mod soak;
