@@ -4,7 +4,12 @@
 //! (the node's subtree) are one contiguous id range, and "stacks containing F" is the union
 //! of the ranges of the nodes whose location has F on one of its lines. Roaring stores such
 //! ranges as run containers, so the bitmap is a few bytes per range however many stacks it
-//! covers, and `stack_contains(stack, 'F')` becomes a bitmap lookup per row.
+//! covers.
+//!
+//! No reader uses these bitmaps today: the query engine answers `stack_contains` and
+//! `stack_matches` from a per-dictionary mask of the matching nodes, one pass with parents
+//! before children. [`StackIndex::build`] is what checks the depth-first order when a block
+//! or a shared dictionary is written, and tests use the bitmaps to check containment.
 //!
 //! The bitmaps are computed when asked (one pass over the nodes, skipping matched
 //! subtrees) rather than stored: stored per-function bitmaps measured 15 bytes per sample

@@ -29,8 +29,9 @@
 //! ([`flamedb_profile::Remap`], one lookup per distinct item), and
 //! [`rows::BlockData::normalize`] rewrites the tree in depth-first pre-order with only the
 //! stacks in use. Pre-order gives two things: every subtree is a contiguous id range (so
-//! "stacks containing F" is a few roaring runs, see [`index`]) and the rows of one subtree
-//! sort together. Within a partition of a day the dictionary is stored once.
+//! "stacks containing F" is a few id ranges, which [`index`] can build as roaring runs;
+//! the query engine's stack predicates use a per-dictionary node mask instead) and the rows
+//! of one subtree sort together. Within a partition of a day the dictionary is stored once.
 //!
 //! Across partitions (an app's versions and data centers) it repeated: on the medium
 //! bench fleet the per-block dictionaries were a quarter of the bytes. So the compactor

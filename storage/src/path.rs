@@ -70,7 +70,10 @@ fn escaped_len(value: &str) -> usize {
         })
 }
 
-/// A block: a partition and a block id (a UUIDv7, so ids sort by creation time).
+/// A block: a partition and a block id. Flushes, compaction and dictionary sharing name
+/// their blocks with a UUIDv7 ([`BlockPath::new`], ordered by creation time); an import
+/// names its blocks with a hash of their input (see [`crate::import`]), so that running it
+/// again finds them. Ids therefore do not sort by creation time in general.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlockPath {
     /// The partition holding the block.

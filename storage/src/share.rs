@@ -3,8 +3,8 @@
 //! Heads write a dictionary per block, so writers never coordinate; the versions and data
 //! centers of one app and day repeat most of their symbols and stacks. A sharing pass
 //! ([`Store::share_dictionaries`]) merges the dictionaries of the current blocks of an app
-//! and day into one (only the stacks in use, depth-first, so the containment index stays
-//! runs), writes it once as its own object ([`DictPath`]), and rewrites every block with
+//! and day into one (only the stacks in use, depth-first, so every subtree stays one id
+//! range), writes it once as its own object ([`DictPath`]), and rewrites every block with
 //! stack ids of it: same profiles and series, stack column remapped and re-sorted, no
 //! `symbols.bin`, `meta.json` naming the dictionary ([`BlockMeta::shared_symbols`]) and the
 //! block replaced (`sources`). Readers switch from old to new blocks exactly as after a
