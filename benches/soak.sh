@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The kill soak at length: server/tests/kill_soak.rs (a real `flamedb serve`, SIGKILLed or
 # stopped at seeded moments while clients ingest, push, flush and compact, checked after
-# every restart) in a release build, on a local data directory and on the S3-compatible
+# every restart), on a local data directory and on the S3-compatible
 # server (moto, installed by .ci/s3-server), for many rounds. Prints one line per store:
 #   SOAK store=local rounds=100 kills=.. clean_stops=.. sent=.. acknowledged=.. lost=0 ...
 #
@@ -20,6 +20,6 @@ done
 [ "$filter" = kill_soak_local ] || bash .ci/s3-server >/dev/null
 start=$SECONDS
 FLAMEDB_SOAK_ROUNDS=$rounds FLAMEDB_SOAK_SEED=$seed \
-  cargo test --release --locked -p flamedb-server --test kill_soak -- "$filter" --nocapture --test-threads 1 2>&1 \
+  cargo test --locked -p flamedb-server --test kill_soak -- "$filter" --nocapture --test-threads 1 2>&1 \
   | tee /dev/stderr | grep '^SOAK ' || { echo "soak failed" >&2; exit 1; }
 echo "took $((SECONDS - start)) s (rounds=$rounds seed=$seed, $(date -u +%F), $(nproc) cores)"

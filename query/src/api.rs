@@ -9,6 +9,9 @@ use crate::session::tenant_session;
 use crate::sums::StackSums;
 use arrow::array::{Array, Int64Array, UInt64Array};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit};
+use datafusion::scalar::ScalarValue;
 use flamedb_profile::flame::FlameTree;
 use std::sync::Arc;
 
@@ -31,39 +34,54 @@ pub struct Selector {
     pub labels: Vec<(String, String)>,
 }
 
-/// `'s'` with quotes doubled: a SQL string literal.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// `labels['name']` as the SQL planner writes it (`get_field(labels, 'name')`), which the
+/// scan's pushdown recognises.
+pub fn label(name: &str) -> Expr {
+    datafusion::functions::core::expr_fn::get_field(col("labels"), name)
+}
+
+/// A UTC timestamp literal in ns, of the `time` column's type.
+pub fn time_literal(nanos: i64) -> Expr {
+    lit(ScalarValue::TimestampNanosecond(
+        Some(nanos),
+        Some("UTC".into()),
+    ))
 }
 
 impl Selector {
-    /// The selection as a SQL condition over `samples` or `profiles` (`TRUE` when empty).
-    /// Values are quoted, never spliced.
-    pub fn where_sql(&self) -> String {
+    /// The selection as a filter over `samples` or `profiles` (`None` when it selects
+    /// everything). Values are literals, never SQL text, and every part has the shape the
+    /// scan pushes down (partition, block and row pruning).
+    pub fn filter(&self) -> Option<Expr> {
         let mut c = vec![];
-        for (col, v) in [
+        for (column, v) in [
             ("app", &self.app),
             ("version", &self.version),
             ("dc", &self.dc),
             ("sample_type", &self.sample_type),
         ] {
             if let Some(v) = v {
-                c.push(format!("{col} = {}", quote(v)));
+                c.push(col(column).eq(lit(v.as_str())));
             }
         }
         if let Some(t) = self.from_nanos {
-            c.push(format!("time >= to_timestamp_nanos({t})"));
+            c.push(col("time").gt_eq(time_literal(t)));
         }
         if let Some(t) = self.until_nanos {
-            c.push(format!("time < to_timestamp_nanos({t})"));
+            c.push(col("time").lt(time_literal(t)));
         }
         for (k, v) in &self.labels {
-            c.push(format!("labels[{}] = {}", quote(k), quote(v)));
+            c.push(label(k).eq(lit(v.as_str())));
         }
-        if c.is_empty() {
-            "TRUE".into()
-        } else {
-            c.join(" AND ")
+        c.into_iter().reduce(Expr::and)
+    }
+
+    /// `table` (`samples` or `profiles`) of `session` filtered by this selection.
+    pub async fn frame(&self, session: &SessionContext, table: &str) -> Result<DataFrame> {
+        let df = session.table(table).await?;
+        match self.filter() {
+            Some(f) => df.filter(f),
+            None => Ok(df),
         }
     }
 }
@@ -77,11 +95,11 @@ async fn stack_sums(
     sums: &mut StackSums,
 ) -> Result<()> {
     let session = tenant_session(ctx, tenant)?;
-    let sql = format!(
-        "SELECT stack, sum(value) FROM samples WHERE {} GROUP BY stack",
-        sel.where_sql()
-    );
-    for b in session.sql(&sql).await?.collect().await? {
+    let df = sel
+        .frame(&session, "samples")
+        .await?
+        .aggregate(vec![col("stack")], vec![sum(col("value"))])?;
+    for b in df.collect().await? {
         let keys = b.column(0).as_any().downcast_ref::<UInt64Array>();
         let values = b.column(1).as_any().downcast_ref::<Int64Array>();
         let (Some(keys), Some(values)) = (keys, values) else {

@@ -4,12 +4,16 @@
 //! - `flamedb inspect FILE...`: decode profile files and print what they contain.
 //! - `flamedb ingest FILE... --app A`: store profile files (local data directory, S3, or a
 //!   server with `--server URL`).
-//! - `flamedb serve`: the HTTP server (see [`http`]).
+//! - `flamedb serve`: the HTTP server (see [`http`]), wired over the service
+//!   (`flamedb_service`) in `cli/serve.rs`.
 //! - `flamedb query "SQL"`, `flamedb flamegraph`, `flamedb diff`: queries on a server or
-//!   a local data directory (see [`engine`]).
+//!   a local data directory (the service's query engine in process).
+//!
+//! Modules: [`cli`] (the commands; `serve` wires the HTTP front door), [`http`] (the HTTP
+//! front doors: the REST API and Pyroscope's routes). The CLI never imports an HTTP
+//! handler, and the HTTP modules never import the CLI.
 
 mod cli;
-mod engine;
 mod http;
 
 /// A caching allocator: decoding frees and reallocates the same large buffers for every

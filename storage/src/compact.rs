@@ -301,7 +301,10 @@ impl Store {
     }
 
     /// Deletes block directories without `meta.json` whose files are older than `before`.
+    /// No block write of this process runs meanwhile ([`crate::block`]'s write gate), so
+    /// what lacks `meta.json` here is abandoned, not in progress.
     async fn delete_incomplete(&self, tenant: &str, before_nanos: i64) -> Result<usize> {
+        let _no_writers = crate::block::exclusive_of_writers().await;
         let (objects, root) = self.objects();
         let prefix = PartitionKey::tenant_path(root, tenant);
         let listed: Vec<_> = objects.list(Some(&prefix)).try_collect().await?;
@@ -315,10 +318,7 @@ impl Store {
         }
         let mut n = 0;
         for (block, (has_meta, newest)) in files {
-            if !has_meta
-                && newest < before_nanos
-                && !crate::block::is_being_written(&block.dir(root))
-            {
+            if !has_meta && newest < before_nanos {
                 delete_block(objects.as_ref(), root, &block).await?;
                 n += 1;
             }
@@ -367,8 +367,9 @@ mod tests {
     use std::sync::Arc;
 
     /// A block directory with a data file and no `meta.json`: a writer's block in progress
-    /// (kept, even with no grace at all) or a crashed writer's leftover (deleted).
-    #[tokio::test]
+    /// (kept, even with no grace at all, also when its writer finishes while the
+    /// collector runs) or a crashed writer's leftover (deleted).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn garbage_collection_never_deletes_a_block_being_written() {
         let wal = tempfile::tempdir().unwrap();
         let objects = Arc::new(InMemory::new());
@@ -387,28 +388,51 @@ mod tests {
             dc: String::new(),
             date: PartitionKey::date_of(0),
         };
-        let block = BlockPath::new(key);
+        let block = BlockPath::new(key.clone());
         let samples = block.file(&root, BlockFile::Samples);
+        let meta = block.file(&root, BlockFile::Meta);
         let no_grace = CompactionConfig {
             grace: Duration::ZERO,
             incomplete_grace: Duration::ZERO,
             ..CompactionConfig::default()
         };
-        let writing = Writing::start(block.dir(&root));
+        // A writer has written a data file; the collector starts; the writer finishes.
+        let writing = Writing::start().await;
         objects.put(&samples, PutPayload::from("x")).await.unwrap();
-        assert_eq!(store.collect_garbage("t", &no_grace).await.unwrap(), 0);
+        let gc = {
+            let (store, no_grace) = (store.clone(), no_grace.clone());
+            tokio::spawn(async move { store.collect_garbage("t", &no_grace).await })
+        };
+        let complete = crate::BlockMeta {
+            id: block.id.clone(),
+            ..crate::BlockMeta::empty()
+        };
+        objects
+            .put(&meta, PutPayload::from(complete.to_json()))
+            .await
+            .unwrap();
+        drop(writing);
+        gc.await.unwrap().unwrap();
         assert!(
             objects.head(&samples).await.is_ok(),
             "deleted under its writer"
         );
+        assert!(
+            objects.head(&meta).await.is_ok(),
+            "deleted under its writer"
+        );
         // Abandoned: past the incomplete grace it goes; within it, it stays.
-        drop(writing);
+        let abandoned = BlockPath::new(key);
+        let leftover = abandoned.file(&root, BlockFile::Samples);
+        objects.put(&leftover, PutPayload::from("x")).await.unwrap();
         let patient = CompactionConfig {
             incomplete_grace: Duration::from_secs(3600),
             ..no_grace.clone()
         };
-        assert_eq!(store.collect_garbage("t", &patient).await.unwrap(), 0);
-        assert_eq!(store.collect_garbage("t", &no_grace).await.unwrap(), 1);
-        assert!(objects.head(&samples).await.is_err());
+        store.collect_garbage("t", &patient).await.unwrap();
+        assert!(objects.head(&leftover).await.is_ok());
+        store.collect_garbage("t", &no_grace).await.unwrap();
+        assert!(objects.head(&leftover).await.is_err());
+        assert!(objects.head(&meta).await.is_ok());
     }
 }

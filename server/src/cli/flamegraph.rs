@@ -4,9 +4,9 @@
 //! `/api/v1/diff`, parsed by the same code in both cases.
 
 use super::query_target::{Target, TargetArgs};
-use crate::engine::flame::{self, FlameFormat, FlameRequest};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use flamedb_service::query::flame::{self, FlameFormat, FlameRequest};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

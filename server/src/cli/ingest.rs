@@ -4,17 +4,17 @@
 //! A file's profile time is its own (pprof `time_nanos`), else `FILE@TIME`'s, else
 //! `--time`, else now; folded text carries no time. `--sample-rate HZ` stores folded
 //! sample counts as CPU time, as Pyroscope's `/ingest?sampleRate=` does
-//! ([`crate::http::sample_rate`]).
+//! ([`flamedb_service::ingest::sample_rate`]).
 
 use super::inspect::FormatArg;
 use super::limits_args::LimitArgs;
 use super::storage_args::StorageArgs;
-use crate::http::pyroscope::parse_time;
-use crate::http::sample_rate::counts_to_nanos;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
 use flamedb_profile::{DecodeOptions, Format};
+use flamedb_service::ingest::sample_rate::counts_to_nanos;
+use flamedb_service::parse::parse_time;
 use flamedb_storage::{StoreConfig, WalRecord};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -2,10 +2,10 @@
 //! [--setting KEY=VALUE]...`
 
 use super::query_target::{Target, TargetArgs};
-use crate::engine::encode::{Encoder, ResultFormat};
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
 use clap::{Args, ValueEnum};
+use flamedb_service::query::encode::{Encoder, ResultFormat};
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -1,10 +1,10 @@
 //! Query engine flags (and `FLAMEDB_QUERY_*` variables), shared by `flamedb serve` and
 //! the query commands on a local data directory. The defaults protect a server.
 
-use crate::engine::{Engine, QueryLimits};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use flamedb_query::QueryConfig;
+use flamedb_service::query::{Engine, QueryLimits};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use std::sync::Arc;
@@ -73,52 +73,4 @@ impl QueryArgs {
     }
 }
 
-/// A size: bytes, or a number with `K`, `M`, `G`, `T` (powers of 1024; `KiB`, `KB`, `k`
-/// and so on all accepted).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let digits = t
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.')
-        .count();
-    let (number, unit) = t.split_at(digits);
-    let shift = match unit
-        .trim()
-        .to_ascii_lowercase()
-        .trim_end_matches(['b', 'i'])
-    {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return Err(format!("{s:?}: use bytes or a size such as 512MiB or 2GiB")),
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?}: use bytes or a size such as 512MiB or 2GiB"))?;
-    let bytes = n * (1u64 << shift) as f64;
-    if !(1.0..=u64::MAX as f64).contains(&bytes) {
-        return Err(format!("{s:?}: out of range"));
-    }
-    Ok(bytes as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1024").unwrap(), 1024);
-        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
-        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_size("2g").unwrap(), 2 << 30);
-        assert_eq!(parse_size("1.5K").unwrap(), 1536);
-        assert_eq!(parse_size("64 MB").unwrap(), 64 << 20);
-        for bad in ["", "x", "1X", "0", "-1"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
-}
+pub use flamedb_service::parse::parse_size;

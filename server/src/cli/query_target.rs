@@ -5,9 +5,9 @@
 use super::query_args::QueryArgs;
 use super::remote::Remote;
 use super::storage_args::StorageArgs;
-use crate::engine::Engine;
 use anyhow::{Result, bail};
 use clap::Args;
+use flamedb_service::query::Engine;
 use flamedb_storage::DataDir;
 use std::sync::Arc;
 

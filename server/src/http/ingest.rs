@@ -11,55 +11,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use flamedb_profile::Format;
+use flamedb_service::ingest::{self, IngestRequest, IngestSummary};
 use flamedb_storage::{WalEntry, WalRecord};
-use serde::Serialize;
-
-/// Label names read as `version` when `version` itself is absent, first match wins.
-pub const VERSION_ALIASES: &[&str] = &["service_version", "service.version", "app_version"];
-
-/// Label names read as `dc` (data center) when `dc` itself is absent, first match wins.
-pub const DC_ALIASES: &[&str] = &[
-    "datacenter",
-    "data_center",
-    "region",
-    "cloud.region",
-    "cloud_region",
-];
-
-/// Label names read as `app` when `app` itself is absent (Pyroscope's `service_name`).
-pub const APP_ALIASES: &[&str] = &["service_name", "service.name"];
-
-/// What an ingest request stored.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
-pub struct IngestSummary {
-    /// Profiles stored durably.
-    pub profiles: u64,
-    /// Samples in them.
-    pub samples: u64,
-}
-
-/// Adds `app`, `version` and `dc` from their aliases when absent; every given label stays.
-pub fn canonical_labels(mut labels: Vec<(String, String)>) -> Vec<(String, String)> {
-    for (canonical, aliases) in [
-        ("app", APP_ALIASES),
-        ("version", VERSION_ALIASES),
-        ("dc", DC_ALIASES),
-    ] {
-        if labels.iter().any(|(k, v)| k == canonical && !v.is_empty()) {
-            continue;
-        }
-        let found = aliases.iter().find_map(|alias| {
-            labels
-                .iter()
-                .find(|(k, v)| k == alias && !v.is_empty())
-                .map(|(_, v)| v.clone())
-        });
-        if let Some(v) = found {
-            labels.push((canonical.to_string(), v));
-        }
-    }
-    labels
-}
 
 /// Takes one request from the tenant's rate limit, then one of the server's ingest slots
 /// (before the body is read); the slot is held until the returned guard is dropped.
@@ -80,28 +33,25 @@ pub async fn body_of(
     Ok((data, received))
 }
 
-/// Appends the entries all or nothing ([`flamedb_storage::Store::append_batch`]: every
-/// profile is decoded and validated first, then all go into one write-ahead log record)
-/// and returns once they are durable.
+/// Stores the entries all or nothing through the service
+/// ([`flamedb_service::ingest::ingest`]) and counts them in the metrics of `endpoint`.
 pub async fn store_all(
     state: &AppState,
+    tenant: &Tenant,
     endpoint: &str,
     received: usize,
     entries: Vec<WalEntry>,
 ) -> ApiResult<IngestSummary> {
-    let result = state.store.append_batch(entries).await;
-    let mut summary = IngestSummary::default();
-    if let Ok(receipts) = &result {
-        summary.profiles = receipts.len() as u64;
-        summary.samples = receipts.iter().map(|r| r.samples).sum();
-    }
+    let tenant = tenant.service();
+    let result = ingest::ingest(&state.store, IngestRequest { tenant, entries }).await;
+    let summary = result.as_ref().copied().unwrap_or_default();
     state
         .metrics
         .ingested(endpoint, received, summary.profiles, summary.samples);
-    result.map(|_| summary).map_err(ApiError::from)
+    Ok(result?)
 }
 
-/// A record for the store.
+/// A record for the store, for a request of `tenant`.
 pub fn record(
     tenant: &Tenant,
     labels: Vec<(String, String)>,
@@ -109,14 +59,7 @@ pub fn record(
     time_nanos: i64,
     data: Bytes,
 ) -> WalRecord {
-    WalRecord {
-        tenant: tenant.0.clone(),
-        labels: canonical_labels(labels),
-        format,
-        time_nanos,
-        perf_event: String::new(),
-        data,
-    }
+    ingest::record(&tenant.service(), labels, format, time_nanos, data)
 }
 
 /// Parsed query of `/api/v1/ingest`.
@@ -143,7 +86,7 @@ fn parse_api_query(query: Option<&str>) -> ApiResult<ApiIngestQuery> {
                     })?),
                 }
             }
-            "time" | "from" => q.time_nanos = super::pyroscope::parse_time(&v)?,
+            "time" | "from" => q.time_nanos = flamedb_service::parse::parse_time(&v)?,
             "event" => q.event = v,
             other => match other.strip_prefix("label.") {
                 Some(name) => q.labels.push((name.to_string(), v)),
@@ -175,37 +118,13 @@ pub async fn api_ingest(
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let mut r = record(&tenant, q.labels, q.format, q.time_nanos, data);
     r.perf_event = q.event;
-    let summary = store_all(&state, "/api/v1/ingest", received, vec![r.into()]).await?;
+    let summary = store_all(&state, &tenant, "/api/v1/ingest", received, vec![r.into()]).await?;
     Ok(Json(summary))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn aliases_fill_in_missing_canonical_labels() {
-        let l = canonical_labels(pairs(&[
-            ("service_name", "api"),
-            ("service_version", "1.2"),
-            ("region", "eu"),
-        ]));
-        assert!(l.contains(&("app".into(), "api".into())));
-        assert!(l.contains(&("version".into(), "1.2".into())));
-        assert!(l.contains(&("dc".into(), "eu".into())));
-        assert!(
-            l.contains(&("region".into(), "eu".into())),
-            "originals stay"
-        );
-        let l = canonical_labels(pairs(&[("dc", "us"), ("region", "eu")]));
-        assert_eq!(l.iter().filter(|(k, _)| k == "dc").count(), 1);
-    }
 
     #[test]
     fn api_query_is_checked() {

@@ -434,6 +434,6 @@ mod tests {
         let e = read_body(&h, Body::from("plain"), &limits)
             .await
             .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::BadRequest);
+        assert_eq!(e.kind, ErrorKind::Invalid);
     }
 }

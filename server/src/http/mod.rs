@@ -5,7 +5,7 @@
 //!      ─► handler: Tenant (X-Scope-OrgID) ─► rate limit ─► ingest slot (429 when all taken)
 //!      ─► bounded body (+ gzip, bounded)
 //!      ─► Store::append (decode, WAL fsync) ─► 200 only once durable
-//!      ─► query routes: crate::engine (tenant session, read-only SQL, limits) ─► stream
+//!      ─► query routes: flamedb_service::query (tenant session, read-only SQL, limits) ─► stream
 //! ```
 //!
 //! Tour:
@@ -13,8 +13,8 @@
 //!   into [`api_routes`], so they get the same auth, tenant, limits and metrics.
 //! - [`error`]: the one [`error::ApiError`], status and JSON body per kind.
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
-//!   [`pyroscope`]: `POST /ingest` (with [`sample_types`] for its multipart parts and
-//!   [`sample_rate`] for `sampleRate`, which `flamedb ingest --sample-rate` shares);
+//!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
+//!   rates, which `flamedb ingest --sample-rate` shares);
 //!   [`push`]: the Connect push RPC.
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and rate limits;
 //!   [`metrics`]: `GET /metrics`.
@@ -28,16 +28,14 @@ pub mod metrics;
 pub mod push;
 pub mod pyroscope;
 pub mod query;
-pub mod sample_rate;
-pub mod sample_types;
 
-use crate::engine::Engine;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::{ApiError, ErrorKind};
+use flamedb_service::query::Engine;
 use flamedb_storage::Store;
 use std::sync::Arc;
 

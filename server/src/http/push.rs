@@ -181,7 +181,7 @@ pub async fn push(
         }
     }
     // All or nothing: every profile is decoded and validated before any is written.
-    store_all(&state, PUSH_PATH, received, entries).await?;
+    store_all(&state, &tenant, PUSH_PATH, received, entries).await?;
     Ok(if json {
         Json(serde_json::json!({})).into_response()
     } else {
@@ -203,7 +203,7 @@ pub async fn connect_errors(request: Request, next: Next) -> Response {
     }
     match response.extensions().get::<ApiError>() {
         Some(e) => {
-            let body = serde_json::json!({ "code": e.kind.connect_code(), "message": e.message });
+            let body = serde_json::json!({ "code": super::error::connect_code(e.kind), "message": e.message });
             let mut connect = (e.status(), Json(body)).into_response();
             if let Some(retry) = response.headers().get(RETRY_AFTER) {
                 connect.headers_mut().insert(RETRY_AFTER, retry.clone());

@@ -5,7 +5,7 @@
 //! - `name=APP.PROFILE{k=v,...}` (required): the app is the part of the name before the
 //!   last dot (all of it without a dot), `PROFILE` becomes the label `__name__`, and the
 //!   tags become series labels (`version`, `dc` and their aliases, see
-//!   [`super::ingest::canonical_labels`]).
+//!   [`flamedb_service::ingest::canonical_labels`]).
 //! - `from`, `until`: unix time in seconds, or ms/us/ns by digit count (13/16/19), or
 //!   `YYYYMMDD`, or `now`, `now-1h`, ... `from` is the profile time (default: the
 //!   profile's own time, else now). With both, `until` must not be before `from`, and
@@ -14,27 +14,28 @@
 //! - `format`: `folded` (default; Pyroscope calls it `groups`), `lines` (one stack per
 //!   line, each one sample), `pprof` (raw body, stored as sent, or multipart/form-data
 //!   with a `profile` part and optional `sample_type_config` (JSON) and `prev_profile`
-//!   parts, applied as [`super::sample_types`] describes). A multipart body is read as
+//!   parts, applied as [`sample_types`] describes). A multipart body is read as
 //!   pprof whatever `format` says, as Pyroscope does.
 //! - `sampleRate`, `spyName`, `units`, `aggregationType`: stored as the series labels
 //!   `sample_rate`, `spy_name`, `units`, `aggregation` when given. With `sampleRate`, a
 //!   folded (or lines) body of a CPU profile (`PROFILE` `cpu`, `itimer` or none) or a wall
 //!   profile (`wall`) is stored as time, as Pyroscope stores it: every count times the
 //!   period `1e9 / sampleRate` ns, sample type `cpu/nanoseconds` (`wall/nanoseconds`),
-//!   period type `cpu/nanoseconds` ([`super::sample_rate`]). Other profiles keep their
+//!   period type `cpu/nanoseconds` ([`sample_rate`]). Other profiles keep their
 //!   counts.
 
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
 use super::ingest::{admit, body_of, record, store_all};
-use super::sample_rate;
-use super::sample_types::{self, SampleTypeConfigs};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use flamedb_profile::{DecodeLimits, DecodeOptions, Format, Profile};
+use flamedb_service::ingest::sample_rate;
+use flamedb_service::ingest::sample_types::{self, SampleTypeConfigs};
+use flamedb_service::parse::parse_time;
 use flamedb_storage::WalEntry;
 
 /// `POST /ingest`: answers 200 with an empty body once the profile is durable.
@@ -104,7 +105,7 @@ pub async fn ingest(
             duration_nanos,
         });
     }
-    store_all(&state, "/ingest", received, entries).await?;
+    store_all(&state, &tenant, "/ingest", received, entries).await?;
     Ok(StatusCode::OK)
 }
 
@@ -212,60 +213,6 @@ pub fn parse_name(name: &str) -> ApiResult<Vec<(String, String)>> {
         labels.push((k.trim().to_string(), v.trim().to_string()));
     }
     Ok(labels)
-}
-
-/// Parses a Pyroscope time (`from`, `until`) into ns since the epoch.
-pub fn parse_time(s: &str) -> ApiResult<i64> {
-    let s: String = s
-        .chars()
-        .filter(|c| !matches!(c, '_' | ',' | ' '))
-        .collect();
-    let bad = || {
-        ApiError::bad_request(format!(
-            "time {s:?}: use unix seconds (or ms/us/ns), YYYYMMDD, now or now-DURATION like now-1h"
-        ))
-    };
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        if s.len() == 8
-            && let Ok(d) = chrono::NaiveDate::parse_from_str(&s, "%Y%m%d")
-        {
-            return d
-                .and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_utc().timestamp_nanos_opt())
-                .ok_or_else(bad);
-        }
-        let v: i64 = s.parse().map_err(|_| bad())?;
-        let scale: i64 = match s.len() {
-            13 => 1_000_000,
-            16 => 1_000,
-            19 => 1,
-            _ => 1_000_000_000,
-        };
-        return v.checked_mul(scale).ok_or_else(bad);
-    }
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    let Some(offset) = s.strip_prefix("now") else {
-        return Err(bad());
-    };
-    if offset.is_empty() {
-        return Ok(now);
-    }
-    let (sign, rest) = match offset.as_bytes()[0] {
-        b'-' => (-1, &offset[1..]),
-        b'+' => (1, &offset[1..]),
-        _ => return Err(bad()),
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-    let secs = match &rest[digits..] {
-        "s" | "sec" | "second" | "seconds" => 1,
-        "m" | "min" | "minute" | "minutes" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    Ok(now + sign * n * secs * 1_000_000_000)
 }
 
 /// `lines` format: every non-empty line is one stack (`a;b;c`) with one sample.

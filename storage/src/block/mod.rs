@@ -9,8 +9,8 @@
 //! - `write.rs`: [`write_block`] and its variants.
 //! - `read.rs`: metadata, dictionary, profile and series tables, whole verified blocks.
 //! - `samples.rs`: `samples.parquet`, whole or the rows and columns of a [`SampleRead`].
-//! - `writing.rs`: the blocks this process is writing ([`is_being_written`]), which garbage
-//!   collection leaves alone.
+//! - `writing.rs`: the gate block writes hold shared and the garbage collector's deletion
+//!   of incomplete blocks holds exclusively, so no block is deleted under its writer.
 
 mod columns;
 mod read;
@@ -22,5 +22,4 @@ pub use columns::{ROW_GROUP_ROWS, WriteOptions};
 pub use read::{read_block, read_meta, read_profiles, read_series, read_symbols};
 pub use samples::{SampleRead, group_rows, read_samples, read_samples_with};
 pub use write::{write_block, write_block_parts, write_block_with};
-pub(crate) use writing::Writing;
-pub use writing::is_being_written;
+pub(crate) use writing::{Writing, exclusive_of_writers};

@@ -53,7 +53,7 @@ pub async fn write_block_parts(
     let name = |f: BlockFile| file(f).to_string();
     // Garbage collection leaves this block alone until `meta.json` is written or the write
     // is abandoned (the guard is dropped, also when this future is cancelled).
-    let _writing = Writing::start(block.dir(root));
+    let _writing = Writing::start().await;
     let samples = parquet_bytes(
         &name(BlockFile::Samples),
         &schema::SAMPLES,

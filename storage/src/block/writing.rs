@@ -1,42 +1,31 @@
-//! The registry of block directories this process is writing, so garbage collection never
-//! deletes a block under its writer.
+//! The gate between block writes and the garbage collector's deletion of incomplete
+//! blocks, so garbage collection never deletes a block under its writer.
 
-use object_store::path::Path;
+/// Block writes of this process hold this gate shared while they write a block's files
+/// (the first data file to `meta.json`); the garbage collector's deletion of incomplete
+/// blocks holds it exclusively from its listing to its last delete. So within a process
+/// a block without `meta.json` that the collector lists is abandoned, never one being
+/// written: the collector cannot list a block's data files, see its writer finish, and
+/// then delete a complete block (which, with a grace of zero, lost acknowledged profiles:
+/// a later block of the partition then made replay skip them).
+static WRITE_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
-/// Block directories this process is writing (a file written, `meta.json` not yet): the
-/// garbage collector's deletion of incomplete blocks skips them whatever their age, so a
-/// grace period of zero never deletes a block under its writer.
-static WRITING: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Registers a block directory in [`WRITING`] until dropped.
-pub(crate) struct Writing(String);
+/// A block write in progress (see [`WRITE_GATE`]); dropped when the write ends or is
+/// abandoned (also when its future is cancelled).
+pub(crate) struct Writing {
+    _gate: tokio::sync::RwLockReadGuard<'static, ()>,
+}
 
 impl Writing {
-    pub(crate) fn start(dir: Path) -> Writing {
-        let dir = dir.to_string();
-        if let Ok(mut w) = WRITING.lock() {
-            w.push(dir.clone());
-        }
-        Writing(dir)
-    }
-}
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        if let Ok(mut w) = WRITING.lock()
-            && let Some(i) = w.iter().position(|d| *d == self.0)
-        {
-            w.swap_remove(i);
+    /// Waits while the collector deletes incomplete blocks, then holds it off.
+    pub(crate) async fn start() -> Writing {
+        Writing {
+            _gate: WRITE_GATE.read().await,
         }
     }
 }
 
-/// Whether this process is writing the block in directory `dir` right now.
-pub fn is_being_written(dir: &Path) -> bool {
-    let dir = dir.as_ref();
-    WRITING
-        .lock()
-        .map(|w| w.iter().any(|d| d == dir))
-        // A poisoned registry cannot say: treat every block as in progress.
-        .unwrap_or(true)
+/// Holds off every block write of this process (see [`WRITE_GATE`]).
+pub(crate) async fn exclusive_of_writers() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    WRITE_GATE.write().await
 }

@@ -12,8 +12,8 @@
 //!
 //! Exactly once: a flushed block records `(writer id, first seq, last seq)` of the WAL
 //! records it holds, and heads are applied in sequence order, so a partition's block holds
-//! every record of that partition up to its last seq. On start-up the log is replayed,
-//! skipping for each partition the records at or below the highest seq its blocks hold.
+//! every record of that partition in its range. On start-up the log is replayed, skipping
+//! for each partition the records whose seq a range of its blocks holds.
 //!
 //! - `replay.rs`: [`Store::open`], which replays the WAL into heads.
 //! - `ingest.rs`: [`Store::append_batch`] and the ingest thread: WAL append, then heads.

@@ -41,7 +41,7 @@ impl Store {
             ..ReplayReport::default()
         };
         // Replay: skip what blocks already hold; quarantine what can never be applied.
-        let mut watermarks: HashMap<PartitionKey, u64> = HashMap::new();
+        let mut flushed: HashMap<PartitionKey, Vec<(u64, u64)>> = HashMap::new();
         for r in replayed {
             let prepared = prepare(&inner.config, &r.record, r.duration_nanos);
             let (profile, labels, key) = match prepared {
@@ -51,15 +51,14 @@ impl Store {
                     continue;
                 }
             };
-            let mark = match watermarks.get(&key) {
-                Some(&m) => m,
-                None => {
-                    let m = inner.flushed_watermark(&key).await?;
-                    watermarks.insert(key.clone(), m);
-                    m
-                }
-            };
-            if r.seq <= mark {
+            if !flushed.contains_key(&key) {
+                let ranges = inner.flushed_ranges(&key).await?;
+                flushed.insert(key.clone(), ranges);
+            }
+            let in_a_block = flushed
+                .get(&key)
+                .is_some_and(|ranges| ranges.iter().any(|&(a, b)| (a..=b).contains(&r.seq)));
+            if in_a_block {
                 report.skipped += 1;
                 continue;
             }
@@ -112,8 +111,11 @@ impl Inner {
         }
     }
 
-    /// The highest WAL seq of this writer that blocks of `key` hold (0 when none).
-    async fn flushed_watermark(&self, key: &PartitionKey) -> Result<u64> {
+    /// The WAL ranges of this writer that blocks of `key` hold (superseded blocks
+    /// included). A record is skipped at replay only when a block's range holds its
+    /// seq: a partition's blocks hold every record of the partition in their ranges, and
+    /// a record in no range was never flushed, whatever later blocks hold.
+    async fn flushed_ranges(&self, key: &PartitionKey) -> Result<Vec<(u64, u64)>> {
         let filter = PartitionFilter {
             apps: Some(vec![key.app.clone()]),
             versions: Some(vec![key.version.clone()]),
@@ -126,10 +128,10 @@ impl Inner {
             .await?;
         Ok(blocks
             .iter()
+            .filter(|b| b.path.partition == *key)
             .flat_map(|b| b.meta.wal.iter())
             .filter(|w| w.writer == self.writer_id)
-            .map(|w| w.last)
-            .max()
-            .unwrap_or(0))
+            .map(|w| (w.first, w.last))
+            .collect())
     }
 }

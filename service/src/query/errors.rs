@@ -1,7 +1,7 @@
-//! DataFusion errors as [`ApiError`]s: what the caller did wrong is a 4xx with the
+//! DataFusion errors as [`Error`]s: what the caller did wrong is a 4xx with the
 //! engine's message, a refused statement 403, a query over its memory 422, the rest 500.
 
-use crate::http::error::{ApiError, ErrorKind};
+use crate::{Error, ErrorKind};
 use datafusion::error::DataFusionError;
 
 /// Prefixes of the errors `SQLOptions` gives for statements a read-only session refuses.
@@ -12,17 +12,17 @@ const REFUSALS: [&str; 3] = [
 ];
 
 /// The API error for a failed query.
-pub fn query_error(e: DataFusionError) -> ApiError {
+pub fn query_error(e: DataFusionError) -> Error {
     let root = e.find_root();
     match root {
-        DataFusionError::ResourcesExhausted(m) => ApiError::new(
-            ErrorKind::Unprocessable,
+        DataFusionError::ResourcesExhausted(m) => Error::new(
+            ErrorKind::OverLimit,
             format!(
                 "the query needs more memory than the query memory limit allows ({m}): \
                  narrow the time range or the selectors, or aggregate more"
             ),
         ),
-        DataFusionError::Plan(m) if REFUSALS.iter().any(|p| m.starts_with(p)) => ApiError::new(
+        DataFusionError::Plan(m) if REFUSALS.iter().any(|p| m.starts_with(p)) => Error::new(
             ErrorKind::Forbidden,
             format!(
                 "read-only SQL: {m}. Only queries (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) \
@@ -35,46 +35,45 @@ pub fn query_error(e: DataFusionError) -> ApiError {
         | DataFusionError::NotImplemented(_)
         | DataFusionError::Execution(_)
         | DataFusionError::Configuration(_)
-        | DataFusionError::ArrowError(..) => ApiError::bad_request(root.to_string()),
-        _ => ApiError::internal(&e),
+        | DataFusionError::ArrowError(..) => Error::invalid(root.to_string()),
+        _ => Error::internal(&e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
 
     #[test]
     fn kinds_map_to_statuses() {
         let cases = [
             (
                 DataFusionError::ResourcesExhausted("x".into()),
-                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::OverLimit,
             ),
             (
                 DataFusionError::Plan("DDL not supported: CreateMemoryTable".into()),
-                StatusCode::FORBIDDEN,
+                ErrorKind::Forbidden,
             ),
             (
                 DataFusionError::Plan("table 'x' not found".into()),
-                StatusCode::BAD_REQUEST,
+                ErrorKind::Invalid,
             ),
             (
                 DataFusionError::Context(
                     "while planning".into(),
                     Box::new(DataFusionError::ResourcesExhausted("y".into())),
                 ),
-                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::OverLimit,
             ),
             (
                 DataFusionError::Internal("secret".into()),
-                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorKind::Internal,
             ),
         ];
         for (e, status) in cases {
             let api = query_error(e);
-            assert_eq!(api.status(), status, "{api}");
+            assert_eq!(api.kind, status, "{api}");
             assert!(!api.message.contains("secret"));
         }
     }

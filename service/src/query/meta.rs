@@ -1,12 +1,20 @@
-//! What is stored, as SQL over `profiles`: totals over time (`/api/v1/series`), the apps
-//! and their sample types (`/api/v1/apps`), label names and values (`/api/v1/labels`).
-//! User values reach SQL only as quoted literals; label names are checked first.
+//! What is stored, as DataFusion plans over `profiles`: totals over time
+//! (`/api/v1/series`), the apps and their sample types (`/api/v1/apps`), label names and
+//! values (`/api/v1/labels`). User values are literals of the plan; label names are
+//! checked first.
 
-use super::flame::{check_label_name, pick_sample_type, set_field};
+use super::flame::{pick_sample_type, set_field};
 use super::{Engine, integers, strings};
-use crate::http::error::{ApiError, ApiResult};
+use crate::parse::{check_label_name, parse_step};
+use crate::{Error, Result};
+use arrow::datatypes::{DataType, IntervalMonthDayNano};
+use datafusion::functions::expr_fn::date_bin;
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::functions_nested::expr_fn::map_keys;
+use datafusion::prelude::{Expr, cast, col, lit};
+use datafusion::scalar::ScalarValue;
 use flamedb_query::Selector;
-use flamedb_query::api::quote;
+use flamedb_query::api::{label, time_literal};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +27,7 @@ const COLUMNS: [&str; 4] = ["app", "version", "dc", "sample_type"];
 pub fn selector(
     pairs: &[(String, String)],
     extra: &[&str],
-) -> ApiResult<(Selector, Vec<(String, String)>)> {
+) -> Result<(Selector, Vec<(String, String)>)> {
     let mut sel = Selector::default();
     let mut rest = vec![];
     for (k, v) in pairs {
@@ -27,7 +35,7 @@ pub fn selector(
             rest.push((k.clone(), v.clone()));
         } else if !set_field(&mut sel, k, v)? {
             let extra = extra.iter().map(|e| format!(", {e}")).collect::<String>();
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "unknown query parameter {k:?}: use app, version, dc, sample_type, from, \
                  until, label.NAME{extra}"
             )));
@@ -36,72 +44,71 @@ pub fn selector(
     Ok((sel, rest))
 }
 
-/// A step such as `60s`, `5m`, `1h`, `1d` or `30` (seconds), in whole seconds.
-pub fn parse_step(s: &str) -> ApiResult<i64> {
-    let s = s.trim();
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    let scale = match &s[digits..] {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => 0,
-    };
-    match s[..digits].parse::<i64>() {
-        Ok(n) if n > 0 && scale > 0 && n <= 366 * 86_400 / scale => Ok(n * scale),
-        _ => Err(ApiError::bad_request(format!(
-            "step {s:?}: use a whole number of s, m, h or d (such as 60s, 5m, 1h), up to a year"
-        ))),
-    }
-}
-
-/// The SQL expression of a group-by name (`version`, `label.pod`, ...).
-pub fn group_expr(name: &str) -> ApiResult<String> {
+/// The expression of a group-by name (`version`, `label.pod`, ...), as text.
+pub fn group_expr(name: &str) -> Result<Expr> {
     if COLUMNS.contains(&name) {
-        return Ok(format!("CAST({name} AS VARCHAR)"));
+        return Ok(cast(col(name), DataType::Utf8));
     }
     match name.strip_prefix("label.") {
-        Some(label) => {
-            check_label_name(label)?;
-            Ok(format!("labels[{}]", quote(label)))
+        Some(name) => {
+            check_label_name(name)?;
+            Ok(label(name))
         }
-        None => Err(ApiError::bad_request(format!(
+        None => Err(Error::invalid(format!(
             "group_by {name:?}: use app, version, dc, sample_type or label.NAME (comma-separated)"
         ))),
     }
 }
 
-/// The SQL of a series query: bucket start (ns), the group values, the sum of totals.
-pub fn series_sql(sel: &Selector, step_secs: i64, groups: &[String]) -> ApiResult<String> {
+/// Bucket start (ns), the group values and the sum of totals of `sel`, per bucket of
+/// `step_secs` and group, ordered by group then time.
+async fn series_rows(
+    engine: &Engine,
+    tenant: &str,
+    sel: &Selector,
+    step_secs: i64,
+    groups: &[String],
+) -> Result<Vec<arrow::array::RecordBatch>> {
     let exprs = groups
         .iter()
         .map(|g| group_expr(g))
-        .collect::<ApiResult<Vec<_>>>()?;
-    let mut select = vec![format!(
-        "CAST(date_bin(INTERVAL '{step_secs} seconds', time) AS BIGINT) AS t"
-    )];
-    select.extend(
+        .collect::<Result<Vec<_>>>()?;
+    let stride = lit(ScalarValue::IntervalMonthDayNano(Some(
+        IntervalMonthDayNano::new(0, 0, step_secs.saturating_mul(1_000_000_000)),
+    )));
+    let bucket = cast(
+        date_bin(stride, col("time"), time_literal(0)),
+        DataType::Int64,
+    )
+    .alias("t");
+    let mut keys = vec![bucket];
+    keys.extend(
         exprs
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, e)| format!("{e} AS g{i}")),
+            .map(|(i, e)| e.alias(format!("g{i}"))),
     );
-    select.push("sum(total) AS v".into());
-    let positions: Vec<String> = (1..=exprs.len() + 1).map(|i| i.to_string()).collect();
-    let mut order: Vec<String> = (2..=exprs.len() + 1).map(|i| i.to_string()).collect();
-    order.push("1".into());
-    Ok(format!(
-        "SELECT {} FROM profiles WHERE {} GROUP BY {} ORDER BY {}",
-        select.join(", "),
-        sel.where_sql(),
-        positions.join(", "),
-        order.join(", ")
-    ))
+    let mut order: Vec<_> = (0..groups.len())
+        .map(|i| col(format!("g{i}")).sort(true, true))
+        .collect();
+    order.push(col("t").sort(true, true));
+    let mut select = vec![col("t")];
+    select.extend((0..groups.len()).map(|i| col(format!("g{i}"))));
+    select.push(col("v"));
+    engine
+        .collect(tenant, async |session| {
+            sel.frame(&session, "profiles")
+                .await?
+                .aggregate(keys, vec![sum(col("total")).alias("v")])?
+                .sort(order)?
+                .select(select)
+        })
+        .await
 }
 
 /// `GET /api/v1/series`: `{"sample_type", "unit", "step_seconds", "series": [{"labels":
 /// {...}, "points": [[unix_ms, total], ...]}]}`.
-pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> ApiResult<Value> {
+pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> Result<Value> {
     let (mut sel, rest) = selector(pairs, &["step", "group_by"])?;
     let mut step = 60;
     let mut groups: Vec<String> = vec![];
@@ -119,7 +126,7 @@ pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -
     if let (Some(from), Some(until)) = (sel.from_nanos, sel.until_nanos)
         && until.saturating_sub(from) / (step * 1_000_000_000) > MAX_POINTS
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::invalid(format!(
             "from..until over step {step}s is more than {MAX_POINTS} points: use a larger step"
         )));
     }
@@ -127,14 +134,13 @@ pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -
         .await?
         .unwrap_or_default();
     sel.sample_type = Some(sample_type.clone());
-    let sql = series_sql(&sel, step, &groups)?;
     let mut by_group: BTreeMap<Vec<Option<String>>, Vec<(i64, i64)>> = BTreeMap::new();
-    for b in engine.collect(tenant, &sql).await? {
+    for b in series_rows(engine, tenant, &sel, step, &groups).await? {
         let t = integers(&b, 0)?;
         let v = integers(&b, groups.len() + 1)?;
         let g = (1..=groups.len())
             .map(|i| strings(&b, i))
-            .collect::<ApiResult<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         for r in 0..b.num_rows() {
             let key = g.iter().map(|c| c[r].clone()).collect();
             by_group
@@ -158,15 +164,19 @@ pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -
 }
 
 /// `GET /api/v1/apps`: `{"apps": [{"name", "profiles", "sample_types": [{"type", "unit"}]}]}`.
-pub async fn apps(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> ApiResult<Value> {
+pub async fn apps(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> Result<Value> {
     let (sel, _) = selector(pairs, &[])?;
-    let sql = format!(
-        "SELECT app, sample_type, sample_unit, count(*) FROM profiles WHERE {} \
-         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-        sel.where_sql()
-    );
+    let keys = || vec![col("app"), col("sample_type"), col("sample_unit")];
+    let batches = engine
+        .collect(tenant, async |session| {
+            sel.frame(&session, "profiles")
+                .await?
+                .aggregate(keys(), vec![count(lit(1)).alias("n")])?
+                .sort(keys().into_iter().map(|k| k.sort(true, true)).collect())
+        })
+        .await?;
     let mut apps: BTreeMap<String, (i64, Vec<Value>)> = BTreeMap::new();
-    for b in engine.collect(tenant, &sql).await? {
+    for b in batches {
         let (a, t, u, n) = (
             strings(&b, 0)?,
             strings(&b, 1)?,
@@ -193,15 +203,19 @@ pub async fn label_names(
     engine: &Engine,
     tenant: &str,
     pairs: &[(String, String)],
-) -> ApiResult<Value> {
+) -> Result<Value> {
     let (sel, _) = selector(pairs, &[])?;
-    let sql = format!(
-        "SELECT DISTINCT k FROM (SELECT unnest(map_keys(labels)) AS k FROM profiles WHERE {}) \
-         ORDER BY k",
-        sel.where_sql()
-    );
+    let batches = engine
+        .collect(tenant, async |session| {
+            sel.frame(&session, "profiles")
+                .await?
+                .select(vec![map_keys(col("labels")).alias("k")])?
+                .unnest_columns(&["k"])?
+                .distinct()
+        })
+        .await?;
     let mut names: BTreeSet<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    for b in engine.collect(tenant, &sql).await? {
+    for b in batches {
         names.extend(strings(&b, 0)?.into_iter().flatten());
     }
     Ok(json!({ "labels": names }))
@@ -213,20 +227,26 @@ pub async fn label_values(
     tenant: &str,
     name: &str,
     pairs: &[(String, String)],
-) -> ApiResult<Value> {
+) -> Result<Value> {
     let (sel, _) = selector(pairs, &[])?;
     let expr = if COLUMNS.contains(&name) {
-        format!("CAST({name} AS VARCHAR)")
+        cast(col(name), DataType::Utf8)
     } else {
         check_label_name(name)?;
-        format!("labels[{}]", quote(name))
+        label(name)
     };
-    let sql = format!(
-        "SELECT DISTINCT {expr} AS v FROM profiles WHERE {} AND {expr} IS NOT NULL ORDER BY v",
-        sel.where_sql()
-    );
+    let batches = engine
+        .collect(tenant, async |session| {
+            sel.frame(&session, "profiles")
+                .await?
+                .filter(expr.clone().is_not_null())?
+                .select(vec![expr.alias("v")])?
+                .distinct()?
+                .sort(vec![col("v").sort(true, true)])
+        })
+        .await?;
     let mut values = vec![];
-    for b in engine.collect(tenant, &sql).await? {
+    for b in batches {
         values.extend(strings(&b, 0)?.into_iter().flatten());
     }
     Ok(json!({ "name": name, "values": values }))
@@ -238,36 +258,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn steps() {
-        assert_eq!(parse_step("60s").unwrap(), 60);
-        assert_eq!(parse_step("5m").unwrap(), 300);
-        assert_eq!(parse_step("2h").unwrap(), 7200);
-        assert_eq!(parse_step("90").unwrap(), 90);
-        for bad in [
-            "",
-            "0s",
-            "1w",
-            "-5s",
-            "1.5m",
-            "400d",
-            "99999999999999999999",
-        ] {
-            assert!(parse_step(bad).is_err(), "{bad}");
+    fn group_names_are_checked() {
+        for good in ["version", "app", "label.pod"] {
+            assert!(group_expr(good).is_ok(), "{good}");
         }
-    }
-
-    #[test]
-    fn series_sql_quotes_what_the_user_gave() {
-        let sel = Selector {
-            app: Some("it's".into()),
-            ..Selector::default()
-        };
-        let sql = series_sql(&sel, 60, &["version".into(), "label.pod".into()]).unwrap();
-        assert!(sql.contains("app = 'it''s'"), "{sql}");
-        assert!(sql.contains("labels['pod'] AS g1"), "{sql}");
-        assert!(sql.contains("INTERVAL '60 seconds'"), "{sql}");
         for bad in ["label.x'; DROP TABLE y --", "labels", "time"] {
-            assert!(series_sql(&sel, 60, &[bad.into()]).is_err(), "{bad}");
+            assert!(group_expr(bad).is_err(), "{bad}");
         }
     }
 }

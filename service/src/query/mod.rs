@@ -17,11 +17,11 @@ pub mod errors;
 pub mod flame;
 pub mod meta;
 
-use crate::http::error::{ApiError, ApiResult, ErrorKind};
+use crate::{Error, ErrorKind, Result};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use errors::query_error;
 use flamedb_profile::flame::FlameTree;
 use flamedb_query::{FlameContext, QueryConfig, Selector, read_only, tenant_session};
@@ -80,7 +80,7 @@ pub struct Admission {
 
 impl Admission {
     /// Runs `f` until the deadline.
-    pub async fn run<T>(&self, f: impl Future<Output = ApiResult<T>>) -> ApiResult<T> {
+    pub async fn run<T>(&self, f: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout_at(self.deadline, f).await {
             Ok(r) => r,
             Err(_) => Err(timed_out(self.timeout)),
@@ -88,8 +88,8 @@ impl Admission {
     }
 }
 
-fn timed_out(limit: Duration) -> ApiError {
-    ApiError::new(
+fn timed_out(limit: Duration) -> Error {
+    Error::new(
         ErrorKind::Unavailable,
         format!(
             "the query timed out after {} s (the query timeout): narrow the time range or \
@@ -120,12 +120,12 @@ impl Engine {
     }
 
     /// A query slot, waited for until the query's deadline.
-    pub async fn admit(&self) -> ApiResult<Admission> {
+    pub async fn admit(&self) -> Result<Admission> {
         let deadline = Instant::now() + self.limits.timeout;
         let slot = tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| timed_out(self.limits.timeout))?
-            .map_err(ApiError::unavailable)?;
+            .map_err(Error::unavailable)?;
         Ok(Admission {
             _slot: slot,
             deadline,
@@ -135,11 +135,7 @@ impl Engine {
 
     /// A session over `tenant`'s data with `settings` applied (each checked against
     /// [`ALLOWED_SETTINGS`] and `flame.*`).
-    pub fn session(
-        &self,
-        tenant: &str,
-        settings: &[(String, String)],
-    ) -> ApiResult<SessionContext> {
+    pub fn session(&self, tenant: &str, settings: &[(String, String)]) -> Result<SessionContext> {
         let session = tenant_session(&self.ctx, tenant).map_err(query_error)?;
         for (key, value) in settings {
             self.check_setting(key, value)?;
@@ -149,14 +145,14 @@ impl Engine {
                 .config_mut()
                 .options_mut()
                 .set(key, value)
-                .map_err(|e| ApiError::bad_request(format!("setting {key}: {e}")))?;
+                .map_err(|e| Error::invalid(format!("setting {key}: {e}")))?;
         }
         Ok(session)
     }
 
-    fn check_setting(&self, key: &str, value: &str) -> ApiResult<()> {
+    fn check_setting(&self, key: &str, value: &str) -> Result<()> {
         if !key.starts_with("flame.") && !ALLOWED_SETTINGS.contains(&key) {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorKind::Forbidden,
                 format!(
                     "setting {key:?} cannot be changed per query; allowed: flame.* and {}",
@@ -166,7 +162,7 @@ impl Engine {
         }
         let bounded = |limit: usize| match value.trim().parse::<usize>() {
             Ok(n) if (1..=limit).contains(&n) => Ok(()),
-            _ => Err(ApiError::bad_request(format!(
+            _ => Err(Error::invalid(format!(
                 "setting {key}: use a whole number from 1 to {limit}"
             ))),
         };
@@ -184,9 +180,9 @@ impl Engine {
         tenant: &str,
         sql: &str,
         settings: &[(String, String)],
-    ) -> ApiResult<ResultStream> {
+    ) -> Result<ResultStream> {
         flamedb_query::sql_guard::check_expression_depth(sql, self.limits.max_expression_depth)
-            .map_err(|m| ApiError::bad_request(format!("{m} (--query-max-expression-depth)")))?;
+            .map_err(|m| Error::invalid(format!("{m} (--query-max-expression-depth)")))?;
         let admission = self.admit().await?;
         let session = self.session(tenant, settings)?;
         let max_rows = self.limits.max_rows;
@@ -211,14 +207,27 @@ impl Engine {
         })
     }
 
-    /// Every batch of read-only `sql` (for the engine's own small queries).
-    pub async fn collect(&self, tenant: &str, sql: &str) -> ApiResult<Vec<RecordBatch>> {
-        let mut r = self.sql(tenant, sql, &[]).await?;
-        let mut out = Vec::new();
-        while let Some(b) = r.next().await {
-            out.push(b?);
-        }
-        Ok(out)
+    /// Every batch of the plan `build` makes on `tenant`'s session (the service's own
+    /// queries: selections compile to DataFusion plans, never to SQL text), run under the
+    /// same admission, deadline and row limit as SQL.
+    pub async fn collect<F>(&self, tenant: &str, build: F) -> Result<Vec<RecordBatch>>
+    where
+        F: AsyncFnOnce(SessionContext) -> datafusion::error::Result<DataFrame>,
+    {
+        let admission = self.admit().await?;
+        let session = self.session(tenant, &[])?;
+        let max_rows = self.limits.max_rows;
+        admission
+            .run(async {
+                build(session)
+                    .await
+                    .and_then(|df| df.limit(0, Some(max_rows)))
+                    .map_err(query_error)?
+                    .collect()
+                    .await
+                    .map_err(query_error)
+            })
+            .await
     }
 
     /// The merged (or, with `right`, diff) flame tree, untruncated.
@@ -227,7 +236,7 @@ impl Engine {
         tenant: &str,
         left: &Selector,
         right: Option<&Selector>,
-    ) -> ApiResult<FlameTree> {
+    ) -> Result<FlameTree> {
         let admission = self.admit().await?;
         admission
             .run(async {
@@ -251,7 +260,7 @@ pub struct ResultStream {
 
 impl ResultStream {
     /// The next batch; an error after the deadline.
-    pub async fn next(&mut self) -> Option<ApiResult<RecordBatch>> {
+    pub async fn next(&mut self) -> Option<Result<RecordBatch>> {
         if let Some(b) = self.first.take() {
             return Some(Ok(b));
         }
@@ -264,8 +273,8 @@ impl ResultStream {
 }
 
 /// Column `i` of `batch` as strings (dictionaries decoded; `None` for nulls).
-pub fn strings(batch: &RecordBatch, i: usize) -> ApiResult<Vec<Option<String>>> {
-    let col = arrow::compute::cast(batch.column(i), &DataType::Utf8).map_err(ApiError::internal)?;
+pub fn strings(batch: &RecordBatch, i: usize) -> Result<Vec<Option<String>>> {
+    let col = arrow::compute::cast(batch.column(i), &DataType::Utf8).map_err(Error::internal)?;
     let col = col.as_string::<i32>();
     Ok((0..col.len())
         .map(|r| col.is_valid(r).then(|| col.value(r).to_string()))
@@ -273,9 +282,8 @@ pub fn strings(batch: &RecordBatch, i: usize) -> ApiResult<Vec<Option<String>>> 
 }
 
 /// Column `i` of `batch` as integers (`0` for nulls).
-pub fn integers(batch: &RecordBatch, i: usize) -> ApiResult<Vec<i64>> {
-    let col =
-        arrow::compute::cast(batch.column(i), &DataType::Int64).map_err(ApiError::internal)?;
+pub fn integers(batch: &RecordBatch, i: usize) -> Result<Vec<i64>> {
+    let col = arrow::compute::cast(batch.column(i), &DataType::Int64).map_err(Error::internal)?;
     let col = col.as_primitive::<Int64Type>();
     Ok((0..col.len())
         .map(|r| if col.is_valid(r) { col.value(r) } else { 0 })

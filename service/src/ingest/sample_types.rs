@@ -23,7 +23,7 @@
 //! profile left with no sample type is not stored (the request still succeeds, as in
 //! Pyroscope: a client's first cumulative-only profile has nothing to store).
 
-use super::error::{ApiError, ApiResult};
+use crate::{Error, Result};
 use flamedb_profile::{LabelValue, Profile, StrId, ValueType};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -52,15 +52,15 @@ pub struct SampleTypeConfig {
 pub type SampleTypeConfigs = HashMap<String, SampleTypeConfig>;
 
 /// Parses a `sample_type_config` part (a JSON object of objects).
-pub fn parse_configs(json: &[u8]) -> ApiResult<SampleTypeConfigs> {
+pub fn parse_configs(json: &[u8]) -> Result<SampleTypeConfigs> {
     let configs: SampleTypeConfigs = serde_json::from_slice(json).map_err(|e| {
-        ApiError::bad_request(format!(
+        Error::invalid(format!(
             "sample_type_config must map sample type names to objects with units, display-name, aggregation, cumulative, sampled: {e}"
         ))
     })?;
     for (name, c) in &configs {
         if !matches!(c.aggregation.as_str(), "" | "sum" | "average") {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "sample_type_config[{name:?}].aggregation is {:?}: use sum or average",
                 c.aggregation
             )));
@@ -116,7 +116,7 @@ pub fn apply(
     mut profile: Profile,
     prev: Option<&Profile>,
     configs: &SampleTypeConfigs,
-) -> ApiResult<Option<Profile>> {
+) -> Result<Option<Profile>> {
     let mut kept = Vec::new();
     let mut types = Vec::new();
     let mut names = HashSet::new();
@@ -138,7 +138,7 @@ pub fn apply(
             config.display_name.clone()
         };
         if !names.insert(shown.clone()) {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "sample_type_config: two sample types would be stored as {shown:?}"
             )));
         }

@@ -3,12 +3,18 @@
 //! type default, and the formats a tree is rendered to.
 
 use super::{Engine, strings};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::pyroscope::parse_time;
+use crate::parse::{check_label_name, parse_time};
+use crate::{Error, Result};
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::col;
 use flamedb_profile::flame::FlameTree;
 use flamedb_profile::flame::render::{self, FlamebearerOptions, SvgOptions};
 use flamedb_query::Selector;
-use flamedb_query::api::quote;
+
+/// `'s'` with quotes doubled, for the SVG subtitle.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
 
 /// Default flame graph size (nodes kept before the rest fold into `other`).
 pub const DEFAULT_MAX_NODES: usize = 1024;
@@ -100,7 +106,7 @@ pub struct FlameRequest {
 const SELECTOR_KEYS: &str = "app, version, dc, sample_type, from, until, label.NAME";
 
 /// Sets one selector field from a query parameter; `false` if `key` is not one.
-pub(super) fn set_field(sel: &mut Selector, key: &str, value: &str) -> ApiResult<bool> {
+pub(super) fn set_field(sel: &mut Selector, key: &str, value: &str) -> Result<bool> {
     let v = || (!value.is_empty()).then(|| value.to_string());
     match key {
         "app" => sel.app = v(),
@@ -121,28 +127,10 @@ pub(super) fn set_field(sel: &mut Selector, key: &str, value: &str) -> ApiResult
     Ok(true)
 }
 
-/// Label names accepted in selectors and group-bys: `[A-Za-z_][A-Za-z0-9_.-]*`, at most
-/// 128 bytes.
-pub fn check_label_name(name: &str) -> ApiResult<()> {
-    let mut bytes = name.bytes();
-    let ok = name.len() <= 128
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "label name {name:?}: use letters, digits, _ . - (starting with a letter or _)"
-        )))
-    }
-}
-
 impl FlameRequest {
     /// Parses the query of `/api/v1/flamegraph` (or, with `diff`, of `/api/v1/diff`,
     /// where `left.`/`right.` prefixed selectors override unprefixed ones).
-    pub fn from_pairs(pairs: &[(String, String)], diff: bool, limit: usize) -> ApiResult<Self> {
+    pub fn from_pairs(pairs: &[(String, String)], diff: bool, limit: usize) -> Result<Self> {
         let mut common = Selector::default();
         let mut sides: [Vec<(&str, &str)>; 2] = [vec![], vec![]];
         let mut format = FlameFormat::Flamebearer;
@@ -161,7 +149,7 @@ impl FlameRequest {
             match k.as_str() {
                 "format" => {
                     format = FlameFormat::from_name(v).ok_or_else(|| {
-                        ApiError::bad_request(format!(
+                        Error::invalid(format!(
                             "format {v:?}: use json, flamebearer, grafana, svg, folded or pprof"
                         ))
                     })?
@@ -172,7 +160,7 @@ impl FlameRequest {
                         .ok()
                         .filter(|n| (1..=limit).contains(n))
                         .ok_or_else(|| {
-                            ApiError::bad_request(format!(
+                            Error::invalid(format!(
                                 "max_nodes {v:?}: use a whole number from 1 to {limit}"
                             ))
                         })?
@@ -199,13 +187,13 @@ impl FlameRequest {
     }
 }
 
-fn unknown(key: &str, diff: bool) -> ApiError {
+fn unknown(key: &str, diff: bool) -> Error {
     let prefixes = if diff {
         " (each also as left.KEY and right.KEY)"
     } else {
         ""
     };
-    ApiError::bad_request(format!(
+    Error::invalid(format!(
         "unknown query parameter {key:?}: use {SELECTOR_KEYS}{prefixes}, format, max_nodes"
     ))
 }
@@ -224,14 +212,24 @@ pub async fn sample_types(
     engine: &Engine,
     tenant: &str,
     sel: &Selector,
-) -> ApiResult<Vec<(String, String)>> {
-    let sql = format!(
-        "SELECT sample_type, sample_unit FROM profiles WHERE {} \
-         GROUP BY sample_type, sample_unit ORDER BY sum(total) DESC, sample_type",
-        sel.where_sql()
-    );
+) -> Result<Vec<(String, String)>> {
+    let batches = engine
+        .collect(tenant, async |session| {
+            sel.frame(&session, "profiles")
+                .await?
+                .aggregate(
+                    vec![col("sample_type"), col("sample_unit")],
+                    vec![sum(col("total")).alias("t")],
+                )?
+                .sort(vec![
+                    col("t").sort(false, true),
+                    col("sample_type").sort(true, true),
+                ])?
+                .select(vec![col("sample_type"), col("sample_unit")])
+        })
+        .await?;
     let mut out = vec![];
-    for b in engine.collect(tenant, &sql).await? {
+    for b in batches {
         let (t, u) = (strings(&b, 0)?, strings(&b, 1)?);
         out.extend(
             t.into_iter()
@@ -248,7 +246,7 @@ pub(super) async fn pick_sample_type(
     engine: &Engine,
     tenant: &str,
     sel: &Selector,
-) -> ApiResult<Option<(String, String)>> {
+) -> Result<Option<(String, String)>> {
     let mut any = sel.clone();
     any.sample_type = None;
     let types = sample_types(engine, tenant, &any).await?;
@@ -265,14 +263,14 @@ pub(super) async fn pick_sample_type(
         }
     }
     let names: Vec<&str> = types.iter().map(|(n, _)| n.as_str()).collect();
-    Err(ApiError::bad_request(format!(
+    Err(Error::invalid(format!(
         "the selection holds several sample types ({}): add sample_type=",
         names.join(", ")
     )))
 }
 
 /// Draws `req` for `tenant`.
-pub async fn render(engine: &Engine, tenant: &str, mut req: FlameRequest) -> ApiResult<Rendered> {
+pub async fn render(engine: &Engine, tenant: &str, mut req: FlameRequest) -> Result<Rendered> {
     let picked = pick_sample_type(engine, tenant, &req.left).await?;
     let (sample_type, unit) = picked.unwrap_or_default();
     if !sample_type.is_empty() || req.left.sample_type.is_some() {
@@ -291,7 +289,7 @@ pub async fn render(engine: &Engine, tenant: &str, mut req: FlameRequest) -> Api
     let body =
         tokio::task::spawn_blocking(move || draw(&tree, format, &sample_type, &unit, subtitle))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(Error::internal)??;
     Ok(Rendered {
         content_type: format.content_type(),
         body,
@@ -305,7 +303,7 @@ pub fn draw(
     sample_type: &str,
     unit: &str,
     subtitle: String,
-) -> ApiResult<Vec<u8>> {
+) -> Result<Vec<u8>> {
     Ok(match format {
         FlameFormat::Flamebearer => {
             let (units, sample_rate) = flamebearer_units(sample_type, unit);
@@ -315,11 +313,11 @@ pub fn draw(
                 sample_rate,
                 ..FlamebearerOptions::default()
             };
-            serde_json::to_vec(&render::flamebearer(tree, &opts)).map_err(ApiError::internal)?
+            serde_json::to_vec(&render::flamebearer(tree, &opts)).map_err(Error::internal)?
         }
         FlameFormat::Grafana => {
             serde_json::to_vec(&render::grafana_frame(tree, grafana_unit(unit)))
-                .map_err(ApiError::internal)?
+                .map_err(Error::internal)?
         }
         FlameFormat::Svg => {
             let opts = SvgOptions {
@@ -334,7 +332,7 @@ pub fn draw(
                 ..SvgOptions::default()
             };
             render::svg(tree, &opts)
-                .map_err(ApiError::internal)?
+                .map_err(Error::internal)?
                 .into_bytes()
         }
         FlameFormat::Folded => render::folded(tree).into_bytes(),

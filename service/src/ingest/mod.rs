@@ -1,0 +1,134 @@
+//! Ingest, whatever the door: the labels every format is read into (`app`, `version`,
+//! `dc` and their aliases), the record the store takes, and storing a request's profiles
+//! all or nothing. Pyroscope's ingest semantics live here too ([`sample_rate`] for
+//! `sampleRate`, [`sample_types`] for a multipart pprof's sample type config), since
+//! `flamedb ingest` applies them as `POST /ingest` does.
+
+pub mod sample_rate;
+pub mod sample_types;
+
+use crate::{Result, Tenant};
+use bytes::Bytes;
+use flamedb_profile::Format;
+use flamedb_storage::{Store, WalEntry, WalRecord};
+use serde::Serialize;
+
+/// Label names read as `version` when `version` itself is absent, first match wins.
+pub const VERSION_ALIASES: &[&str] = &["service_version", "service.version", "app_version"];
+
+/// Label names read as `dc` (data center) when `dc` itself is absent, first match wins.
+pub const DC_ALIASES: &[&str] = &[
+    "datacenter",
+    "data_center",
+    "region",
+    "cloud.region",
+    "cloud_region",
+];
+
+/// Label names read as `app` when `app` itself is absent (Pyroscope's `service_name`).
+pub const APP_ALIASES: &[&str] = &["service_name", "service.name"];
+
+/// What an ingest request stored.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct IngestSummary {
+    /// Profiles stored durably.
+    pub profiles: u64,
+    /// Samples in them.
+    pub samples: u64,
+}
+
+/// One ingest request: its profiles, stored all or nothing.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    /// Whose data it is.
+    pub tenant: Tenant,
+    /// The profiles (each a record with its duration).
+    pub entries: Vec<WalEntry>,
+}
+
+/// Adds `app`, `version` and `dc` from their aliases when absent; every given label stays.
+pub fn canonical_labels(mut labels: Vec<(String, String)>) -> Vec<(String, String)> {
+    for (canonical, aliases) in [
+        ("app", APP_ALIASES),
+        ("version", VERSION_ALIASES),
+        ("dc", DC_ALIASES),
+    ] {
+        if labels.iter().any(|(k, v)| k == canonical && !v.is_empty()) {
+            continue;
+        }
+        let found = aliases.iter().find_map(|alias| {
+            labels
+                .iter()
+                .find(|(k, v)| k == alias && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = found {
+            labels.push((canonical.to_string(), v));
+        }
+    }
+    labels
+}
+
+/// A record for the store, its labels made canonical.
+pub fn record(
+    tenant: &Tenant,
+    labels: Vec<(String, String)>,
+    format: Option<Format>,
+    time_nanos: i64,
+    data: Bytes,
+) -> WalRecord {
+    WalRecord {
+        tenant: tenant.0.clone(),
+        labels: canonical_labels(labels),
+        format,
+        time_nanos,
+        perf_event: String::new(),
+        data,
+    }
+}
+
+/// Stores the request's profiles all or nothing ([`Store::append_batch`]: every profile
+/// is decoded and validated first, then all go into one write-ahead log record) and
+/// returns once they are durable.
+pub async fn ingest(store: &Store, request: IngestRequest) -> Result<IngestSummary> {
+    debug_assert!(
+        request
+            .entries
+            .iter()
+            .all(|e| e.record.tenant == request.tenant.0)
+    );
+    let receipts = store.append_batch(request.entries).await?;
+    Ok(IngestSummary {
+        profiles: receipts.len() as u64,
+        samples: receipts.iter().map(|r| r.samples).sum(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn aliases_fill_in_missing_canonical_labels() {
+        let l = canonical_labels(pairs(&[
+            ("service_name", "api"),
+            ("service_version", "1.2"),
+            ("region", "eu"),
+        ]));
+        assert!(l.contains(&("app".into(), "api".into())));
+        assert!(l.contains(&("version".into(), "1.2".into())));
+        assert!(l.contains(&("dc".into(), "eu".into())));
+        assert!(
+            l.contains(&("region".into(), "eu".into())),
+            "originals stay"
+        );
+        let l = canonical_labels(pairs(&[("dc", "us"), ("region", "eu")]));
+        assert_eq!(l.iter().filter(|(k, _)| k == "dc").count(), 1);
+    }
+}
