@@ -2,7 +2,7 @@
 //! catalog, dictionary cache). Plans and functions hold it but never serialize it: a
 //! process that decodes a plan injects its own.
 
-use crate::cache::{ByteLru, Weighed};
+use crate::cache::{ByteCache, Weighed};
 use crate::config::QueryConfig;
 use crate::dicts::{BlockDict, DictCache, Resolved, dict_owner};
 use datafusion::error::{DataFusionError, Result};
@@ -22,7 +22,7 @@ pub struct FlameContext {
     root: Path,
     catalog: Catalog,
     dicts: DictCache,
-    sides: ByteLru<(BlockPath, BlockFile), SideTable>,
+    sides: ByteCache<(BlockPath, BlockFile), SideTable>,
     config: QueryConfig,
 }
 
@@ -67,7 +67,7 @@ impl FlameContext {
             root,
             catalog: Catalog::default(),
             dicts: DictCache::new(config.dict_cache_bytes),
-            sides: ByteLru::new(config.side_cache_bytes),
+            sides: ByteCache::new(config.side_cache_bytes),
             config,
         })
     }

@@ -4,9 +4,10 @@
 //! A block's dictionary (`symbols.bin`, the one a rollup shares with its raw block, or the
 //! shared dictionary of its app and day) is loaded when a scan first needs its stack keys
 //! or a stack predicate, and kept in a [`DictCache`] keyed by where the file lives (so the
-//! blocks sharing a dictionary load it once) and bounded by bytes (least recently used first out). The cache is only a
-//! cache: every entry can be reloaded from object storage, so a process that never saw a
-//! block (another Ballista executor, a restarted server) answers the same.
+//! blocks sharing a dictionary load it once) and bounded by bytes (those not read lately go
+//! first). The cache is only a cache: every entry can be reloaded from object storage, so a
+//! process that never saw a block (another Ballista executor, a restarted server) answers
+//! the same.
 //!
 //! Resolution (`stack key -> frames`) happens after aggregation, on distinct keys: the
 //! resolver looks through the cached dictionaries of the query's tenant for nodes with
@@ -318,9 +319,9 @@ pub fn dict_owner(block: &BlockPath, meta: &BlockMeta) -> DictOwner {
     meta.dict_owner(block)
 }
 
-/// Dictionaries by where they live, bounded by bytes, least recently used evicted first: a
+/// Dictionaries by where they live, bounded by bytes, those not read lately evicted first: a
 /// shared dictionary is loaded once for all the blocks that use it.
-pub type DictCache = crate::cache::ByteLru<DictOwner, Arc<BlockDict>>;
+pub type DictCache = crate::cache::ByteCache<DictOwner, Arc<BlockDict>>;
 
 impl crate::cache::Weighed for BlockDict {
     fn bytes(&self) -> usize {

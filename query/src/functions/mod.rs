@@ -14,7 +14,9 @@
 //! | `function_totals(stack, value)` | self and total per function |
 
 pub mod common;
+mod flame_accumulator;
 pub mod flame_agg;
+mod flame_tree;
 pub mod flamegraph;
 pub mod flamegraph_diff;
 pub mod folded;

@@ -3,6 +3,8 @@
 pub mod collapse;
 pub mod pushdown;
 pub mod scan;
+mod scan_block;
+mod scan_columns;
 pub mod schema;
 pub mod selection;
 
