@@ -10,11 +10,13 @@
 //!   a local data directory (the service's query engine in process).
 //!
 //! Modules: [`cli`] (the commands; `serve` wires the HTTP front door), [`http`] (the HTTP
-//! front doors: the REST API and Pyroscope's routes). The CLI never imports an HTTP
-//! handler, and the HTTP modules never import the CLI.
+//! front doors: the REST API and Pyroscope's routes), [`params`] (the REST API's query
+//! parameters as the service's typed requests, which the CLI builds too). The CLI never
+//! imports an HTTP handler, and the HTTP modules never import the CLI.
 
 mod cli;
 mod http;
+mod params;
 
 /// A caching allocator: decoding frees and reallocates the same large buffers for every
 /// profile, which glibc's allocator returns to the kernel each time (measured in

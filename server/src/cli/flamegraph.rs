@@ -1,12 +1,13 @@
 //! `flamedb flamegraph [selectors] -o out.svg|out.json|out.pb.gz|out.folded` and
 //! `flamedb diff [selectors] --left-* ... --right-* ... -o ...`, on a server or a data
 //! directory. The flags become the query parameters of `/api/v1/flamegraph` and
-//! `/api/v1/diff`, parsed by the same code in both cases.
+//! `/api/v1/diff`, parsed by the same code in both cases ([`crate::params`]).
 
 use super::query_target::{Target, TargetArgs};
+use crate::params;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use flamedb_service::query::flame::{self, FlameFormat, FlameRequest};
+use flamedb_service::query::flame::{self, FlameFormat};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -226,8 +227,12 @@ async fn draw(
                 .await?;
             resp.bytes().await.context("reading the answer")?.to_vec()
         }
+        Target::Local(engine) if diff => {
+            let req = params::diff_request(&pairs)?;
+            flame::render_diff(&engine, &target.tenant, req).await?.body
+        }
         Target::Local(engine) => {
-            let req = FlameRequest::from_pairs(&pairs, diff, engine.limits().max_nodes)?;
+            let req = params::flame_request(&pairs)?;
             flame::render(&engine, &target.tenant, req).await?.body
         }
     };

@@ -5,6 +5,7 @@ use super::query_target::{Target, TargetArgs};
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
 use clap::{Args, ValueEnum};
+use flamedb_service::query::SqlRequest;
 use flamedb_service::query::encode::{Encoder, ResultFormat};
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,9 +48,11 @@ pub async fn run(args: QueryCmdArgs) -> Result<ExitCode> {
     match args.target.connect()? {
         Target::Remote(remote) => remote_query(&remote, &args, &settings).await?,
         Target::Local(engine) => {
-            let mut results = engine
-                .sql(&args.target.tenant, &args.sql, &settings)
-                .await?;
+            let req = SqlRequest {
+                sql: args.sql.clone(),
+                settings,
+            };
+            let mut results = engine.sql(&args.target.tenant, &req).await?;
             let mut out = Output::new(args.format, &results.schema)?;
             while let Some(batch) = results.next().await {
                 out.batch(batch?)?;

@@ -8,6 +8,7 @@ use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
 use super::ingest::{admit, body_of};
+use crate::params;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -17,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use flamedb_service::query::encode::{Encoder, ResultFormat};
-use flamedb_service::query::flame::{self, FlameRequest};
-use flamedb_service::query::{ResultStream, meta};
+use flamedb_service::query::flame;
+use flamedb_service::query::{ResultStream, SqlRequest, meta};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -52,7 +53,7 @@ struct SqlBody {
 }
 
 /// The SQL text and settings of a body: JSON `{"sql", "settings"}` or plain SQL.
-fn parse_sql_body(headers: &HeaderMap, data: &[u8]) -> ApiResult<(String, Vec<(String, String)>)> {
+fn parse_sql_body(headers: &HeaderMap, data: &[u8]) -> ApiResult<SqlRequest> {
     if data.len() > MAX_SQL_BYTES {
         return Err(ApiError::too_large(format!(
             "SQL text over {MAX_SQL_BYTES} bytes"
@@ -63,7 +64,10 @@ fn parse_sql_body(headers: &HeaderMap, data: &[u8]) -> ApiResult<(String, Vec<(S
     let is_json = super::content_type(headers).starts_with("application/json")
         || text.trim_start().starts_with('{');
     if !is_json {
-        return Ok((text.to_string(), vec![]));
+        return Ok(SqlRequest {
+            sql: text.to_string(),
+            settings: vec![],
+        });
     }
     let body: SqlBody = serde_json::from_str(text).map_err(|e| {
         ApiError::bad_request(format!(
@@ -83,12 +87,15 @@ fn parse_sql_body(headers: &HeaderMap, data: &[u8]) -> ApiResult<(String, Vec<(S
             ))),
         })
         .collect::<ApiResult<_>>()?;
-    Ok((body.sql, settings))
+    Ok(SqlRequest {
+        sql: body.sql,
+        settings,
+    })
 }
 
 /// `?format=` wins over `Accept`; JSON by default.
 fn result_format(query: Option<&str>, headers: &HeaderMap) -> ApiResult<ResultFormat> {
-    let pairs = query_pairs(query)?;
+    let pairs = params::pairs(query)?;
     if let Some((k, _)) = pairs.iter().find(|(k, _)| k != "format") {
         return Err(ApiError::bad_request(format!(
             "unknown query parameter {k:?}: use format=json|csv|arrow"
@@ -104,11 +111,6 @@ fn result_format(query: Option<&str>, headers: &HeaderMap) -> ApiResult<ResultFo
         .unwrap_or(ResultFormat::Json))
 }
 
-fn query_pairs(query: Option<&str>) -> ApiResult<Vec<(String, String)>> {
-    serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(format!("query string: {e}")))
-}
-
 /// `POST /api/v1/sql`: read-only SQL over the tenant's `samples` and `profiles`. The
 /// answer streams batch by batch; an error before the first batch is a status with
 /// `{"error"}`, one after it (the deadline) cuts the body short.
@@ -122,9 +124,9 @@ async fn sql(
     admit(&state, &tenant)?;
     let format = result_format(query.as_deref(), &headers)?;
     let (data, _) = body_of(&state, &tenant, &headers, body).await?;
-    let (sql, settings) = parse_sql_body(&headers, &data)?;
+    let req = parse_sql_body(&headers, &data)?;
     let timer = state.metrics.query_timer("/api/v1/sql");
-    let results = state.engine.sql(&tenant.0, &sql, &settings).await?;
+    let results = state.engine.sql(&tenant.0, &req).await?;
     format
         .check(&results.schema)
         .map_err(ApiError::bad_request)?;
@@ -167,31 +169,17 @@ async fn next_chunk(
     }
 }
 
-async fn draw(
-    state: &AppState,
-    tenant: &Tenant,
-    query: Option<&str>,
-    diff: bool,
-) -> ApiResult<Response> {
-    admit(state, tenant)?;
-    let pairs = query_pairs(query)?;
-    let req = FlameRequest::from_pairs(&pairs, diff, state.engine.limits().max_nodes)?;
-    let _timer = state.metrics.query_timer(if diff {
-        "/api/v1/diff"
-    } else {
-        "/api/v1/flamegraph"
-    });
-    let r = flame::render(&state.engine, &tenant.0, req).await?;
-    Ok(([(CONTENT_TYPE, r.content_type)], r.body).into_response())
-}
-
 /// `GET /api/v1/flamegraph?app=&...&format=`.
 async fn flamegraph(
     State(state): State<AppState>,
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    draw(&state, &tenant, query.as_deref(), false).await
+    admit(&state, &tenant)?;
+    let req = params::flame_request(&params::pairs(query.as_deref())?)?;
+    let _timer = state.metrics.query_timer("/api/v1/flamegraph");
+    let r = flame::render(&state.engine, &tenant.0, req).await?;
+    Ok(([(CONTENT_TYPE, r.content_type)], r.body).into_response())
 }
 
 /// `GET /api/v1/diff?left.version=&right.version=&...&format=`.
@@ -200,7 +188,11 @@ async fn diff(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    draw(&state, &tenant, query.as_deref(), true).await
+    admit(&state, &tenant)?;
+    let req = params::diff_request(&params::pairs(query.as_deref())?)?;
+    let _timer = state.metrics.query_timer("/api/v1/diff");
+    let r = flame::render_diff(&state.engine, &tenant.0, req).await?;
+    Ok(([(CONTENT_TYPE, r.content_type)], r.body).into_response())
 }
 
 /// `GET /api/v1/series?app=&step=60s&group_by=version&sample_type=&from=&until=`.
@@ -208,11 +200,11 @@ async fn series(
     State(state): State<AppState>,
     tenant: Tenant,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<meta::SeriesAnswer>> {
     admit(&state, &tenant)?;
+    let req = params::series_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/series");
-    let pairs = query_pairs(query.as_deref())?;
-    Ok(Json(meta::series(&state.engine, &tenant.0, &pairs).await?))
+    Ok(Json(meta::series(&state.engine, &tenant.0, &req).await?))
 }
 
 /// `GET /api/v1/apps`.
@@ -220,11 +212,13 @@ async fn apps(
     State(state): State<AppState>,
     tenant: Tenant,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<meta::AppsAnswer>> {
     admit(&state, &tenant)?;
+    let (selection, _) = params::selector(&params::pairs(query.as_deref())?, &[])?;
     let _timer = state.metrics.query_timer("/api/v1/apps");
-    let pairs = query_pairs(query.as_deref())?;
-    Ok(Json(meta::apps(&state.engine, &tenant.0, &pairs).await?))
+    Ok(Json(
+        meta::apps(&state.engine, &tenant.0, &selection).await?,
+    ))
 }
 
 /// `GET /api/v1/labels`.
@@ -232,12 +226,12 @@ async fn labels(
     State(state): State<AppState>,
     tenant: Tenant,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<meta::LabelNames>> {
     admit(&state, &tenant)?;
+    let req = params::labels_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/labels");
-    let pairs = query_pairs(query.as_deref())?;
     Ok(Json(
-        meta::label_names(&state.engine, &tenant.0, &pairs).await?,
+        meta::label_names(&state.engine, &tenant.0, &req).await?,
     ))
 }
 
@@ -247,12 +241,12 @@ async fn label_values(
     tenant: Tenant,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<meta::LabelValues>> {
     admit(&state, &tenant)?;
+    let req = params::label_values_request(name, &params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/labels/{name}/values");
-    let pairs = query_pairs(query.as_deref())?;
     Ok(Json(
-        meta::label_values(&state.engine, &tenant.0, &name, &pairs).await?,
+        meta::label_values(&state.engine, &tenant.0, &req).await?,
     ))
 }
 
@@ -295,15 +289,15 @@ mod tests {
     #[test]
     fn sql_bodies() {
         let h = HeaderMap::new();
-        let (sql, settings) = parse_sql_body(&h, b"SELECT 1").unwrap();
-        assert_eq!((sql.as_str(), settings.len()), ("SELECT 1", 0));
-        let (sql, settings) = parse_sql_body(
+        let r = parse_sql_body(&h, b"SELECT 1").unwrap();
+        assert_eq!((r.sql.as_str(), r.settings.len()), ("SELECT 1", 0));
+        let r = parse_sql_body(
             &h,
             br#"{"sql": "SELECT 2", "settings": {"flame.max_nodes": 10}}"#,
         )
         .unwrap();
-        assert_eq!(sql, "SELECT 2");
-        assert_eq!(settings, vec![("flame.max_nodes".into(), "10".into())]);
+        assert_eq!(r.sql, "SELECT 2");
+        assert_eq!(r.settings, vec![("flame.max_nodes".into(), "10".into())]);
         assert!(parse_sql_body(&h, br#"{"query": "x"}"#).is_err());
         assert!(parse_sql_body(&h, &vec![b' '; MAX_SQL_BYTES + 1]).is_err());
     }

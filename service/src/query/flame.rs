@@ -3,7 +3,6 @@
 //! type default, and the formats a tree is rendered to.
 
 use super::{Engine, strings};
-use crate::parse::{check_label_name, parse_time};
 use crate::{Error, Result};
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::col;
@@ -90,112 +89,29 @@ impl FlameFormat {
     }
 }
 
-/// A flame graph (or diff) to draw.
+/// A flame graph to draw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlameRequest {
-    /// The selection (the baseline of a diff).
-    pub left: Selector,
-    /// The compared selection of a diff.
-    pub right: Option<Selector>,
+    /// The selection.
+    pub selection: Selector,
     /// Output format.
     pub format: FlameFormat,
-    /// Nodes kept.
-    pub max_nodes: usize,
+    /// Nodes kept (lighter ones fold into `other`); `None`: [`DEFAULT_MAX_NODES`], or the
+    /// limit if lower. Checked against [`super::QueryLimits::max_nodes`].
+    pub max_nodes: Option<usize>,
 }
 
-const SELECTOR_KEYS: &str = "app, version, dc, sample_type, from, until, label.NAME";
-
-/// Sets one selector field from a query parameter; `false` if `key` is not one.
-pub(super) fn set_field(sel: &mut Selector, key: &str, value: &str) -> Result<bool> {
-    let v = || (!value.is_empty()).then(|| value.to_string());
-    match key {
-        "app" => sel.app = v(),
-        "version" => sel.version = v(),
-        "dc" => sel.dc = v(),
-        "sample_type" => sel.sample_type = v(),
-        "from" => sel.from_nanos = Some(parse_time(value)?),
-        "until" => sel.until_nanos = Some(parse_time(value)?),
-        _ => match key.strip_prefix("label.") {
-            Some(name) => {
-                check_label_name(name)?;
-                sel.labels.retain(|(k, _)| k != name);
-                sel.labels.push((name.to_string(), value.to_string()));
-            }
-            None => return Ok(false),
-        },
-    }
-    Ok(true)
-}
-
-impl FlameRequest {
-    /// Parses the query of `/api/v1/flamegraph` (or, with `diff`, of `/api/v1/diff`,
-    /// where `left.`/`right.` prefixed selectors override unprefixed ones).
-    pub fn from_pairs(pairs: &[(String, String)], diff: bool, limit: usize) -> Result<Self> {
-        let mut common = Selector::default();
-        let mut sides: [Vec<(&str, &str)>; 2] = [vec![], vec![]];
-        let mut format = FlameFormat::Flamebearer;
-        let mut max_nodes = DEFAULT_MAX_NODES.min(limit);
-        for (k, v) in pairs {
-            if diff {
-                if let Some(k) = k.strip_prefix("left.") {
-                    sides[0].push((k, v));
-                    continue;
-                }
-                if let Some(k) = k.strip_prefix("right.") {
-                    sides[1].push((k, v));
-                    continue;
-                }
-            }
-            match k.as_str() {
-                "format" => {
-                    format = FlameFormat::from_name(v).ok_or_else(|| {
-                        Error::invalid(format!(
-                            "format {v:?}: use json, flamebearer, grafana, svg, folded or pprof"
-                        ))
-                    })?
-                }
-                "max_nodes" => {
-                    max_nodes = v
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=limit).contains(n))
-                        .ok_or_else(|| {
-                            Error::invalid(format!(
-                                "max_nodes {v:?}: use a whole number from 1 to {limit}"
-                            ))
-                        })?
-                }
-                _ if set_field(&mut common, k, v)? => {}
-                _ => return Err(unknown(k, diff)),
-            }
-        }
-        let mut out = [common.clone(), common];
-        for (sel, side) in out.iter_mut().zip(&sides) {
-            for (k, v) in side {
-                if !set_field(sel, k, v)? {
-                    return Err(unknown(k, diff));
-                }
-            }
-        }
-        let [left, right] = out;
-        Ok(FlameRequest {
-            left,
-            right: diff.then_some(right),
-            format,
-            max_nodes,
-        })
-    }
-}
-
-fn unknown(key: &str, diff: bool) -> Error {
-    let prefixes = if diff {
-        " (each also as left.KEY and right.KEY)"
-    } else {
-        ""
-    };
-    Error::invalid(format!(
-        "unknown query parameter {key:?}: use {SELECTOR_KEYS}{prefixes}, format, max_nodes"
-    ))
+/// A diff flame graph to draw: `comparison` against `baseline`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffRequest {
+    /// The baseline (left side).
+    pub baseline: Selector,
+    /// The compared selection (right side); its sample type defaults to the baseline's.
+    pub comparison: Selector,
+    /// Output format (pprof gives the comparison side).
+    pub format: FlameFormat,
+    /// As [`FlameRequest::max_nodes`].
+    pub max_nodes: Option<usize>,
 }
 
 /// A rendered flame graph.
@@ -270,21 +186,66 @@ pub(super) async fn pick_sample_type(
 }
 
 /// Draws `req` for `tenant`.
-pub async fn render(engine: &Engine, tenant: &str, mut req: FlameRequest) -> Result<Rendered> {
-    let picked = pick_sample_type(engine, tenant, &req.left).await?;
+pub async fn render(engine: &Engine, tenant: &str, req: FlameRequest) -> Result<Rendered> {
+    draw_sides(
+        engine,
+        tenant,
+        req.selection,
+        None,
+        req.format,
+        req.max_nodes,
+    )
+    .await
+}
+
+/// Draws the diff `req` for `tenant`.
+pub async fn render_diff(engine: &Engine, tenant: &str, req: DiffRequest) -> Result<Rendered> {
+    let right = Some(req.comparison);
+    draw_sides(
+        engine,
+        tenant,
+        req.baseline,
+        right,
+        req.format,
+        req.max_nodes,
+    )
+    .await
+}
+
+/// The node count to keep: `asked`, or the default, within the engine's limit.
+fn max_nodes(engine: &Engine, asked: Option<usize>) -> Result<usize> {
+    let limit = engine.limits().max_nodes;
+    match asked {
+        None => Ok(DEFAULT_MAX_NODES.min(limit)),
+        Some(n) if (1..=limit).contains(&n) => Ok(n),
+        Some(n) => Err(Error::invalid(format!(
+            "max_nodes {n}: use a whole number from 1 to {limit}"
+        ))),
+    }
+}
+
+async fn draw_sides(
+    engine: &Engine,
+    tenant: &str,
+    mut left: Selector,
+    mut right: Option<Selector>,
+    format: FlameFormat,
+    max_nodes_asked: Option<usize>,
+) -> Result<Rendered> {
+    let max_nodes = max_nodes(engine, max_nodes_asked)?;
+    let picked = pick_sample_type(engine, tenant, &left).await?;
     let (sample_type, unit) = picked.unwrap_or_default();
-    if !sample_type.is_empty() || req.left.sample_type.is_some() {
-        req.left.sample_type = Some(sample_type.clone());
-        if let Some(r) = &mut req.right {
+    if !sample_type.is_empty() || left.sample_type.is_some() {
+        left.sample_type = Some(sample_type.clone());
+        if let Some(r) = &mut right {
             r.sample_type.get_or_insert_with(|| sample_type.clone());
         }
     }
     let tree = engine
-        .flame_tree(tenant, &req.left, req.right.as_ref())
+        .flame_tree(tenant, &left, right.as_ref())
         .await?
-        .truncate(req.max_nodes);
-    let subtitle = subtitle(&req);
-    let format = req.format;
+        .truncate(max_nodes);
+    let subtitle = subtitle(&left, right.as_ref());
     // Rendering (SVG especially) is CPU work: off the async threads.
     let body =
         tokio::task::spawn_blocking(move || draw(&tree, format, &sample_type, &unit, subtitle))
@@ -364,7 +325,7 @@ fn grafana_unit(unit: &str) -> &'static str {
 }
 
 /// One line saying what was selected, for the SVG.
-fn subtitle(req: &FlameRequest) -> String {
+fn subtitle(left: &Selector, right: Option<&Selector>) -> String {
     let one = |s: &Selector| {
         let mut parts: Vec<String> = [
             ("app", &s.app),
@@ -378,9 +339,9 @@ fn subtitle(req: &FlameRequest) -> String {
         parts.extend(s.labels.iter().map(|(k, v)| format!("{k}={}", quote(v))));
         parts.join(" ")
     };
-    match &req.right {
-        None => one(&req.left),
-        Some(r) => format!("{} vs {}", one(&req.left), one(r)),
+    match right {
+        None => one(left),
+        Some(r) => format!("{} vs {}", one(left), one(r)),
     }
 }
 
@@ -389,43 +350,23 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn pairs(q: &str) -> Vec<(String, String)> {
-        serde_urlencoded::from_str(q).unwrap()
-    }
-
     #[test]
-    fn diff_sides_override_common_selectors() {
-        let r = FlameRequest::from_pairs(
-            &pairs("app=a&left.version=1&right.version=2&label.pod=x&right.label.pod=y&format=svg"),
-            true,
-            100,
-        )
-        .unwrap();
-        let right = r.right.unwrap();
-        assert_eq!(r.left.app.as_deref(), Some("a"));
-        assert_eq!(right.app.as_deref(), Some("a"));
-        assert_eq!(r.left.version.as_deref(), Some("1"));
-        assert_eq!(right.version.as_deref(), Some("2"));
-        assert_eq!(r.left.labels, vec![("pod".into(), "x".into())]);
-        assert_eq!(right.labels, vec![("pod".into(), "y".into())]);
-        assert_eq!(r.format, FlameFormat::Svg);
-        assert_eq!(r.max_nodes, 100);
-    }
-
-    #[test]
-    fn bad_parameters_say_what_to_fix() {
-        for (q, diff, says) in [
-            ("colour=red", false, "unknown query parameter"),
-            ("left.app=a", false, "unknown query parameter"),
-            ("format=png", false, "format"),
-            ("max_nodes=0", false, "max_nodes"),
-            ("max_nodes=1000", false, "1 to 100"),
-            ("from=yesterday", false, "time"),
-            ("label.a%20b=x", false, "label name"),
-            ("right.colour=x", true, "left.KEY"),
-        ] {
-            let e = FlameRequest::from_pairs(&pairs(q), diff, 100).unwrap_err();
-            assert!(e.message.contains(says), "{q}: {e}");
+    fn max_nodes_within_the_limit() {
+        let limits = super::super::QueryLimits {
+            max_nodes: 100,
+            ..Default::default()
+        };
+        let engine = Engine::new(
+            std::sync::Arc::new(object_store::memory::InMemory::new()),
+            object_store::path::Path::from("data"),
+            flamedb_query::QueryConfig::default(),
+            limits,
+        );
+        assert_eq!(max_nodes(&engine, None).unwrap(), 100);
+        assert_eq!(max_nodes(&engine, Some(7)).unwrap(), 7);
+        for bad in [0, 101] {
+            let e = max_nodes(&engine, Some(bad)).unwrap_err();
+            assert!(e.message.contains("from 1 to 100"), "{e}");
         }
     }
 

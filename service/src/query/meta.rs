@@ -1,11 +1,11 @@
 //! What is stored, as DataFusion plans over `profiles`: totals over time
-//! (`/api/v1/series`), the apps and their sample types (`/api/v1/apps`), label names and
-//! values (`/api/v1/labels`). User values are literals of the plan; label names are
-//! checked first.
+//! ([`SeriesRequest`]), the apps and their sample types ([`apps`]), label names and
+//! values ([`LabelsRequest`], [`LabelValuesRequest`]). User values are literals of the
+//! plan; label and group names are checked first.
 
-use super::flame::{pick_sample_type, set_field};
+use super::flame::pick_sample_type;
 use super::{Engine, integers, strings};
-use crate::parse::{check_label_name, parse_step};
+use crate::parse::check_label_name;
 use crate::{Error, Result};
 use arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::functions::expr_fn::date_bin;
@@ -15,33 +15,109 @@ use datafusion::prelude::{Expr, cast, col, lit};
 use datafusion::scalar::ScalarValue;
 use flamedb_query::Selector;
 use flamedb_query::api::{label, time_literal};
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most points one series may have (`(until - from) / step`).
 pub const MAX_POINTS: i64 = 11_000;
 
-const COLUMNS: [&str; 4] = ["app", "version", "dc", "sample_type"];
+/// The names `group_by` takes besides `label.NAME`: the partition columns.
+pub const COLUMNS: [&str; 4] = ["app", "version", "dc", "sample_type"];
 
-/// A selector from query parameters, plus the parameters named in `extra`.
-pub fn selector(
-    pairs: &[(String, String)],
-    extra: &[&str],
-) -> Result<(Selector, Vec<(String, String)>)> {
-    let mut sel = Selector::default();
-    let mut rest = vec![];
-    for (k, v) in pairs {
-        if extra.contains(&k.as_str()) {
-            rest.push((k.clone(), v.clone()));
-        } else if !set_field(&mut sel, k, v)? {
-            let extra = extra.iter().map(|e| format!(", {e}")).collect::<String>();
-            return Err(Error::invalid(format!(
-                "unknown query parameter {k:?}: use app, version, dc, sample_type, from, \
-                 until, label.NAME{extra}"
-            )));
-        }
-    }
-    Ok((sel, rest))
+/// Totals over time: one series per group, a point per `step_secs` bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesRequest {
+    /// The selection; its sample type defaults as a flame graph's does.
+    pub selection: Selector,
+    /// Bucket width in seconds (at least 1).
+    pub step_secs: i64,
+    /// Group names: `app`, `version`, `dc`, `sample_type` or `label.NAME`.
+    pub group_by: Vec<String>,
+}
+
+/// The default step of a series, in seconds.
+pub const DEFAULT_STEP_SECS: i64 = 60;
+
+/// The answer of a [`SeriesRequest`] (fields in the order JSON shows them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesAnswer {
+    /// The sample type summed.
+    pub sample_type: String,
+    /// One per group, ordered by group values.
+    pub series: Vec<Series>,
+    /// The bucket width.
+    pub step_seconds: i64,
+    /// The sample type's unit.
+    pub unit: String,
+}
+
+/// One group's totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// Group name to value (`None` where a profile lacks the label).
+    pub labels: BTreeMap<String, Option<String>>,
+    /// `[bucket start in unix ms, total]`, by time.
+    pub points: Vec<(i64, i64)>,
+}
+
+/// The apps of a selection and their sample types.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppsAnswer {
+    /// By name.
+    pub apps: Vec<AppInfo>,
+}
+
+/// One app.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppInfo {
+    /// Its name.
+    pub name: String,
+    /// Profiles stored (of its most frequent sample type).
+    pub profiles: i64,
+    /// Its sample types.
+    pub sample_types: Vec<SampleTypeInfo>,
+}
+
+/// A sample type and its unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleTypeInfo {
+    /// Name (`cpu`, ...).
+    #[serde(rename = "type")]
+    pub sample_type: Option<String>,
+    /// Unit (`nanoseconds`, ...).
+    pub unit: Option<String>,
+}
+
+/// The label names of a selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelsRequest {
+    /// The selection.
+    pub selection: Selector,
+}
+
+/// The label names of a selection, `app`, `version`, `dc` and `sample_type` always.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelNames {
+    /// Sorted.
+    pub labels: BTreeSet<String>,
+}
+
+/// The values one label (or partition column) takes in a selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelValuesRequest {
+    /// The selection.
+    pub selection: Selector,
+    /// A label name, or `app`, `version`, `dc`, `sample_type`.
+    pub name: String,
+}
+
+/// The answer of a [`LabelValuesRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelValues {
+    /// The name asked.
+    pub name: String,
+    /// Sorted, distinct.
+    pub values: Vec<String>,
 }
 
 /// The expression of a group-by name (`version`, `label.pod`, ...), as text.
@@ -106,25 +182,18 @@ async fn series_rows(
         .await
 }
 
-/// `GET /api/v1/series`: `{"sample_type", "unit", "step_seconds", "series": [{"labels":
-/// {...}, "points": [[unix_ms, total], ...]}]}`.
-pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> Result<Value> {
-    let (mut sel, rest) = selector(pairs, &["step", "group_by"])?;
-    let mut step = 60;
-    let mut groups: Vec<String> = vec![];
-    for (k, v) in &rest {
-        match k.as_str() {
-            "step" => step = parse_step(v)?,
-            _ => groups.extend(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|g| !g.is_empty())
-                    .map(String::from),
-            ),
-        }
+/// Totals of `req` over time (`GET /api/v1/series`).
+pub async fn series(engine: &Engine, tenant: &str, req: &SeriesRequest) -> Result<SeriesAnswer> {
+    let step = req.step_secs;
+    if step < 1 {
+        return Err(Error::invalid(format!(
+            "step {step}s: use at least one second"
+        )));
     }
+    let groups = &req.group_by;
+    let mut sel = req.selection.clone();
     if let (Some(from), Some(until)) = (sel.from_nanos, sel.until_nanos)
-        && until.saturating_sub(from) / (step * 1_000_000_000) > MAX_POINTS
+        && until.saturating_sub(from) / step.saturating_mul(1_000_000_000) > MAX_POINTS
     {
         return Err(Error::invalid(format!(
             "from..until over step {step}s is more than {MAX_POINTS} points: use a larger step"
@@ -135,7 +204,7 @@ pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -
         .unwrap_or_default();
     sel.sample_type = Some(sample_type.clone());
     let mut by_group: BTreeMap<Vec<Option<String>>, Vec<(i64, i64)>> = BTreeMap::new();
-    for b in series_rows(engine, tenant, &sel, step, &groups).await? {
+    for b in series_rows(engine, tenant, &sel, step, groups).await? {
         let t = integers(&b, 0)?;
         let v = integers(&b, groups.len() + 1)?;
         let g = (1..=groups.len())
@@ -149,23 +218,23 @@ pub async fn series(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -
                 .push((t[r] / 1_000_000, v[r]));
         }
     }
-    let series: Vec<Value> = by_group
+    let series = by_group
         .into_iter()
-        .map(|(key, points)| {
-            let labels: serde_json::Map<String, Value> = groups
-                .iter()
-                .cloned()
-                .zip(key.into_iter().map(|v| json!(v)))
-                .collect();
-            json!({ "labels": labels, "points": points })
+        .map(|(key, points)| Series {
+            labels: groups.iter().cloned().zip(key).collect(),
+            points,
         })
         .collect();
-    Ok(json!({ "sample_type": sample_type, "unit": unit, "step_seconds": step, "series": series }))
+    Ok(SeriesAnswer {
+        sample_type,
+        series,
+        step_seconds: step,
+        unit,
+    })
 }
 
-/// `GET /api/v1/apps`: `{"apps": [{"name", "profiles", "sample_types": [{"type", "unit"}]}]}`.
-pub async fn apps(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> Result<Value> {
-    let (sel, _) = selector(pairs, &[])?;
+/// The apps of `sel` with their sample types (`GET /api/v1/apps`).
+pub async fn apps(engine: &Engine, tenant: &str, sel: &Selector) -> Result<AppsAnswer> {
     let keys = || vec![col("app"), col("sample_type"), col("sample_unit")];
     let batches = engine
         .collect(tenant, async |session| {
@@ -175,7 +244,7 @@ pub async fn apps(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> 
                 .sort(keys().into_iter().map(|k| k.sort(true, true)).collect())
         })
         .await?;
-    let mut apps: BTreeMap<String, (i64, Vec<Value>)> = BTreeMap::new();
+    let mut apps: BTreeMap<String, (i64, Vec<SampleTypeInfo>)> = BTreeMap::new();
     for b in batches {
         let (a, t, u, n) = (
             strings(&b, 0)?,
@@ -187,24 +256,26 @@ pub async fn apps(engine: &Engine, tenant: &str, pairs: &[(String, String)]) -> 
             let e = apps.entry(a[r].clone().unwrap_or_default()).or_default();
             // Each profile has a row per sample type: count profiles once per app.
             e.0 = e.0.max(n[r]);
-            e.1.push(json!({ "type": t[r], "unit": u[r] }));
+            e.1.push(SampleTypeInfo {
+                sample_type: t[r].clone(),
+                unit: u[r].clone(),
+            });
         }
     }
-    let apps: Vec<Value> = apps
+    let apps = apps
         .into_iter()
-        .map(|(name, (profiles, types))| json!({ "name": name, "profiles": profiles, "sample_types": types }))
+        .map(|(name, (profiles, sample_types))| AppInfo {
+            name,
+            profiles,
+            sample_types,
+        })
         .collect();
-    Ok(json!({ "apps": apps }))
+    Ok(AppsAnswer { apps })
 }
 
-/// `GET /api/v1/labels`: `{"labels": [...]}`, the label names of the selected profiles
-/// (`app`, `version`, `dc` and `sample_type` always).
-pub async fn label_names(
-    engine: &Engine,
-    tenant: &str,
-    pairs: &[(String, String)],
-) -> Result<Value> {
-    let (sel, _) = selector(pairs, &[])?;
+/// The label names of the selected profiles (`GET /api/v1/labels`).
+pub async fn label_names(engine: &Engine, tenant: &str, req: &LabelsRequest) -> Result<LabelNames> {
+    let sel = &req.selection;
     let batches = engine
         .collect(tenant, async |session| {
             sel.frame(&session, "profiles")
@@ -214,21 +285,20 @@ pub async fn label_names(
                 .distinct()
         })
         .await?;
-    let mut names: BTreeSet<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    let mut labels: BTreeSet<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
     for b in batches {
-        names.extend(strings(&b, 0)?.into_iter().flatten());
+        labels.extend(strings(&b, 0)?.into_iter().flatten());
     }
-    Ok(json!({ "labels": names }))
+    Ok(LabelNames { labels })
 }
 
-/// `GET /api/v1/labels/{name}/values`: `{"name", "values": [...]}`.
+/// The values of one label (`GET /api/v1/labels/{name}/values`).
 pub async fn label_values(
     engine: &Engine,
     tenant: &str,
-    name: &str,
-    pairs: &[(String, String)],
-) -> Result<Value> {
-    let (sel, _) = selector(pairs, &[])?;
+    req: &LabelValuesRequest,
+) -> Result<LabelValues> {
+    let (sel, name) = (&req.selection, req.name.as_str());
     let expr = if COLUMNS.contains(&name) {
         cast(col(name), DataType::Utf8)
     } else {
@@ -249,7 +319,10 @@ pub async fn label_values(
     for b in batches {
         values.extend(strings(&b, 0)?.into_iter().flatten());
     }
-    Ok(json!({ "name": name, "values": values }))
+    Ok(LabelValues {
+        name: name.to_string(),
+        values,
+    })
 }
 
 #[cfg(test)]

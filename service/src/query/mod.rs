@@ -2,15 +2,16 @@
 //! flamegraph`, `flamedb diff` on a local data directory).
 //!
 //! ```text
-//!  SQL text ─► Engine::sql ─► admit (a query slot, waits up to the timeout)
+//!  SqlRequest ─► Engine::sql ─► admit (a query slot, waits up to the timeout)
 //!            ─► tenant session (+ allowed settings) ─► read-only plan ─► LIMIT max_rows
 //!            ─► first batch (so errors become statuses) ─► ResultStream ─► encode::Encoder
-//!  selectors ─► flame::FlameRequest ─► Engine::flame_tree ─► truncate ─► render
+//!  flame::FlameRequest / DiffRequest ─► Engine::flame_tree ─► truncate ─► render
+//!  meta::SeriesRequest, LabelsRequest, LabelValuesRequest ─► DataFusion plans
 //! ```
 //!
 //! Tour: [`encode`] (JSON / CSV / Arrow IPC, a batch at a time), [`errors`] (DataFusion
 //! error to HTTP status), [`flame`] (selectors, formats, rendering), [`meta`] (series,
-//! apps and labels as SQL over `profiles`).
+//! apps and labels as plans over `profiles`).
 
 pub mod encode;
 pub mod errors;
@@ -62,6 +63,15 @@ impl Default for QueryLimits {
             max_expression_depth: flamedb_query::sql_guard::DEFAULT_MAX_EXPRESSION_DEPTH,
         }
     }
+}
+
+/// Read-only SQL over a tenant's `samples` and `profiles`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SqlRequest {
+    /// The SQL text (one statement).
+    pub sql: String,
+    /// Session settings for this query: `flame.*` and [`ALLOWED_SETTINGS`].
+    pub settings: Vec<(String, String)>,
 }
 
 /// The query engine of a process.
@@ -173,14 +183,10 @@ impl Engine {
         }
     }
 
-    /// Runs read-only `sql` for `tenant`: planned, cut at the row limit, and started (the
-    /// first batch is computed, so errors up to it come back here, not mid-stream).
-    pub async fn sql(
-        &self,
-        tenant: &str,
-        sql: &str,
-        settings: &[(String, String)],
-    ) -> Result<ResultStream> {
+    /// Runs `req` for `tenant`: planned, cut at the row limit, and started (the first
+    /// batch is computed, so errors up to it come back here, not mid-stream).
+    pub async fn sql(&self, tenant: &str, req: &SqlRequest) -> Result<ResultStream> {
+        let (sql, settings) = (req.sql.as_str(), req.settings.as_slice());
         flamedb_query::sql_guard::check_expression_depth(sql, self.limits.max_expression_depth)
             .map_err(|m| Error::invalid(format!("{m} (--query-max-expression-depth)")))?;
         let admission = self.admit().await?;
