@@ -16,6 +16,7 @@
 //! - [`error`]: the one [`Error`] with its [`ErrorKind`]s.
 //! - [`parse`]: times, steps, sizes and label names, with checked arithmetic.
 //! - [`tenant`]: [`Tenant`] validation and the bearer tokens ([`Auth`]).
+//! - [`limits`]: per-tenant rate limits and the ingest slots.
 //! - [`ingest`]: canonical labels, records, storing a request all or nothing, and
 //!   Pyroscope's ingest semantics (sample rates, sample type configs).
 //! - [`query`]: the [`query::Engine`] (limits, admission, SQL), flame graphs
@@ -24,6 +25,7 @@
 
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod parse;
 pub mod query;
 pub mod tenant;

@@ -1,11 +1,10 @@
 //! Flags of `flamedb serve` beyond storage and decode limits: listening, auth, HTTP limits.
 
 use crate::http::auth::Auth;
-use crate::http::limits::{
-    DEFAULT_INGEST_MEMORY_BYTES, HttpLimits, RateLimits, concurrent_ingests_for,
-};
+use crate::http::limits::HttpLimits;
 use anyhow::{Context, Result};
 use clap::Args;
+use flamedb_service::limits::{DEFAULT_INGEST_MEMORY_BYTES, RateLimits, concurrent_ingests_for};
 use flamedb_storage::{CompactionConfig, LabelLimits};
 use std::path::PathBuf;
 use std::time::Duration;

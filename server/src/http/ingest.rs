@@ -4,7 +4,7 @@
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
-use super::limits::{IngestSlot, read_body};
+use super::limits::read_body;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -12,13 +12,14 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use flamedb_profile::Format;
 use flamedb_service::ingest::{self, IngestRequest, IngestSummary};
+use flamedb_service::limits::IngestSlot;
 use flamedb_storage::{WalEntry, WalRecord};
 
 /// Takes one request from the tenant's rate limit, then one of the server's ingest slots
 /// (before the body is read); the slot is held until the returned guard is dropped.
 pub fn admit(state: &AppState, tenant: &Tenant) -> ApiResult<IngestSlot> {
     state.rate.check(&tenant.0, 1.0, 0.0)?;
-    state.ingest_slots.try_take()
+    Ok(state.ingest_slots.try_take()?)
 }
 
 /// Reads the body (bounded, gzip undone) and charges its size to the tenant's byte rate.

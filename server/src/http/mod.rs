@@ -16,7 +16,8 @@
 //!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
 //!   rates, which `flamedb ingest --sample-rate` shares);
 //!   [`push`]: the Connect push RPC.
-//! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and rate limits;
+//! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and deadlines (rate limits
+//!   and ingest slots are the service's, `flamedb_service::limits`);
 //!   [`metrics`]: `GET /metrics`.
 
 pub mod auth;
@@ -35,6 +36,7 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::{ApiError, ErrorKind};
+use flamedb_service::limits::{IngestSlots, RateLimiter};
 use flamedb_service::query::Engine;
 use flamedb_storage::Store;
 use std::sync::Arc;
@@ -47,9 +49,9 @@ pub struct AppState {
     /// Body, request and rate limits.
     pub limits: Arc<limits::HttpLimits>,
     /// Per-tenant token buckets.
-    pub rate: Arc<limits::RateLimiter>,
+    pub rate: Arc<RateLimiter>,
     /// The cap on ingest requests handled at once.
-    pub ingest_slots: Arc<limits::IngestSlots>,
+    pub ingest_slots: Arc<IngestSlots>,
     /// Accepted bearer tokens.
     pub auth: Arc<auth::Auth>,
     /// Prometheus metrics.
@@ -74,8 +76,8 @@ impl AppState {
         let metrics = Arc::new(metrics::Metrics::default());
         AppState {
             store: Arc::new(store),
-            rate: Arc::new(limits::RateLimiter::new(limits.rate)),
-            ingest_slots: Arc::new(limits::IngestSlots::new(
+            rate: Arc::new(RateLimiter::new(limits.rate)),
+            ingest_slots: Arc::new(IngestSlots::new(
                 limits.max_concurrent_ingests,
                 metrics.ingest_in_flight.clone(),
             )),
