@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Tour: [`encode`] (JSON / CSV / Arrow IPC, a batch at a time), [`errors`] (DataFusion
-//! error to HTTP status), [`flame`] (selectors, formats, rendering), [`meta`] (series,
+//! error to an error kind), [`flame`] (selectors, formats, rendering), [`meta`] (series,
 //! apps and labels as plans over `profiles`).
 
 pub mod encode;
