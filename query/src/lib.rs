@@ -30,6 +30,7 @@ pub mod context;
 pub mod dicts;
 pub mod folded_text;
 pub mod functions;
+pub mod regress;
 pub mod session;
 pub mod sql_guard;
 pub mod stack_key;

@@ -1,0 +1,429 @@
+//! The queries of a comparison and the assembly of its [`Report`]: one aggregate over
+//! `samples` for both versions (by version, replicate and stack), the diff tree built from
+//! it, and the per-replicate inclusive values of the functions found.
+
+use super::attribution::{ChangeKind, Origin, TreeDiff};
+use super::stats::welch;
+use super::{Finding, RegressionConfig, Report, Significance, VersionInfo};
+use crate::api::label;
+use crate::context::FlameContext;
+use crate::functions::common::Bound;
+use crate::functions::flame_agg::build_tree;
+use crate::session::tenant_session;
+use crate::sums::StackSums;
+use arrow::array::{AsArray, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Int64Type, UInt64Type};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::functions::expr_fn::{coalesce, concat};
+use datafusion::functions_aggregate::expr_fn::{max, min, sum};
+use datafusion::prelude::{SessionContext, cast, col, lit};
+use flamedb_profile::flame::FlameTree;
+use hashbrown::HashMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The versions of `app` with profiles of `sample_type`, by first profile time.
+pub async fn versions(
+    session: &SessionContext,
+    app: &str,
+    sample_type: &str,
+) -> Result<Vec<VersionInfo>> {
+    let end = cast(col("time"), DataType::Int64) + col("duration_nanos");
+    let batches = session
+        .table("profiles")
+        .await?
+        .filter(
+            col("app")
+                .eq(lit(app))
+                .and(col("sample_type").eq(lit(sample_type))),
+        )?
+        .aggregate(
+            vec![cast(col("version"), DataType::Utf8).alias("v")],
+            vec![
+                min(cast(col("time"), DataType::Int64)).alias("first"),
+                max(end).alias("end"),
+            ],
+        )?
+        .sort(vec![
+            col("first").sort(true, true),
+            col("v").sort(true, true),
+        ])?
+        .collect()
+        .await?;
+    let mut out = vec![];
+    for b in &batches {
+        let v = b.column(0).as_string::<i32>();
+        let first = b.column(1).as_primitive::<Int64Type>();
+        let end = b.column(2).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            out.push(VersionInfo {
+                version: v.value(r).to_string(),
+                first_nanos: first.value(r),
+                end_nanos: end.value(r),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What to compare.
+#[derive(Debug, Clone)]
+pub struct Comparison<'a> {
+    /// The app.
+    pub app: &'a str,
+    /// The sample type and its unit.
+    pub sample_type: (&'a str, &'a str),
+    /// The baseline version.
+    pub before: &'a VersionInfo,
+    /// The later version.
+    pub after: &'a VersionInfo,
+    /// Thresholds.
+    pub config: RegressionConfig,
+}
+
+/// Per side, per replicate: `(stack, value)` rows.
+type Replicates = [BTreeMap<String, Vec<(u64, i64)>>; 2];
+
+/// Stack sums per side (for the tree) and per replicate.
+async fn stack_sums(
+    session: &SessionContext,
+    c: &Comparison<'_>,
+) -> Result<(StackSums, Replicates)> {
+    let (before, after) = (c.before.version.as_str(), c.after.version.as_str());
+    // A pod is a replicate; profiles without a pod label are each their own.
+    let replicate = concat(vec![
+        cast(col("dc"), DataType::Utf8),
+        lit("/"),
+        coalesce(vec![
+            label("pod"),
+            cast(cast(col("time"), DataType::Int64), DataType::Utf8),
+        ]),
+    ]);
+    let batches = session
+        .table("samples")
+        .await?
+        .filter(
+            col("app")
+                .eq(lit(c.app))
+                .and(col("sample_type").eq(lit(c.sample_type.0)))
+                .and(
+                    col("version")
+                        .eq(lit(before))
+                        .or(col("version").eq(lit(after))),
+                ),
+        )?
+        .aggregate(
+            vec![
+                cast(col("version"), DataType::Utf8).alias("v"),
+                replicate.alias("r"),
+                col("stack"),
+            ],
+            vec![sum(col("value")).alias("s")],
+        )?
+        .collect()
+        .await?;
+    let mut sums = StackSums::new();
+    let mut reps: Replicates = [BTreeMap::new(), BTreeMap::new()];
+    for b in &batches {
+        add_rows(b, before, &mut sums, &mut reps)?;
+    }
+    Ok((sums, reps))
+}
+
+fn add_rows(
+    b: &RecordBatch,
+    before: &str,
+    sums: &mut StackSums,
+    reps: &mut Replicates,
+) -> Result<()> {
+    let internal = || DataFusionError::Internal("unexpected comparison row types".into());
+    let v = b.column(0).as_string_opt::<i32>().ok_or_else(internal)?;
+    let r = b.column(1).as_string_opt::<i32>().ok_or_else(internal)?;
+    let k = b
+        .column(2)
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(internal)?;
+    let s = b
+        .column(3)
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(internal)?;
+    for i in 0..b.num_rows() {
+        let side = usize::from(v.value(i) != before);
+        let (key, value) = (k.value(i), s.value(i));
+        let mut pair = [0, 0];
+        pair[side] = value;
+        sums.add(key, pair);
+        reps[side]
+            .entry(r.value(i).to_string())
+            .or_default()
+            .push((key, value));
+    }
+    Ok(())
+}
+
+/// Compares `c.after` with `c.before`.
+pub async fn compare(ctx: &Arc<FlameContext>, tenant: &str, c: &Comparison<'_>) -> Result<Report> {
+    let session = tenant_session(ctx, tenant)?;
+    let (sums, reps) = stack_sums(&session, c).await?;
+    let bound = Bound {
+        ctx: ctx.clone(),
+        tenant: tenant.to_string(),
+    };
+    let c = c.clone();
+    let (app, st, unit) = (
+        c.app.to_string(),
+        c.sample_type.0.to_string(),
+        c.sample_type.1.to_string(),
+    );
+    let (before, after) = (c.before.clone(), c.after.clone());
+    let config = c.config;
+    // Tree building, key resolution and the per-replicate sums are CPU work.
+    tokio::task::spawn_blocking(move || {
+        let tree = build_tree(&bound, &sums.into_sorted(), true)?;
+        assemble(
+            &bound,
+            &tree,
+            &reps,
+            &Names { app, st, unit },
+            (&before, &after),
+            config,
+        )
+    })
+    .await
+    .map_err(|e| DataFusionError::External(Box::new(e)))?
+}
+
+struct Names {
+    app: String,
+    st: String,
+    unit: String,
+}
+
+/// Origins of one function and direction, summed.
+struct Group {
+    function: String,
+    kind: ChangeKind,
+    delta: f64,
+    origins: Vec<Origin>,
+}
+
+fn assemble(
+    bound: &Bound,
+    tree: &FlameTree,
+    reps: &Replicates,
+    names: &Names,
+    (before, after): (&VersionInfo, &VersionInfo),
+    config: RegressionConfig,
+) -> Result<Report> {
+    let replicates = [reps[0].len(), reps[1].len()];
+    let mut report = Report {
+        app: names.app.clone(),
+        sample_type: names.st.clone(),
+        unit: names.unit.clone(),
+        from_version: before.version.clone(),
+        to_version: after.version.clone(),
+        before_total: tree.total(0),
+        after_total: tree.total(1),
+        work_scale: 1.0,
+        replicates,
+        findings: vec![],
+    };
+    let Some(diff) = TreeDiff::new(tree) else {
+        return Ok(report);
+    };
+    report.work_scale = diff.scale;
+    let base = tree.total(0) as f64;
+    let threshold = config.min_pp / 100.0 * base;
+    // Origins are looked for at a tenth of the threshold: a function's change can flow
+    // through several callers, each below the threshold; the threshold applies to the sum.
+    let origins = diff.origins(threshold / 10.0);
+    let shift = shifted(&diff, &origins);
+    let mut groups: Vec<Group> = vec![];
+    let mut index: HashMap<(String, bool), usize> = HashMap::new();
+    for o in origins {
+        let name = tree.name(o.node).to_string();
+        let key = (name.clone(), o.delta > 0.0);
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                function: name,
+                kind: o.kind,
+                delta: 0.0,
+                origins: vec![],
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[g];
+        g.delta += o.delta;
+        if o.kind == ChangeKind::Increase {
+            g.kind = ChangeKind::Increase;
+        }
+        g.origins.push(o);
+    }
+    groups.retain(|g| g.delta.abs() >= threshold);
+    let totals: HashMap<String, ([i64; 2], [i64; 2])> = tree
+        .function_totals()
+        .into_iter()
+        .map(|f| (f.name, (f.total, f.self_)))
+        .collect();
+    let per_rep = replicate_values(bound, reps, &groups)?;
+    let work_factor = tree.total(1) as f64 * diff.scale / base;
+    let wall_secs = (before.end_nanos - before.first_nanos) as f64 / 1e9;
+    let (tb, ta) = (base, tree.total(1) as f64);
+    for (gi, g) in groups.iter().enumerate() {
+        let (total, self_) = totals.get(&g.function).copied().unwrap_or_default();
+        let pct = |v: i64, t: f64| v as f64 / t * 100.0;
+        let (bp, ap) = (pct(total[0], tb), pct(total[1], ta));
+        let shares = |side: usize, factor: f64| -> Vec<f64> {
+            per_rep[side]
+                .iter()
+                .map(|(v, t)| {
+                    if *t > 0 {
+                        v[gi] as f64 / *t as f64 * factor
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let test = welch(&shares(0, 1.0), &shares(1, work_factor));
+        let low = replicates.iter().any(|&n| n < config.min_replicates);
+        if !low && test.is_some_and(|t| t.p_value >= config.alpha) {
+            continue;
+        }
+        let mut origins = g.origins.clone();
+        origins.sort_by(|a, b| b.delta.abs().total_cmp(&a.delta.abs()));
+        let mut callers: Vec<String> = vec![];
+        for o in &origins {
+            let p = diff.parent[o.node];
+            let name = if p == 0 {
+                String::new()
+            } else {
+                tree.name(p).to_string()
+            };
+            if !name.is_empty() && !callers.contains(&name) {
+                callers.push(name);
+            }
+        }
+        let shifted: f64 = origins
+            .iter()
+            .filter(|o| shift.contains(&o.node))
+            .map(|o| o.delta)
+            .sum();
+        report.findings.push(Finding {
+            id: finding_id(&names.app, before, after, &g.function, g.kind),
+            function: g.function.clone(),
+            kind: g.kind,
+            before_pct: bp,
+            after_pct: ap,
+            delta_pp: ap - bp,
+            self_delta_pp: pct(self_[1], ta) - pct(self_[0], tb),
+            work_delta_pp: g.delta / base * 100.0,
+            cores: (names.unit == "nanoseconds" && wall_secs > 0.0)
+                .then(|| g.delta / 1e9 / wall_secs),
+            significance: test.map(|t| Significance {
+                test: "welch_t",
+                p_value: t.p_value,
+                t: t.t,
+                replicates,
+            }),
+            low_confidence: low,
+            cost_shift: shifted.abs() * 2.0 >= g.delta.abs(),
+            path: origins
+                .first()
+                .map(|o| diff.path(o.node))
+                .unwrap_or_default(),
+            callers,
+        });
+    }
+    report.findings.sort_by(|a, b| {
+        (a.kind == ChangeKind::Decrease)
+            .cmp(&(b.kind == ChangeKind::Decrease))
+            .then(b.work_delta_pp.abs().total_cmp(&a.work_delta_pp.abs()))
+            .then(a.function.cmp(&b.function))
+    });
+    Ok(report)
+}
+
+/// Origins paired with a sibling origin of the opposite direction and about the same
+/// size (within a quarter): a cost shift between two callees of one caller.
+fn shifted(diff: &TreeDiff<'_>, origins: &[Origin]) -> hashbrown::HashSet<usize> {
+    let mut out = hashbrown::HashSet::new();
+    for a in origins.iter().filter(|o| o.delta > 0.0) {
+        for b in origins.iter().filter(|o| o.delta < 0.0) {
+            let same_parent = diff.parent[a.node] == diff.parent[b.node];
+            let close = (a.delta + b.delta).abs() <= 0.25 * a.delta.max(-b.delta);
+            if same_parent && close {
+                out.insert(a.node);
+                out.insert(b.node);
+            }
+        }
+    }
+    out
+}
+
+/// Per side, per replicate: each group's inclusive value (stacks containing the
+/// function, once per stack) and the replicate's total.
+fn replicate_values(
+    bound: &Bound,
+    reps: &Replicates,
+    groups: &[Group],
+) -> Result<[Vec<(Vec<i64>, i64)>; 2]> {
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        by_name.entry(g.function.as_str()).or_default().push(i);
+    }
+    let mut keys: Vec<u64> = reps
+        .iter()
+        .flat_map(|side| side.values().flatten().map(|(k, _)| *k))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // Which groups each stack holds.
+    let mut holds: HashMap<u64, Vec<usize>> = HashMap::new();
+    if !groups.is_empty() {
+        for (k, frames) in bound.frames_of(&UInt64Array::from(keys))? {
+            let mut gs: Vec<usize> = frames
+                .iter()
+                .filter_map(|f| by_name.get(f.as_str()))
+                .flatten()
+                .copied()
+                .collect();
+            gs.sort_unstable();
+            gs.dedup();
+            if !gs.is_empty() {
+                holds.insert(k, gs);
+            }
+        }
+    }
+    let side = |s: &BTreeMap<String, Vec<(u64, i64)>>| -> Vec<(Vec<i64>, i64)> {
+        s.values()
+            .map(|rows| {
+                let mut v = vec![0i64; groups.len()];
+                let mut total = 0i64;
+                for (k, x) in rows {
+                    total += x;
+                    for &g in holds.get(k).map(Vec::as_slice).unwrap_or(&[]) {
+                        v[g] += x;
+                    }
+                }
+                (v, total)
+            })
+            .collect()
+    };
+    Ok([side(&reps[0]), side(&reps[1])])
+}
+
+/// A stable id for a finding: the same change found again gets the same id.
+fn finding_id(
+    app: &str,
+    before: &VersionInfo,
+    after: &VersionInfo,
+    function: &str,
+    kind: ChangeKind,
+) -> String {
+    let text = format!(
+        "{app}\u{0}{}\u{0}{}\u{0}{function}\u{0}{kind:?}",
+        before.version, after.version
+    );
+    format!("{:016x}", twox_hash::XxHash3_64::oneshot(text.as_bytes()))
+}
