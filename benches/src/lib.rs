@@ -11,6 +11,7 @@ pub mod flame3m;
 pub mod folded;
 pub mod input;
 pub mod queries;
+pub mod regressions;
 pub mod server;
 pub mod synth;
 pub mod via_cli;

@@ -13,6 +13,7 @@ use flamedb_service::query::flame::{DiffRequest, FlameFormat, FlameRequest};
 use flamedb_service::query::meta::{
     DEFAULT_STEP_SECS, LabelValuesRequest, LabelsRequest, SeriesRequest,
 };
+use flamedb_service::query::regress::RegressionRequest;
 use flamedb_service::{Error, Result};
 
 /// Query parameters, in order.
@@ -177,6 +178,33 @@ pub fn labels_request(pairs: &Pairs) -> Result<LabelsRequest> {
 pub fn label_values_request(name: String, pairs: &Pairs) -> Result<LabelValuesRequest> {
     let (selection, _) = selector(pairs, &[])?;
     Ok(LabelValuesRequest { selection, name })
+}
+
+/// The query of `/api/v1/regressions`.
+pub fn regression_request(pairs: &Pairs) -> Result<RegressionRequest> {
+    let mut req = RegressionRequest::default();
+    for (k, v) in pairs {
+        let v = v.trim();
+        let opt = || (!v.is_empty()).then(|| v.to_string());
+        match k.as_str() {
+            "app" => req.app = v.to_string(),
+            "sample_type" => req.sample_type = opt(),
+            "from_version" => req.from_version = opt(),
+            "to_version" => req.to_version = opt(),
+            "min_pp" => {
+                req.min_pp = Some(v.parse().map_err(|_| {
+                    Error::invalid(format!("min_pp {v:?}: use a number of percentage points"))
+                })?)
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown query parameter {k:?}: use app, sample_type, from_version, \
+                     to_version, min_pp"
+                )));
+            }
+        }
+    }
+    Ok(req)
 }
 
 #[cfg(test)]

@@ -92,6 +92,19 @@ enum Command {
         #[arg(long)]
         flamedb: Option<PathBuf>,
     },
+    /// Compare every consecutive version pair of every app of a store written by
+    /// `ingest --store` and score the findings against the data's ground_truth.json.
+    Regressions {
+        /// The store directory given to `ingest --store`.
+        #[arg(long)]
+        store: PathBuf,
+        /// Output directory of gen_workload.py (for ground_truth.json).
+        #[arg(long)]
+        data: PathBuf,
+        /// Smallest change reported, percentage points.
+        #[arg(long, default_value_t = 0.5)]
+        min_pp: f64,
+    },
     /// Run Q1-Q7 (benches/queries/*.sql) against a store written by `ingest --store`.
     Query {
         /// The store directory given to `ingest --store`.
@@ -154,6 +167,15 @@ async fn main() -> Result<()> {
                 flamedb,
             };
             let report = flamedb_benches::flame3m::run(&dir, &args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Regressions {
+            store,
+            data,
+            min_pp,
+        } => {
+            let report = flamedb_benches::regressions::run(&store, &data, TENANT, min_pp).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -81,6 +81,9 @@ pub struct Comparison<'a> {
     pub config: RegressionConfig,
 }
 
+/// Per replicate: each group's inclusive value, and the replicate's total.
+type ReplicateValues = Vec<(Vec<i64>, i64)>;
+
 /// Per side, per replicate: `(stack, value)` rows.
 type Replicates = [BTreeMap<String, Vec<(u64, i64)>>; 2];
 
@@ -228,15 +231,15 @@ fn assemble(
         replicates,
         findings: vec![],
     };
-    let Some(diff) = TreeDiff::new(tree) else {
+    let Some(mut diff) = TreeDiff::new(tree) else {
         return Ok(report);
     };
-    report.work_scale = diff.scale;
     let base = tree.total(0) as f64;
     let threshold = config.min_pp / 100.0 * base;
     // Origins are looked for at a tenth of the threshold: a function's change can flow
     // through several callers, each below the threshold; the threshold applies to the sum.
-    let origins = diff.origins(threshold / 10.0);
+    let origins = diff.origins_refined(threshold / 10.0);
+    report.work_scale = diff.scale;
     let shift = shifted(&diff, &origins);
     let mut groups: Vec<Group> = vec![];
     let mut index: HashMap<(String, bool), usize> = HashMap::new();
@@ -367,7 +370,7 @@ fn replicate_values(
     bound: &Bound,
     reps: &Replicates,
     groups: &[Group],
-) -> Result<[Vec<(Vec<i64>, i64)>; 2]> {
+) -> Result<[ReplicateValues; 2]> {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, g) in groups.iter().enumerate() {
         by_name.entry(g.function.as_str()).or_default().push(i);
@@ -395,7 +398,7 @@ fn replicate_values(
             }
         }
     }
-    let side = |s: &BTreeMap<String, Vec<(u64, i64)>>| -> Vec<(Vec<i64>, i64)> {
+    let side = |s: &BTreeMap<String, Vec<(u64, i64)>>| -> ReplicateValues {
         s.values()
             .map(|rows| {
                 let mut v = vec![0i64; groups.len()];

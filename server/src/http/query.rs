@@ -1,6 +1,7 @@
 //! The query routes: `POST /api/v1/sql` (streamed JSON, CSV or Arrow IPC),
 //! `GET /api/v1/flamegraph`, `GET /api/v1/diff`, `GET /api/v1/series`, `GET /api/v1/apps`,
-//! `GET /api/v1/labels`, `GET /api/v1/labels/{name}/values`, and `POST /api/v1/flush`
+//! `GET /api/v1/labels`, `GET /api/v1/labels/{name}/values`, `GET /api/v1/regressions`,
+//! and `POST /api/v1/flush`
 //! (makes everything acknowledged so far queryable). Every query runs in a session of the
 //! request's tenant only (`X-Scope-OrgID`).
 
@@ -39,6 +40,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/v1/apps", get(apps))
         .route("/api/v1/labels", get(labels))
         .route("/api/v1/labels/{name}/values", get(label_values))
+        .route("/api/v1/regressions", get(regressions))
         .route("/api/v1/flush", post(flush))
         .route("/api/v1/compact", post(compact))
 }
@@ -247,6 +249,20 @@ async fn label_values(
     let _timer = state.metrics.query_timer("/api/v1/labels/{name}/values");
     Ok(Json(
         meta::label_values(&state.engine, &tenant.0, &req).await?,
+    ))
+}
+
+/// `GET /api/v1/regressions?app=&from_version=&to_version=&sample_type=&min_pp=`.
+async fn regressions(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<flamedb_service::query::regress::RegressionAnswer>> {
+    admit(&state, &tenant)?;
+    let req = params::regression_request(&params::pairs(query.as_deref())?)?;
+    let _timer = state.metrics.query_timer("/api/v1/regressions");
+    Ok(Json(
+        flamedb_service::query::regress::regressions(&state.engine, &tenant.0, &req).await?,
     ))
 }
 

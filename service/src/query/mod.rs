@@ -7,6 +7,7 @@
 //!            ─► first batch (so errors become statuses) ─► ResultStream ─► encode::Encoder
 //!  flame::FlameRequest / DiffRequest ─► Engine::flame_tree ─► truncate ─► render
 //!  meta::SeriesRequest, LabelsRequest, LabelValuesRequest ─► DataFusion plans
+//!  regress::RegressionRequest ─► versions ─► flamedb_query::regress::compare
 //! ```
 //!
 //! Tour: [`encode`] (JSON / CSV / Arrow IPC, a batch at a time), [`errors`] (DataFusion
@@ -17,6 +18,7 @@ pub mod encode;
 pub mod errors;
 pub mod flame;
 pub mod meta;
+pub mod regress;
 
 use crate::{Error, ErrorKind, Result};
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -230,6 +232,40 @@ impl Engine {
                     .and_then(|df| df.limit(0, Some(max_rows)))
                     .map_err(query_error)?
                     .collect()
+                    .await
+                    .map_err(query_error)
+            })
+            .await
+    }
+
+    /// The comparison `c` of two versions, under admission and the deadline.
+    pub async fn compare_versions(
+        &self,
+        tenant: &str,
+        c: &flamedb_query::regress::compare::Comparison<'_>,
+    ) -> Result<flamedb_query::regress::Report> {
+        let admission = self.admit().await?;
+        admission
+            .run(async {
+                flamedb_query::regress::compare(&self.ctx, tenant, c)
+                    .await
+                    .map_err(query_error)
+            })
+            .await
+    }
+
+    /// The versions of `app` with `sample_type` profiles, by first profile time.
+    pub async fn versions(
+        &self,
+        tenant: &str,
+        app: &str,
+        sample_type: &str,
+    ) -> Result<Vec<flamedb_query::regress::VersionInfo>> {
+        let admission = self.admit().await?;
+        let session = self.session(tenant, &[])?;
+        admission
+            .run(async {
+                flamedb_query::regress::versions(&session, app, sample_type)
                     .await
                     .map_err(query_error)
             })

@@ -1,0 +1,97 @@
+//! `GET /api/v1/regressions` on a real server: two versions of an app, four pods each, in
+//! folded text whose changes are known by construction (hand-computed below); and the
+//! errors a user gets for an unknown app or version.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Server;
+use common::query::Api;
+use reqwest::StatusCode;
+
+/// One pod's profile: `main;handle;parse` and `main;handle;render` under a request
+/// handler, `main;gc` beside it. Version 2 makes `render` twice as slow (100 -> 200 per
+/// profile); the other stacks are unchanged, give or take one sample per pod (so the
+/// replicates vary and the test has a variance to work with).
+fn folded(version: u32, pod: u32) -> String {
+    let jitter = i64::from(pod % 3);
+    let render = if version == 1 { 100 } else { 200 } + jitter;
+    format!(
+        "main;handle;parse {}\nmain;handle;render {render}\nmain;gc {}\nmain;idle {}\n",
+        300 + jitter,
+        200 - jitter,
+        400 + jitter
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slower_function_is_the_finding_and_its_callers_are_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &[]);
+    let api = Api::new(&server, "default");
+    for (version, time) in [(1, 1_700_000_000), (2, 1_700_003_600)] {
+        for pod in 0..4 {
+            let q = format!(
+                "app=web&version={version}&label.pod=p{pod}&format=folded&time={}",
+                time + pod
+            );
+            api.ingest(&q, folded(version, pod)).await;
+        }
+    }
+    api.flush().await;
+    let a = api.get("/api/v1/regressions?app=web").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let r = a.json();
+    assert_eq!(r["from_version"], "1");
+    assert_eq!(r["to_version"], "2");
+    assert_eq!(r["replicates"], serde_json::json!([4, 4]));
+    let findings = r["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let f = &findings[0];
+    assert_eq!(
+        f["function"],
+        "main;handle;render".rsplit(';').next().unwrap()
+    );
+    assert_eq!(f["kind"], "increase");
+    assert_eq!(f["path"], serde_json::json!(["main", "handle"]));
+    assert_eq!(f["callers"], serde_json::json!(["handle"]));
+    // Per pod, render goes from about 100 of 1000 to 200 of 1100: shares 10% -> 18.2%;
+    // in work of the baseline, +100 of 1000 = +10 pp.
+    let (before, after) = (
+        f["before_pct"].as_f64().unwrap(),
+        f["after_pct"].as_f64().unwrap(),
+    );
+    assert!((before - 10.0).abs() < 0.2, "{before}");
+    assert!((after - 200.0 / 11.0).abs() < 0.2, "{after}");
+    assert!(
+        (f["work_delta_pp"].as_f64().unwrap() - 10.0).abs() < 0.3,
+        "{f}"
+    );
+    assert!(f["significance"]["p_value"].as_f64().unwrap() < 0.01, "{f}");
+    assert_eq!(f["low_confidence"], false);
+    assert!(f["diff_url"].as_str().unwrap().contains("right.version=2"));
+    // The link answers.
+    let d = api.get(f["diff_url"].as_str().unwrap()).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text());
+
+    for (q, status, says) in [
+        ("app=nope", StatusCode::NOT_FOUND, "nope"),
+        ("app=web&to_version=9", StatusCode::NOT_FOUND, "no version"),
+        (
+            "app=web&from_version=2&to_version=2",
+            StatusCode::BAD_REQUEST,
+            "same",
+        ),
+        ("app=web&min_pp=-1", StatusCode::BAD_REQUEST, "min_pp"),
+        (
+            "app=web&colour=red",
+            StatusCode::BAD_REQUEST,
+            "unknown query parameter",
+        ),
+    ] {
+        let a = api.get(&format!("/api/v1/regressions?{q}")).await;
+        assert_eq!(a.status, status, "{q}: {}", a.text());
+        assert!(a.text().contains(says), "{q}: {}", a.text());
+    }
+    api.assert_healthy().await;
+}
