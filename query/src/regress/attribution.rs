@@ -18,16 +18,18 @@
 //! by the work that did not change (the median ratio) keeps unchanged code at a delta of
 //! zero, so it is never reported.
 //!
-//! "Scaled alike": the node's parts (its self value and each child's subtree) are
-//! compared with two explanations: every part moved by the node's ratio (the change is
-//! in this function: more calls of it, or slower code spread over its callees), or the
-//! parts that stayed put did not move at all (the change is below, in the parts that
-//! moved). A part is "unmoved" when its ratio is nearer 1 than the node's. The node is
-//! the origin unless its unmoved parts would have carried a visible share of its change
-//! under the first explanation. A child holding most of the node moves with it even when
-//! the change is deep inside that child, so such a child must be scaled alike too (and
-//! so on down). Self values of single nodes would be finer parts, but too few samples
-//! each: on the tiny fleet a quarter of a subtree scaled 2.3x looked unmoved. So a caller whose only change is calling a leaf twice
+//! "Scaled alike": every node of the subtree (its self value) is compared with two
+//! explanations: it moved by the node's ratio (the change is in this function: more
+//! calls of it, or slower code spread over its callees), or it did not move at all (the
+//! change is below, elsewhere in the subtree). A node counts as unmoved when its ratio
+//! is nearer 1 and it is away from the node's ratio by more than two standard deviations
+//! of counting noise (Poisson on both sides, in units of the smallest value: a sample of
+//! a sampled profile). The node is the origin unless its unmoved nodes would have carried
+//! a tenth of its change under the first explanation. What was tried first and failed on
+//! the generated fleets: judging the node's children (a child holding most of its caller
+//! moves with it when the change is deep inside, so callers were reported) and judging
+//! every node without the noise test (a quarter of a subtree scaled 2.3x looked unmoved
+//! at a few samples per node). So a caller whose only change is calling a leaf twice
 //! passes the rise down to the leaf, and a function whose whole subtree grew is the
 //! origin, not each callee.
 
@@ -69,13 +71,21 @@ pub struct TreeDiff<'a> {
     /// Factor applied to side 1 so that unchanged work is equal on both sides.
     pub scale: f64,
     children: Vec<Vec<usize>>,
+    /// Per function name: its inclusive totals over the whole tree (once per stack),
+    /// before and after (raw).
+    functions: std::collections::HashMap<String, (f64, f64)>,
+    /// Per node, the pre-order index past its subtree.
+    end: Vec<usize>,
+    /// The smallest positive self value on either side: one sample of a sampled profile,
+    /// the unit of counting noise.
+    unit: f64,
     /// Per node: sum over its subtree of positive self deltas, and of negative ones.
     flow: Vec<[f64; 2]>,
 }
 
-/// Under "every part moved alike", the unmoved parts must have carried at least this
-/// share of the node's change for that explanation to be rejected.
-const UNMOVED_SHARE: f64 = 0.1;
+/// Under "the whole node scaled", the parts that stayed put must have carried at least
+/// this share of the node's change for that explanation to be rejected.
+pub const UNMOVED_SHARE: f64 = 0.1;
 
 impl<'a> TreeDiff<'a> {
     /// Prepares `tree` (a diff tree). `None` when a side is empty or the tree has one side.
@@ -113,8 +123,28 @@ impl<'a> TreeDiff<'a> {
             parent,
             scale: 1.0,
             children,
+            functions: tree
+                .function_totals()
+                .into_iter()
+                .map(|f| (f.name, (f.total[0] as f64, f.total[1] as f64)))
+                .collect(),
+            end: vec![n; n],
+            unit: (0..n)
+                .flat_map(|i| [tree.self_at(i, 0), tree.self_at(i, 1)])
+                .filter(|v| *v > 0)
+                .min()
+                .unwrap_or(1) as f64,
             flow: vec![],
         };
+        let mut open: Vec<usize> = vec![];
+        for i in 0..n {
+            while open.len() > tree.level(i) as usize {
+                if let Some(j) = open.pop() {
+                    d.end[j] = i;
+                }
+            }
+            open.push(i);
+        }
         d.set_scale(1.0 / median);
         Some(d)
     }
@@ -255,7 +285,55 @@ impl<'a> TreeDiff<'a> {
         if self.single_child(n).is_some() {
             return None;
         }
-        self.uniform(n, threshold).then(|| whole(kind(sign, false)))
+        if !self.uniform(n) {
+            return None;
+        }
+        let at = self.pick_in_chain(n);
+        Some(Origin {
+            node: at,
+            kind: kind(sign, self.before(at) <= 0.0),
+            delta: self.delta(at),
+            self_only: false,
+        })
+    }
+
+    /// Among `n` and the chain of children below it that each carry nearly all of their
+    /// parent's change, the node whose function changed the most across the whole tree
+    /// (its ratio over every stack containing it); the topmost of those that changed
+    /// about as much. A function whose every stack scaled has that ratio everywhere; a
+    /// caller on the way to it also calls other, unchanged code elsewhere, and so has a
+    /// lower one.
+    fn pick_in_chain(&self, n: usize) -> usize {
+        let mut chain = vec![n];
+        let mut at = n;
+        loop {
+            let d = self.delta(at);
+            let next = self.children[at].iter().copied().find(|&c| {
+                let dc = self.delta(c);
+                dc * d > 0.0 && dc.abs() >= (1.0 - UNMOVED_SHARE) * d.abs()
+            });
+            match next {
+                Some(c) => {
+                    chain.push(c);
+                    at = c;
+                }
+                None => break,
+            }
+        }
+        if chain.len() == 1 {
+            return n;
+        }
+        let moved = |i: usize| -> f64 {
+            match self.functions.get(self.tree.name(i)) {
+                Some(&(b, a)) if b > 0.0 => (a * self.scale / b - 1.0).abs(),
+                _ => f64::INFINITY,
+            }
+        };
+        let best = chain.iter().map(|&i| moved(i)).fold(0.0f64, f64::max);
+        chain
+            .into_iter()
+            .find(|&i| moved(i) >= (1.0 - UNMOVED_SHARE) * best)
+            .unwrap_or(n)
     }
 
     /// The only child holding anything of `n`, when `n` has no self value.
@@ -273,45 +351,33 @@ impl<'a> TreeDiff<'a> {
         }
     }
 
-    /// Whether every part of `n` (its self value, each child) moved by `n`'s ratio, and
-    /// so, within it, did a child holding most of it (whose moving with `n` says nothing
-    /// by itself). A change below `threshold` is no evidence either way.
-    fn uniform(&self, n: usize, threshold: f64) -> bool {
+    /// Whether `n` scaled as a whole: the nodes of its subtree that stayed put (their
+    /// ratio nearer 1 than `n`'s, and away from `n`'s ratio by more than counting noise)
+    /// would have carried less than [`UNMOVED_SHARE`] of `n`'s change had they scaled.
+    fn uniform(&self, n: usize) -> bool {
         let (b, a) = (self.before(n), self.after(n));
         let d = a - b;
-        if b <= 0.0 || d.abs() < threshold {
+        if b <= 0.0 {
             return true;
-        }
-        if let Some(c) = self.single_child(n) {
-            return self.uniform(c, threshold);
         }
         let rho = a / b;
         let t = self.tree;
-        let parts = std::iter::once((t.self_at(n, 0) as f64, t.self_at(n, 1) as f64 * self.scale))
-            .chain(
-                self.children[n]
-                    .iter()
-                    .map(|&c| (self.before(c), self.after(c))),
-            );
-        let unmoved: f64 = parts
-            .filter(|&(pb, pa)| {
+        let unit = self.unit;
+        let unmoved: f64 = (n..self.end[n])
+            .filter_map(|i| {
+                let pb = t.self_at(i, 0) as f64;
+                if pb <= 0.0 {
+                    return None;
+                }
+                let pa = t.self_at(i, 1) as f64 * self.scale;
                 let r = pa / pb;
-                pb > 0.0 && (r - 1.0).abs() < (r - rho).abs()
+                let (cb, ca) = (pb / unit, pa / unit);
+                let sd = (rho * cb * (1.0 + rho)).sqrt();
+                ((r - 1.0).abs() < (r - rho).abs() && (ca - rho * cb).abs() > 2.0 * sd)
+                    .then_some(pb)
             })
-            .map(|(pb, _)| pb)
             .sum();
-        // What the unmoved parts would have moved had the whole node scaled by rho.
-        if unmoved * (rho - 1.0).abs() >= UNMOVED_SHARE * d.abs() {
-            return false;
-        }
-        let dominant = self.children[n]
-            .iter()
-            .copied()
-            .max_by(|&x, &y| self.before(x).total_cmp(&self.before(y)));
-        match dominant {
-            Some(c) if self.before(c) * 2.0 >= b => self.uniform(c, threshold),
-            _ => true,
-        }
+        unmoved * (rho - 1.0).abs() < UNMOVED_SHARE * d.abs()
     }
 }
 

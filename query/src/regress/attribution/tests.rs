@@ -56,22 +56,60 @@ fn a_slower_leaf_is_the_origin_not_its_callers() {
 fn a_function_whose_whole_subtree_grew_is_the_origin_not_its_callees() {
     // Every stack through f is 1.5x: g and h grew alike, so f is where it starts.
     let got = origins(
-        &[("main;f;g", 100), ("main;f;h", 100), ("main;k", 800)],
-        &[("main;f;g", 150), ("main;f;h", 150), ("main;k", 800)],
-        10.0,
+        &[
+            ("main;f;g", 1000),
+            ("main;f;h", 1000),
+            ("main;k", 8000),
+            ("z", 1),
+        ],
+        &[
+            ("main;f;g", 1500),
+            ("main;f;h", 1500),
+            ("main;k", 8000),
+            ("z", 1),
+        ],
+        100.0,
     );
-    assert_eq!(got, vec![one("f", ChangeKind::Increase, 100.0, "main")]);
+    assert_eq!(got, vec![one("f", ChangeKind::Increase, 1000.0, "main")]);
 }
 
 #[test]
 fn a_dominant_callee_growing_with_its_siblings_still_names_the_caller() {
-    // g holds 90% of f, h 10%; both 2x: f scaled as a whole.
+    // g holds 90% of f, h 10%; both 2x: f scaled as a whole. (`z` is one sample, the
+    // unit of counting noise: h's 100 samples doubling is beyond noise.)
     let got = origins(
-        &[("main;f;g", 90), ("main;f;h", 10), ("main;k", 900)],
-        &[("main;f;g", 180), ("main;f;h", 20), ("main;k", 900)],
-        10.0,
+        &[
+            ("main;f;g", 900),
+            ("main;f;h", 100),
+            ("main;k", 9000),
+            ("z", 1),
+        ],
+        &[
+            ("main;f;g", 1800),
+            ("main;f;h", 200),
+            ("main;k", 9000),
+            ("z", 1),
+        ],
+        100.0,
     );
-    assert_eq!(got, vec![one("f", ChangeKind::Increase, 100.0, "main")]);
+    assert_eq!(got, vec![one("f", ChangeKind::Increase, 1000.0, "main")]);
+    // Only g doubles, h stays: g is the origin.
+    let got = origins(
+        &[
+            ("main;f;g", 900),
+            ("main;f;h", 100),
+            ("main;k", 9000),
+            ("z", 1),
+        ],
+        &[
+            ("main;f;g", 1800),
+            ("main;f;h", 100),
+            ("main;k", 9000),
+            ("z", 1),
+        ],
+        100.0,
+    );
+    assert_eq!(got, vec![one("g", ChangeKind::Increase, 900.0, "main;f")]);
 }
 
 #[test]
@@ -107,22 +145,29 @@ fn a_new_callee_is_new_and_its_caller_is_not_reported() {
 #[test]
 fn a_caller_that_calls_a_leaf_twice_makes_the_leaf_the_origin() {
     // c now calls l twice (l under c doubles); c's own work and l under d are the same.
+    // (`z` is one sample, the unit of counting noise: c's 10,000 samples staying put is
+    // beyond noise.)
     let got = origins(
         &[
-            ("main;c;l", 100),
-            ("main;c", 100),
-            ("main;d;l", 300),
-            ("main;e", 500),
+            ("main;c;l", 10_000),
+            ("main;c", 10_000),
+            ("main;d;l", 30_000),
+            ("main;e", 50_000),
+            ("z", 1),
         ],
         &[
-            ("main;c;l", 200),
-            ("main;c", 100),
-            ("main;d;l", 300),
-            ("main;e", 500),
+            ("main;c;l", 20_000),
+            ("main;c", 10_000),
+            ("main;d;l", 30_000),
+            ("main;e", 50_000),
+            ("z", 1),
         ],
-        10.0,
+        1000.0,
     );
-    assert_eq!(got, vec![one("l", ChangeKind::Increase, 100.0, "main;c")]);
+    assert_eq!(
+        got,
+        vec![one("l", ChangeKind::Increase, 10_000.0, "main;c")]
+    );
 }
 
 #[test]
