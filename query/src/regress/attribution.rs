@@ -73,7 +73,7 @@ pub struct TreeDiff<'a> {
     children: Vec<Vec<usize>>,
     /// Per function name: its inclusive totals over the whole tree (once per stack),
     /// before and after (raw).
-    functions: std::collections::HashMap<String, (f64, f64)>,
+    pub(crate) functions: std::collections::HashMap<String, (f64, f64)>,
     /// Per node, the pre-order index past its subtree.
     end: Vec<usize>,
     /// The smallest positive self value on either side: one sample of a sampled profile,

@@ -262,6 +262,15 @@ fn assemble(
         }
         g.origins.push(o);
     }
+    // A function's change flows through many call paths, and the walk finds it on those
+    // where enough of it flows: its size is its origins' plus what its other nodes moved,
+    // leaving out nodes on the way to another origin or below one (theirs).
+    let own = own_deltas(&diff, &groups);
+    for (g, own) in groups.iter_mut().zip(own) {
+        if own * g.delta > 0.0 && own.abs() > g.delta.abs() {
+            g.delta = own;
+        }
+    }
     groups.retain(|g| g.delta.abs() >= threshold);
     let totals: HashMap<String, ([i64; 2], [i64; 2])> = tree
         .function_totals()
@@ -345,6 +354,76 @@ fn assemble(
             .then(a.function.cmp(&b.function))
     });
     Ok(report)
+}
+
+/// Per group: the work delta of its function's nodes that are its origins, or that are
+/// neither on the way to an origin nor below one (topmost per stack, so recursion counts
+/// once); self deltas only for a group of self-only origins.
+fn own_deltas(diff: &TreeDiff<'_>, groups: &[Group]) -> Vec<f64> {
+    let t = diff.tree;
+    let n = t.len();
+    let mut origin_at: HashMap<usize, usize> = HashMap::new();
+    for (k, g) in groups.iter().enumerate() {
+        for o in &g.origins {
+            origin_at.insert(o.node, k);
+        }
+    }
+    let index: HashMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(k, g)| (g.function.as_str(), k))
+        .collect();
+    let self_only: Vec<bool> = groups
+        .iter()
+        .map(|g| g.origins.iter().all(|o| o.self_only))
+        .collect();
+    // On the way to an origin: every ancestor of an origin node.
+    let mut above = vec![false; n];
+    for &o in origin_at.keys() {
+        let mut at = o;
+        while at != 0 {
+            at = diff.parent[at];
+            if above[at] {
+                break;
+            }
+            above[at] = true;
+        }
+    }
+    let mut out = vec![0.0; groups.len()];
+    // Per level of the current path: (the node is an origin, group of its function).
+    let mut path: Vec<(bool, Option<usize>)> = vec![];
+    let (mut below, mut same) = (0usize, vec![0usize; groups.len()]);
+    for i in 1..n {
+        let level = t.level(i) as usize;
+        while path.len() >= level {
+            if let Some((o, k)) = path.pop() {
+                below -= usize::from(o);
+                if let Some(k) = k {
+                    same[k] -= 1;
+                }
+            }
+        }
+        let k = index.get(t.name(i)).copied();
+        let is_origin = origin_at.contains_key(&i);
+        if let Some(k) = k {
+            let counted = if is_origin {
+                origin_at.get(&i) == Some(&k)
+            } else {
+                !above[i] && below == 0
+            };
+            if counted && same[k] == 0 {
+                out[k] += if self_only[k] {
+                    diff.self_delta(i)
+                } else {
+                    diff.delta(i)
+                };
+            }
+            same[k] += 1;
+        }
+        below += usize::from(is_origin);
+        path.push((is_origin, k));
+    }
+    out
 }
 
 /// Origins paired with a sibling origin of the opposite direction and about the same
