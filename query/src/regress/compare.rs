@@ -393,7 +393,7 @@ fn own_deltas(diff: &TreeDiff<'_>, groups: &[Group]) -> Vec<f64> {
     // Per level of the current path: (the node is an origin, group of its function).
     let mut path: Vec<(bool, Option<usize>)> = vec![];
     let (mut below, mut same) = (0usize, vec![0usize; groups.len()]);
-    for i in 1..n {
+    for (i, &on_the_way) in above.iter().enumerate().skip(1) {
         let level = t.level(i) as usize;
         while path.len() >= level {
             if let Some((o, k)) = path.pop() {
@@ -409,7 +409,7 @@ fn own_deltas(diff: &TreeDiff<'_>, groups: &[Group]) -> Vec<f64> {
             let counted = if is_origin {
                 origin_at.get(&i) == Some(&k)
             } else {
-                !above[i] && below == 0
+                !on_the_way && below == 0
             };
             if counted && same[k] == 0 {
                 out[k] += if self_only[k] {
