@@ -105,6 +105,9 @@ pub async fn run(store: &Path, data: &Path, tenant: &str, min_pp: f64) -> Result
                 } else {
                     false_rises.push(json!({"app": app, "from": w[0].version, "to": w[1].version,
                         "function": f.function, "kind": f.kind, "work_delta_pp": f.work_delta_pp,
+                        "before_pct": f.before_pct, "after_pct": f.after_pct,
+                        "self_delta_pp": f.self_delta_pp,
+                        "p_value": f.significance.as_ref().map(|s| s.p_value),
                         "path": f.path}));
                 }
             }
