@@ -73,6 +73,7 @@ pub async fn run(store: &Path, data: &Path, tenant: &str, min_pp: f64) -> Result
     let mut pairs = vec![];
     let (mut found, mut rises_reported, mut rises_true) = (vec![], 0usize, 0usize);
     let mut false_rises = vec![];
+    let mut false_falls = vec![];
     let started = Instant::now();
     for app in apps {
         let vs = versions(&session, app, "cpu").await?;
@@ -93,7 +94,19 @@ pub async fn run(store: &Path, data: &Path, tenant: &str, min_pp: f64) -> Result
                 .collect();
             for f in &report.findings {
                 let rise = f.kind != ChangeKind::Decrease;
-                if !rise || f.cost_shift {
+                if !rise {
+                    if !here
+                        .iter()
+                        .any(|p| p.function == f.function && p.kind == f.kind)
+                    {
+                        false_falls.push(json!({"app": app, "from": w[0].version,
+                            "function": f.function, "work_delta_pp": f.work_delta_pp,
+                            "before_pct": f.before_pct, "after_pct": f.after_pct,
+                            "path": f.path}));
+                    }
+                    continue;
+                }
+                if f.cost_shift {
                     continue;
                 }
                 rises_reported += 1;
@@ -152,6 +165,7 @@ pub async fn run(store: &Path, data: &Path, tenant: &str, min_pp: f64) -> Result
         "rises_reported": rises_reported,
         "rises_true": rises_true,
         "false_rises": false_rises,
+        "false_falls": false_falls,
         "planted": found,
         "pairs": pairs,
     }))
