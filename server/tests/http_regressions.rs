@@ -94,4 +94,43 @@ async fn a_slower_function_is_the_finding_and_its_callers_are_not() {
         assert!(a.text().contains(says), "{q}: {}", a.text());
     }
     api.assert_healthy().await;
+
+    // The CLI against the same server, and in process on the same data directory once the
+    // server is gone: the same finding.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
+            .arg("regressions")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let url = server.url("");
+    let (ok, out, err) = cli(&[
+        "--app",
+        "web",
+        "--server",
+        url.trim_end_matches('/'),
+        "--format",
+        "json",
+    ]);
+    assert!(ok, "{err}");
+    let remote: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(remote["findings"][0]["function"], "render");
+    server.stop();
+    let data = tmp.path().join("data");
+    let (ok, out, err) = cli(&["--app", "web", "--data", data.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("increase") && l.contains("render (handle)")),
+        "{out}"
+    );
+    let (ok, _, err) = cli(&["--app", "nope", "--data", data.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("app \"nope\" has no profiles"), "{err}");
 }

@@ -9,6 +9,7 @@ mod limits_args;
 mod query;
 mod query_args;
 mod query_target;
+mod regressions;
 mod remote;
 mod serve;
 mod server_args;
@@ -44,6 +45,9 @@ enum Command {
     Flamegraph(Box<flamegraph::FlamegraphArgs>),
     /// Draw the difference between two selections (left = baseline, right = compared).
     Diff(Box<flamegraph::DiffArgs>),
+    /// The functions whose cost changed between two versions of an app, where each
+    /// change originates, and how sure that is.
+    Regressions(Box<regressions::RegressionsArgs>),
 }
 
 /// Runs the parsed command line.
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => runtime()?.block_on(query::run(*args)),
         Command::Flamegraph(args) => runtime()?.block_on(flamegraph::run(*args)),
         Command::Diff(args) => runtime()?.block_on(flamegraph::run_diff(*args)),
+        Command::Regressions(args) => runtime()?.block_on(regressions::run(*args)),
     }
 }
 
