@@ -134,3 +134,81 @@ async fn a_slower_function_is_the_finding_and_its_callers_are_not() {
     assert!(!ok);
     assert!(err.contains("app \"nope\" has no profiles"), "{err}");
 }
+
+/// A small deterministic generator (xorshift) for the A/A test's sampling noise.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// One pod's profile drawn from fixed stack weights: `samples` samples, each stack's count
+/// multinomial (so pods differ as real ones do).
+fn sampled(rng: &mut Rng, samples: usize) -> String {
+    const STACKS: [(&str, u64); 8] = [
+        ("main;serve;parse;lex", 20),
+        ("main;serve;parse", 5),
+        ("main;serve;render;template", 15),
+        ("main;serve;render;escape", 10),
+        ("main;serve;db;query", 25),
+        ("main;serve;db;decode", 10),
+        ("main;gc;mark", 10),
+        ("main;gc;sweep", 5),
+    ];
+    let total: u64 = STACKS.iter().map(|s| s.1).sum();
+    let mut counts = [0u64; 8];
+    for _ in 0..samples {
+        let mut x = rng.next() % total;
+        for (i, (_, w)) in STACKS.iter().enumerate() {
+            if x < *w {
+                counts[i] += 1;
+                break;
+            }
+            x -= w;
+        }
+    }
+    STACKS
+        .iter()
+        .zip(counts)
+        .filter(|(_, c)| *c > 0)
+        .map(|((s, _), c)| format!("{s} {c}\n"))
+        .collect()
+}
+
+/// A/A: one build's pods split into two "versions" (the same stack weights, sampling noise
+/// only) give no finding, at the default threshold and at a fifth of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_build_split_in_two_gives_no_finding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &[]);
+    let api = Api::new(&server, "default");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for (version, time) in [("a", 1_700_000_000), ("b", 1_700_003_600)] {
+        for pod in 0..8 {
+            let q = format!(
+                "app=web&version={version}&label.pod=p{pod}&format=folded&time={}",
+                time + pod
+            );
+            api.ingest(&q, sampled(&mut rng, 2000)).await;
+        }
+    }
+    api.flush().await;
+    for min_pp in ["0.5", "0.1"] {
+        let a = api
+            .get(&format!("/api/v1/regressions?app=web&min_pp={min_pp}"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        let r = a.json();
+        assert_eq!(r["replicates"], serde_json::json!([8, 8]));
+        assert_eq!(
+            r["findings"],
+            serde_json::json!([]),
+            "min_pp {min_pp}: {r:#}"
+        );
+    }
+}

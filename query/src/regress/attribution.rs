@@ -282,6 +282,12 @@ impl<'a> TreeDiff<'a> {
         if a <= 0.0 {
             return (sign < 0.0).then_some(whole(ChangeKind::Decrease));
         }
+        // Work is normalised by the work that did not change, assumed to be most of it: a
+        // node holding over half of the baseline that moved as a whole is the scale
+        // itself (more load, or the median's error), not a change; look below it.
+        if b * 2.0 > self.before(0) {
+            return None;
+        }
         if self.single_child(n).is_some() {
             return None;
         }
