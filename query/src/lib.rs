@@ -21,6 +21,8 @@
 //! - [`config`]: `flame.*` session settings and engine limits.
 //! - [`session`]: a ready session for one tenant, and the read-only SQL options.
 //! - [`sql_guard`]: the bound on expression depth, checked on SQL text before parsing.
+//! - [`regress`]: regression analysis between two versions (where a change originates,
+//!   normalised by unchanged work, Welch's test across replicates).
 
 pub mod alloc;
 pub mod api;
