@@ -4,7 +4,7 @@
 
 use super::attribution::{ChangeKind, Origin, TreeDiff};
 use super::stats::welch;
-use super::{Finding, RegressionConfig, Report, Significance, VersionInfo};
+use super::{Finding, RegressionConfig, Report, Significance, Timings, VersionInfo};
 use crate::api::label;
 use crate::context::FlameContext;
 use crate::functions::common::Bound;
@@ -167,7 +167,9 @@ fn add_rows(
 /// Compares `c.after` with `c.before`.
 pub async fn compare(ctx: &Arc<FlameContext>, tenant: &str, c: &Comparison<'_>) -> Result<Report> {
     let session = tenant_session(ctx, tenant)?;
+    let started = std::time::Instant::now();
     let (sums, reps) = stack_sums(&session, c).await?;
+    let scan = started.elapsed().as_secs_f64() * 1e3;
     let bound = Bound {
         ctx: ctx.clone(),
         tenant: tenant.to_string(),
@@ -182,15 +184,23 @@ pub async fn compare(ctx: &Arc<FlameContext>, tenant: &str, c: &Comparison<'_>) 
     let config = c.config;
     // Tree building, key resolution and the per-replicate sums are CPU work.
     tokio::task::spawn_blocking(move || {
+        let t0 = std::time::Instant::now();
         let tree = build_tree(&bound, &sums.into_sorted(), true)?;
-        assemble(
+        let t1 = std::time::Instant::now();
+        let mut report = assemble(
             &bound,
             &tree,
             &reps,
             &Names { app, st, unit },
             (&before, &after),
             config,
-        )
+        )?;
+        report.timings_ms = Timings {
+            scan,
+            tree: (t1 - t0).as_secs_f64() * 1e3,
+            analysis: t1.elapsed().as_secs_f64() * 1e3,
+        };
+        Ok(report)
     })
     .await
     .map_err(|e| DataFusionError::External(Box::new(e)))?
@@ -230,6 +240,7 @@ fn assemble(
         work_scale: 1.0,
         replicates,
         findings: vec![],
+        timings_ms: Timings::default(),
     };
     let Some(mut diff) = TreeDiff::new(tree) else {
         return Ok(report);

@@ -131,4 +131,19 @@ pub struct Report {
     pub replicates: [usize; 2],
     /// Rises and new functions by work delta, then decreases.
     pub findings: Vec<Finding>,
+    /// Where the comparison's time went, in milliseconds: `scan` (the aggregate over
+    /// `samples`), `tree` (the diff tree, keys resolved), `analysis` (attribution, the
+    /// per-replicate values and the tests).
+    pub timings_ms: Timings,
+}
+
+/// Where a comparison's time went, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct Timings {
+    /// The aggregate over `samples`.
+    pub scan: f64,
+    /// The diff tree (dictionary keys resolved).
+    pub tree: f64,
+    /// Attribution, per-replicate values, tests.
+    pub analysis: f64,
 }

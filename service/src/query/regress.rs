@@ -72,6 +72,8 @@ pub struct ReportHead {
     pub test: &'static str,
     /// Largest p-value of a finding.
     pub alpha: f64,
+    /// Where the comparison's time went.
+    pub timings_ms: flamedb_query::regress::Timings,
 }
 
 fn not_found(message: String) -> Error {
@@ -163,6 +165,7 @@ pub async fn regressions(
         work_scale,
         replicates,
         findings,
+        timings_ms,
     } = engine.compare_versions(tenant, &c).await?;
     let diff_url = format!(
         "/api/v1/diff?{}",
@@ -188,6 +191,7 @@ pub async fn regressions(
             min_pp,
             test: "welch_t",
             alpha: config.alpha,
+            timings_ms,
         },
         findings: findings
             .into_iter()
