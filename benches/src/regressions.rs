@@ -136,8 +136,8 @@ pub async fn run(store: &Path, data: &Path, tenant: &str, min_pp: f64) -> Result
             }
             pairs.push(json!({"app": app, "from": w[0].version, "to": w[1].version,
                 "seconds": secs, "findings": report.findings.len(),
-                "replicates": report.replicates, "work_scale": report.work_scale,
-                "timings_ms": report.timings_ms}));
+                "replicates": report.summary.replicates, "work_scale": report.summary.work_scale,
+                "timings_ms": report.summary.timings_ms}));
         }
     }
     let recall = |min: f64, max: f64| {

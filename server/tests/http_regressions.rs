@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::Server;
 use common::query::Api;
+use common::{Rng, Server};
 use reqwest::StatusCode;
 
 /// One pod's profile: `main;handle;parse` and `main;handle;render` under a request
@@ -93,6 +93,11 @@ async fn a_slower_function_is_the_finding_and_its_callers_are_not() {
         assert_eq!(a.status, status, "{q}: {}", a.text());
         assert!(a.text().contains(says), "{q}: {}", a.text());
     }
+    // Another tenant sees nothing of this one's app.
+    let other = Api::new(&server, "other");
+    let a = other.get("/api/v1/regressions?app=web").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text());
+    assert!(a.text().contains("no profiles"), "{}", a.text());
     api.assert_healthy().await;
 
     // The CLI against the same server, and in process on the same data directory once the
@@ -133,18 +138,6 @@ async fn a_slower_function_is_the_finding_and_its_callers_are_not() {
     let (ok, _, err) = cli(&["--app", "nope", "--data", data.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("app \"nope\" has no profiles"), "{err}");
-}
-
-/// A small deterministic generator (xorshift) for the A/A test's sampling noise.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// One pod's profile drawn from fixed stack weights: `samples` samples, each stack's count

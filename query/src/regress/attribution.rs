@@ -34,7 +34,7 @@
 //! origin, not each callee.
 
 use super::stats::weighted_median;
-use flamedb_profile::flame::FlameTree;
+use flamedb_profile::flame::{FlameTree, FunctionTotal};
 
 /// What kind of change an origin is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -71,9 +71,9 @@ pub struct TreeDiff<'a> {
     /// Factor applied to side 1 so that unchanged work is equal on both sides.
     pub scale: f64,
     children: Vec<Vec<usize>>,
-    /// Per function name: its inclusive totals over the whole tree (once per stack),
-    /// before and after (raw).
-    pub(crate) functions: std::collections::HashMap<String, (f64, f64)>,
+    /// Per function name: its inclusive (once per stack) and self totals over the whole
+    /// tree, before and after (raw).
+    pub(crate) functions: std::collections::HashMap<String, FunctionTotal>,
     /// Per node, the pre-order index past its subtree.
     end: Vec<usize>,
     /// The smallest positive self value on either side: one sample of a sampled profile,
@@ -132,7 +132,7 @@ impl<'a> TreeDiff<'a> {
             functions: tree
                 .function_totals()
                 .into_iter()
-                .map(|f| (f.name, (f.total[0] as f64, f.total[1] as f64)))
+                .map(|f| (f.name.clone(), f))
                 .collect(),
             end: vec![n; n],
             unit: (0..n)
@@ -196,17 +196,9 @@ impl<'a> TreeDiff<'a> {
     pub fn origins_refined(&mut self, threshold: f64) -> Vec<Origin> {
         let first = self.origins(threshold);
         let t = self.tree;
-        let n = t.len();
-        let mut inside = vec![false; n];
+        let mut inside = vec![false; t.len()];
         for o in &first {
-            let level = t.level(o.node);
-            inside[o.node] = true;
-            for (i, slot) in inside.iter_mut().enumerate().take(n).skip(o.node + 1) {
-                if t.level(i) <= level {
-                    break;
-                }
-                *slot = true;
-            }
+            inside[o.node..self.end[o.node]].fill(true);
         }
         let (mut b, mut a) = (0.0, 0.0);
         for (i, _) in inside.iter().enumerate().filter(|(_, x)| !**x) {
@@ -337,7 +329,9 @@ impl<'a> TreeDiff<'a> {
         }
         let moved = |i: usize| -> f64 {
             match self.functions.get(self.tree.name(i)) {
-                Some(&(b, a)) if b > 0.0 => (a * self.scale / b - 1.0).abs(),
+                Some(f) if f.total[0] > 0 => {
+                    (f.total[1] as f64 * self.scale / f.total[0] as f64 - 1.0).abs()
+                }
                 _ => f64::INFINITY,
             }
         };

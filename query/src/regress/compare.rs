@@ -4,7 +4,10 @@
 
 use super::attribution::{ChangeKind, Origin, TreeDiff};
 use super::stats::welch;
-use super::{Finding, RegressionConfig, Report, Significance, Timings, VersionInfo};
+use super::{Finding, RegressionConfig, Report, Significance, Summary, Timings, VersionInfo};
+
+/// The name of the test behind a finding's significance.
+const WELCH: &str = "welch_t";
 use crate::api::label;
 use crate::context::FlameContext;
 use crate::functions::common::Bound;
@@ -195,7 +198,7 @@ pub async fn compare(ctx: &Arc<FlameContext>, tenant: &str, c: &Comparison<'_>) 
             (&before, &after),
             config,
         )?;
-        report.timings_ms = Timings {
+        report.summary.timings_ms = Timings {
             scan,
             tree: (t1 - t0).as_secs_f64() * 1e3,
             analysis: t1.elapsed().as_secs_f64() * 1e3,
@@ -230,17 +233,22 @@ fn assemble(
 ) -> Result<Report> {
     let replicates = [reps[0].len(), reps[1].len()];
     let mut report = Report {
-        app: names.app.clone(),
-        sample_type: names.st.clone(),
-        unit: names.unit.clone(),
-        from_version: before.version.clone(),
-        to_version: after.version.clone(),
-        before_total: tree.total(0),
-        after_total: tree.total(1),
-        work_scale: 1.0,
-        replicates,
+        summary: Summary {
+            app: names.app.clone(),
+            sample_type: names.st.clone(),
+            unit: names.unit.clone(),
+            from_version: before.version.clone(),
+            to_version: after.version.clone(),
+            before_total: tree.total(0),
+            after_total: tree.total(1),
+            work_scale: 1.0,
+            replicates,
+            min_pp: config.min_pp,
+            test: WELCH,
+            alpha: config.alpha,
+            timings_ms: Timings::default(),
+        },
         findings: vec![],
-        timings_ms: Timings::default(),
     };
     let Some(mut diff) = TreeDiff::new(tree) else {
         return Ok(report);
@@ -250,7 +258,7 @@ fn assemble(
     // Origins are looked for at a tenth of the threshold: a function's change can flow
     // through several callers, each below the threshold; the threshold applies to the sum.
     let origins = diff.origins_refined(threshold / 10.0);
-    report.work_scale = diff.scale;
+    report.summary.work_scale = diff.scale;
     let shift = shifted(&diff, &origins);
     let mut groups: Vec<Group> = vec![];
     let mut index: HashMap<(String, bool), usize> = HashMap::new();
@@ -283,17 +291,15 @@ fn assemble(
         }
     }
     groups.retain(|g| g.delta.abs() >= threshold);
-    let totals: HashMap<String, ([i64; 2], [i64; 2])> = tree
-        .function_totals()
-        .into_iter()
-        .map(|f| (f.name, (f.total, f.self_)))
-        .collect();
     let per_rep = replicate_values(bound, reps, &groups)?;
     let work_factor = tree.total(1) as f64 * diff.scale / base;
     let wall_secs = (before.end_nanos - before.first_nanos) as f64 / 1e9;
     let (tb, ta) = (base, tree.total(1) as f64);
     for (gi, g) in groups.iter().enumerate() {
-        let (total, self_) = totals.get(&g.function).copied().unwrap_or_default();
+        let (total, self_) = diff
+            .functions
+            .get(&g.function)
+            .map_or(([0; 2], [0; 2]), |f| (f.total, f.self_));
         let pct = |v: i64, t: f64| v as f64 / t * 100.0;
         let (bp, ap) = (pct(total[0], tb), pct(total[1], ta));
         let shares = |side: usize, factor: f64| -> Vec<f64> {
@@ -344,7 +350,7 @@ fn assemble(
             cores: (names.unit == "nanoseconds" && wall_secs > 0.0)
                 .then(|| g.delta / 1e9 / wall_secs),
             significance: test.map(|t| Significance {
-                test: "welch_t",
+                test: WELCH,
                 p_value: t.p_value,
                 t: t.t,
                 replicates,

@@ -110,6 +110,16 @@ pub struct Finding {
 /// The comparison of two versions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Report {
+    /// What was compared, how, and how long it took.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Rises and new functions by work delta, then decreases.
+    pub findings: Vec<Finding>,
+}
+
+/// What a [`Report`] compared (fields in the order JSON shows them).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
     /// The app.
     pub app: String,
     /// The sample type.
@@ -127,10 +137,14 @@ pub struct Report {
     /// The factor by which the later version's work was scaled so that unchanged work is
     /// equal (1 when the load did not change).
     pub work_scale: f64,
-    /// Replicates per side.
+    /// Replicates (pods, else profiles) per side.
     pub replicates: [usize; 2],
-    /// Rises and new functions by work delta, then decreases.
-    pub findings: Vec<Finding>,
+    /// Smallest change reported, percentage points.
+    pub min_pp: f64,
+    /// The significance test ([`Significance::test`]).
+    pub test: &'static str,
+    /// Largest p-value of a finding.
+    pub alpha: f64,
     /// Where the comparison's time went, in milliseconds: `scan` (the aggregate over
     /// `samples`), `tree` (the diff tree, keys resolved), `analysis` (attribution, the
     /// per-replicate values and the tests).

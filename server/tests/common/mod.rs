@@ -134,6 +134,21 @@ pub async fn read_back(data: &Path, tenant: &str) -> Stored {
     out
 }
 
+/// Seeded xorshift64, for tests that draw data (no crate needed for randomness).
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value (the seed must not be 0).
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
 pub mod push;
 pub mod query;
 pub mod soak;

@@ -19,6 +19,7 @@
 //! lost or cut is seen in the per-uid counts.
 #![allow(dead_code)]
 
+use super::Rng;
 use super::Server;
 use flamedb_profile::{FrameKind, LabelSetId, Profile};
 use prost::Message;
@@ -101,20 +102,6 @@ struct Ledger {
     sent: BTreeMap<String, Sent>,
     acks_this_round: u64,
     errors: Vec<String>,
-}
-
-/// Seeded xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
 }
 
 /// Flags of the server under test: everything in motion.

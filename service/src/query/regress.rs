@@ -7,7 +7,7 @@ use super::flame::pick_sample_type;
 use crate::{Error, ErrorKind, Result};
 use flamedb_query::Selector;
 use flamedb_query::regress::compare::Comparison;
-use flamedb_query::regress::{Finding, RegressionConfig, Report, VersionInfo};
+use flamedb_query::regress::{Finding, RegressionConfig, Report, Summary, VersionInfo};
 use serde::Serialize;
 
 /// Compare two versions of an app.
@@ -38,42 +38,11 @@ pub struct LinkedFinding {
 /// The answer of a [`RegressionRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegressionAnswer {
-    /// The comparison (its findings are in `findings` below, with links).
+    /// What was compared (app, versions, totals, work scale, replicates, thresholds).
     #[serde(flatten)]
-    pub report: ReportHead,
+    pub summary: Summary,
     /// Rises and new functions by size, then decreases.
     pub findings: Vec<LinkedFinding>,
-}
-
-/// A [`Report`] without its findings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReportHead {
-    /// The app.
-    pub app: String,
-    /// The sample type.
-    pub sample_type: String,
-    /// Its unit.
-    pub unit: String,
-    /// The baseline.
-    pub from_version: String,
-    /// The later version.
-    pub to_version: String,
-    /// Baseline total.
-    pub before_total: i64,
-    /// Later total.
-    pub after_total: i64,
-    /// The factor applied to the later version's work so that unchanged work is equal.
-    pub work_scale: f64,
-    /// Replicates (pods, else profiles) per side.
-    pub replicates: [usize; 2],
-    /// Smallest change reported, percentage points.
-    pub min_pp: f64,
-    /// The significance test and its bound.
-    pub test: &'static str,
-    /// Largest p-value of a finding.
-    pub alpha: f64,
-    /// Where the comparison's time went.
-    pub timings_ms: flamedb_query::regress::Timings,
 }
 
 fn not_found(message: String) -> Error {
@@ -154,45 +123,19 @@ pub async fn regressions(
         after,
         config,
     };
-    let Report {
-        app,
-        sample_type,
-        unit,
-        from_version,
-        to_version,
-        before_total,
-        after_total,
-        work_scale,
-        replicates,
-        findings,
-        timings_ms,
-    } = engine.compare_versions(tenant, &c).await?;
+    let Report { summary, findings } = engine.compare_versions(tenant, &c).await?;
     let diff_url = format!(
         "/api/v1/diff?{}",
         serde_urlencoded::to_string([
-            ("app", app.as_str()),
-            ("sample_type", sample_type.as_str()),
-            ("left.version", from_version.as_str()),
-            ("right.version", to_version.as_str()),
+            ("app", summary.app.as_str()),
+            ("sample_type", summary.sample_type.as_str()),
+            ("left.version", summary.from_version.as_str()),
+            ("right.version", summary.to_version.as_str()),
         ])
         .map_err(Error::internal)?
     );
     Ok(RegressionAnswer {
-        report: ReportHead {
-            app,
-            sample_type,
-            unit,
-            from_version,
-            to_version,
-            before_total,
-            after_total,
-            work_scale,
-            replicates,
-            min_pp,
-            test: "welch_t",
-            alpha: config.alpha,
-            timings_ms,
-        },
+        summary,
         findings: findings
             .into_iter()
             .map(|finding| LinkedFinding {
