@@ -84,6 +84,7 @@ pub async fn run(store: &Path, data: &Path, tenant: &str, min_pp: f64) -> Result
                 before: &w[0],
                 after: &w[1],
                 config,
+                events: &[],
             };
             let t = Instant::now();
             let report = compare(&ctx, tenant, &c).await?;

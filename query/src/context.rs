@@ -7,8 +7,8 @@ use crate::config::QueryConfig;
 use crate::dicts::{BlockDict, DictCache, Resolved, dict_owner};
 use datafusion::error::{DataFusionError, Result};
 use flamedb_storage::{
-    BlockFile, BlockInfo, BlockPath, DictOwner, Labels, PartitionFilter, ProfileRows, block,
-    catalog::Catalog,
+    BlockFile, BlockInfo, BlockPath, DictOwner, EventLog, Labels, PartitionFilter, ProfileRows,
+    block, catalog::Catalog,
 };
 use hashbrown::HashSet;
 use object_store::ObjectStore;
@@ -23,6 +23,7 @@ pub struct FlameContext {
     catalog: Catalog,
     dicts: DictCache,
     sides: ByteCache<(BlockPath, BlockFile), SideTable>,
+    events: EventLog,
     config: QueryConfig,
 }
 
@@ -63,6 +64,7 @@ impl FlameContext {
     /// A context reading blocks under `root` of `objects`.
     pub fn new(objects: Arc<dyn ObjectStore>, root: Path, config: QueryConfig) -> Arc<Self> {
         Arc::new(FlameContext {
+            events: EventLog::new(objects.clone(), root.clone()),
             objects,
             root,
             catalog: Catalog::default(),
@@ -70,6 +72,11 @@ impl FlameContext {
             sides: ByteCache::new(config.side_cache_bytes),
             config,
         })
+    }
+
+    /// The change events of the store.
+    pub fn events(&self) -> &EventLog {
+        &self.events
     }
 
     /// The engine settings.

@@ -265,6 +265,29 @@ impl BlockDict {
         }
     }
 
+    /// Frame names of node `node` with their source files (empty when unknown), root
+    /// first, inlined frames expanded.
+    pub fn frame_files(&self, node: u32) -> Vec<(String, String)> {
+        let s = &self.symbols;
+        let mut locs = Vec::new();
+        s.stacks.locations_into(StackId(node), &mut locs);
+        let mut out = vec![];
+        for l in locs {
+            let lines = s.location_lines(l);
+            if lines.is_empty() {
+                out.push((s.line_name(l, None).into_owned(), String::new()));
+            }
+            for line in lines.iter().rev() {
+                let file = line
+                    .function
+                    .and_then(|f| s.functions.get(f.index()))
+                    .map_or("", |f| s.strings.get(f.filename));
+                out.push((s.line_name(l, Some(line)).into_owned(), file.to_string()));
+            }
+        }
+        out
+    }
+
     /// The folded form of node `node` (`root;...;leaf`) appended to `out`.
     pub fn write_folded(&self, node: u32, out: &mut String) {
         let mut first = true;

@@ -4,6 +4,7 @@
 use crate::config::FlameConfig;
 use crate::context::FlameContext;
 use crate::functions::{self, common::Bound, max_nodes_rewrite::MaxNodesRewrite};
+use crate::table::events::ChangeEventsTable;
 use crate::table::{FlameTable, collapse::CollapseRule, schema::TableKind};
 use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
@@ -14,7 +15,7 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A session over `tenant`'s data: `samples`, `profiles`, the flame-graph functions,
+/// A session over `tenant`'s data: `samples`, `profiles`, `change_events`, the flame-graph functions,
 /// `information_schema` (for `SHOW FUNCTIONS`), `flame.*` settings, and a memory pool of
 /// the context's configured size (a query over it fails with "Resources exhausted").
 /// No file-backed table factories are installed.
@@ -44,6 +45,10 @@ pub fn tenant_session(ctx: &Arc<FlameContext>, tenant: &str) -> Result<SessionCo
             Arc::new(FlameTable::new(ctx.clone(), tenant, kind)),
         )?;
     }
+    session.register_table(
+        crate::table::events::CHANGE_EVENTS,
+        Arc::new(ChangeEventsTable::new(ctx.clone(), tenant)),
+    )?;
     functions::register_all(
         &session,
         &Bound {

@@ -8,6 +8,7 @@
 //! `max_nodes`, points per series) are the service's to check, not this module's.
 
 use flamedb_query::Selector;
+use flamedb_service::events::EventsRequest;
 use flamedb_service::parse::{check_label_name, parse_step, parse_time};
 use flamedb_service::query::flame::{DiffRequest, FlameFormat, FlameRequest};
 use flamedb_service::query::meta::{
@@ -200,6 +201,25 @@ pub fn regression_request(pairs: &Pairs) -> Result<RegressionRequest> {
                 return Err(Error::invalid(format!(
                     "unknown query parameter {k:?}: use app, sample_type, from_version, \
                      to_version, min_pp"
+                )));
+            }
+        }
+    }
+    Ok(req)
+}
+
+/// `GET /api/v1/events?app=&from=&until=`.
+pub fn events_request(pairs: &Pairs) -> Result<EventsRequest> {
+    let mut req = EventsRequest::default();
+    for (k, v) in pairs {
+        let v = v.trim();
+        match k.as_str() {
+            "app" => req.app = (!v.is_empty()).then(|| v.to_string()),
+            "from" => req.from = Some(parse_time(v)?),
+            "until" => req.until = Some(parse_time(v)?),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown query parameter {k:?}: use app, from, until"
                 )));
             }
         }

@@ -19,11 +19,13 @@
 //! - [`limits`]: per-tenant rate limits and the ingest slots.
 //! - [`ingest`]: canonical labels, records, storing a request all or nothing, and
 //!   Pyroscope's ingest semantics (sample rates, sample type configs).
+//! - [`events`]: change events (commits, flags, configs, deploys), posted and listed.
 //! - [`query`]: the [`query::Engine`] (limits, admission, SQL), flame graphs
 //!   ([`query::flame`]), series and labels ([`query::meta`]), result encodings
 //!   ([`query::encode`]).
 
 pub mod error;
+pub mod events;
 pub mod ingest;
 pub mod limits;
 pub mod parse;

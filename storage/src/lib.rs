@@ -78,11 +78,13 @@
 //! **Formats carry versions**: `meta.json` (`format_version`: 1, or 2 for a block using a
 //! shared dictionary), Parquet files
 //! (`flamedb.format` key-value metadata), `symbols.bin` (container header),
-//! WAL segments (header) and the object layout ([`path::LAYOUT_VERSION`]); readers reject
+//! WAL segments (header), change events (`events/{id}.json`, `format_version` 1) and the
+//! object layout ([`path::LAYOUT_VERSION`]); readers reject
 //! newer versions with [`Error::UnsupportedVersion`] and skip unknown sections.
 //!
 //! # Tour
-//! - [`path`]: the only code that knows object paths. [`meta`]: `meta.json`.
+//! - [`path`]: the only code that knows object paths (and [`events::EventPath`] those of
+//!   events). [`meta`]: `meta.json`.
 //! - [`container`], [`dict`]: flamedb's own binary format. [`index`]: stack containment.
 //! - [`schema`], [`block`]: Parquet tables; writing and reading (verified) blocks.
 //! - [`rows`]: in-memory block data, normalisation and merging.
@@ -90,6 +92,7 @@
 //! - [`compact`]: compaction, garbage collection, retention. [`share`]: shared
 //!   dictionaries of an app and day.
 //! - [`labels`]: series labels and their limits.
+//! - [`events`]: change events (commits, flags, configs, deploys) beside the profiles.
 
 pub mod block;
 pub mod catalog;
@@ -98,6 +101,7 @@ pub mod container;
 pub mod dict;
 pub mod durable_local;
 pub mod error;
+pub mod events;
 pub mod head;
 pub mod import;
 pub mod index;
@@ -115,6 +119,7 @@ pub use block::WriteOptions;
 pub use catalog::{BlockInfo, PartitionFilter};
 pub use compact::{CompactionConfig, MaintenanceReport};
 pub use error::{Error, Result};
+pub use events::{ChangeEvent, EventKind, EventLog};
 pub use head::AppendOptions;
 pub use import::{ImportOptions, ImportReport, ImportSource, StackTable, Target};
 pub use index::StackIndex;

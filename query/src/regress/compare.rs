@@ -3,6 +3,7 @@
 //! it, and the per-replicate inclusive values of the functions found.
 
 use super::attribution::{ChangeKind, Origin, TreeDiff};
+use super::events::{Evidence, rank};
 use super::stats::welch;
 use super::{Finding, RegressionConfig, Report, Significance, Summary, Timings, VersionInfo};
 
@@ -21,6 +22,7 @@ use datafusion::functions::expr_fn::{coalesce, concat};
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::prelude::{SessionContext, cast, col, lit};
 use flamedb_profile::flame::FlameTree;
+use flamedb_storage::ChangeEvent;
 use hashbrown::HashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub struct Comparison<'a> {
     pub after: &'a VersionInfo,
     /// Thresholds.
     pub config: RegressionConfig,
+    /// The change events that may have caused a change ([`super::events::candidates`]).
+    pub events: &'a [Arc<ChangeEvent>],
 }
 
 /// Per replicate: each group's inclusive value, and the replicate's total.
@@ -185,6 +189,7 @@ pub async fn compare(ctx: &Arc<FlameContext>, tenant: &str, c: &Comparison<'_>) 
     );
     let (before, after) = (c.before.clone(), c.after.clone());
     let config = c.config;
+    let events = c.events.to_vec();
     // Tree building, key resolution and the per-replicate sums are CPU work.
     tokio::task::spawn_blocking(move || {
         let t0 = std::time::Instant::now();
@@ -197,6 +202,7 @@ pub async fn compare(ctx: &Arc<FlameContext>, tenant: &str, c: &Comparison<'_>) 
             &Names { app, st, unit },
             (&before, &after),
             config,
+            &events,
         )?;
         report.summary.timings_ms = Timings {
             scan,
@@ -230,6 +236,7 @@ fn assemble(
     names: &Names,
     (before, after): (&VersionInfo, &VersionInfo),
     config: RegressionConfig,
+    events: &[Arc<ChangeEvent>],
 ) -> Result<Report> {
     let replicates = [reps[0].len(), reps[1].len()];
     let mut report = Report {
@@ -291,7 +298,12 @@ fn assemble(
         }
     }
     groups.retain(|g| g.delta.abs() >= threshold);
-    let per_rep = replicate_values(bound, reps, &groups)?;
+    let (per_rep, examples) = replicate_values(bound, reps, &groups)?;
+    let files = if events.is_empty() {
+        vec![None; groups.len()]
+    } else {
+        files_of(bound, &groups, &examples)?
+    };
     let work_factor = tree.total(1) as f64 * diff.scale / base;
     let wall_secs = (before.end_nanos - before.first_nanos) as f64 / 1e9;
     let (tb, ta) = (base, tree.total(1) as f64);
@@ -333,6 +345,15 @@ fn assemble(
                 callers.push(name);
             }
         }
+        let (ranked, cause) = rank(
+            &diff,
+            &Evidence {
+                function: &g.function,
+                file: files[gi].as_deref(),
+                origins: &origins,
+            },
+            events,
+        );
         let shifted: f64 = origins
             .iter()
             .filter(|o| shift.contains(&o.node))
@@ -362,6 +383,8 @@ fn assemble(
                 .map(|o| diff.path(o.node))
                 .unwrap_or_default(),
             callers,
+            events: ranked,
+            cause,
         });
     }
     report.findings.sort_by(|a, b| {
@@ -466,7 +489,7 @@ fn replicate_values(
     bound: &Bound,
     reps: &Replicates,
     groups: &[Group],
-) -> Result<[ReplicateValues; 2]> {
+) -> Result<([ReplicateValues; 2], Vec<Option<u64>>)> {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, g) in groups.iter().enumerate() {
         by_name.entry(g.function.as_str()).or_default().push(i);
@@ -479,6 +502,7 @@ fn replicate_values(
     keys.dedup();
     // Which groups each stack holds.
     let mut holds: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut examples = vec![None; groups.len()];
     if !groups.is_empty() {
         for (k, frames) in bound.frames_of(&UInt64Array::from(keys))? {
             let mut gs: Vec<usize> = frames
@@ -489,6 +513,9 @@ fn replicate_values(
                 .collect();
             gs.sort_unstable();
             gs.dedup();
+            for &g in &gs {
+                examples[g].get_or_insert(k);
+            }
             if !gs.is_empty() {
                 holds.insert(k, gs);
             }
@@ -509,7 +536,29 @@ fn replicate_values(
             })
             .collect()
     };
-    Ok([side(&reps[0]), side(&reps[1])])
+    Ok(([side(&reps[0]), side(&reps[1])], examples))
+}
+
+/// Per group: the source file of its function, from a stack that holds it (`examples`),
+/// `None` when the profiles carry none.
+fn files_of(
+    bound: &Bound,
+    groups: &[Group],
+    examples: &[Option<u64>],
+) -> Result<Vec<Option<String>>> {
+    let keys: Vec<u64> = examples.iter().flatten().copied().collect();
+    let nodes = bound.nodes_of(&UInt64Array::from(keys))?;
+    Ok(groups
+        .iter()
+        .zip(examples)
+        .map(|(g, k)| {
+            let (dict, node) = nodes.get(&(*k)?)?;
+            dict.frame_files(*node)
+                .into_iter()
+                .find(|(name, file)| *name == g.function && !file.is_empty())
+                .map(|(_, file)| file)
+        })
+        .collect())
 }
 
 /// A stable id for a finding: the same change found again gets the same id.

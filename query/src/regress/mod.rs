@@ -12,13 +12,18 @@
 //!    ─► findings: |work delta| ≥ min_pp and p < alpha (or flagged low_confidence when a
 //!       side has too few replicates); a rise paired with a sibling's equal fall is a
 //!       cost shift
+//!    ─► per finding: the app's change events between the versions ranked by evidence
+//!       (the share of its change flowing through what an event touched, its file, its
+//!       message), the first with evidence its cause
 //! ```
 //!
 //! Tour: [`attribution`] (the origin of a change on the diff tree), [`stats`] (weighted
-//! median, Welch), [`compare`] (the queries and the assembly of a [`Report`]).
+//! median, Welch), [`compare`] (the queries and the assembly of a [`Report`]),
+//! [`events`] (which change caused a finding).
 
 pub mod attribution;
 pub mod compare;
+pub mod events;
 pub mod stats;
 
 pub use attribution::ChangeKind;
@@ -105,6 +110,10 @@ pub struct Finding {
     pub path: Vec<String>,
     /// The callers through which the change flows, heaviest first.
     pub callers: Vec<String>,
+    /// The change events with evidence for it, best first (at most three).
+    pub events: Vec<events::RankedEvent>,
+    /// The id of the event that most likely caused it; `None` when no event has evidence.
+    pub cause: Option<String>,
 }
 
 /// The comparison of two versions.

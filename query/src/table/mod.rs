@@ -1,6 +1,8 @@
-//! The `samples` and `profiles` tables: a [`FlameTable`] per tenant and kind.
+//! The `samples` and `profiles` tables: a [`FlameTable`] per tenant and kind; and
+//! [`events::ChangeEventsTable`], the tenant's change events.
 
 pub mod collapse;
+pub mod events;
 pub mod pushdown;
 pub mod scan;
 mod scan_block;

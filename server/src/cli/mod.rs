@@ -1,6 +1,7 @@
 //! Command-line interface: one clap-derive struct per subcommand.
 
 mod config_file;
+mod events;
 mod flamegraph;
 mod import;
 mod ingest;
@@ -48,6 +49,8 @@ enum Command {
     /// The functions whose cost changed between two versions of an app, where each
     /// change originates, and how sure that is.
     Regressions(Box<regressions::RegressionsArgs>),
+    /// Change events (commits, flags, configs, deploys) that regressions are traced to.
+    Events(Box<events::EventsArgs>),
 }
 
 /// Runs the parsed command line.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flamegraph(args) => runtime()?.block_on(flamegraph::run(*args)),
         Command::Diff(args) => runtime()?.block_on(flamegraph::run_diff(*args)),
         Command::Regressions(args) => runtime()?.block_on(regressions::run(*args)),
+        Command::Events(args) => runtime()?.block_on(events::run(*args)),
     }
 }
 

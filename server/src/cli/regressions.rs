@@ -127,6 +127,10 @@ fn table(a: &Value) -> String {
             s(&x["function"]),
             callers.join(", ")
         ));
+        if let Some(cause) = x["cause"].as_str() {
+            let why = x["events"][0]["reason"].as_str().unwrap_or("");
+            out.push_str(&format!("{:>50}cause: {cause} ({why})\n", ""));
+        }
     }
     out
 }

@@ -4,6 +4,7 @@ use crate::http::auth::Auth;
 use crate::http::limits::HttpLimits;
 use anyhow::{Context, Result};
 use clap::Args;
+use flamedb_service::events::EventLimits;
 use flamedb_service::limits::{DEFAULT_INGEST_MEMORY_BYTES, RateLimits, concurrent_ingests_for};
 use flamedb_storage::{CompactionConfig, LabelLimits};
 use std::path::PathBuf;
@@ -126,6 +127,12 @@ pub struct HttpLimitArgs {
     /// with Retry-After. Default: derived from --ingest-memory-bytes.
     #[arg(long, env = "FLAMEDB_MAX_CONCURRENT_INGESTS")]
     pub max_concurrent_ingests: Option<usize>,
+    /// Most change events in one POST /api/v1/events.
+    #[arg(long, env = "FLAMEDB_EVENTS_MAX_PER_REQUEST", default_value_t = EventLimits::default().max_per_request)]
+    pub events_max_per_request: usize,
+    /// Largest change event, as JSON bytes.
+    #[arg(long, env = "FLAMEDB_EVENT_MAX_BYTES", default_value_t = EventLimits::default().max_event_bytes)]
+    pub event_max_bytes: usize,
     /// Most labels on one series (app, version and dc included).
     #[arg(long, env = "FLAMEDB_MAX_LABELS_PER_SERIES", default_value_t = LabelLimits::default().max_labels)]
     pub max_labels_per_series: usize,
@@ -189,6 +196,11 @@ impl ServerArgs {
             max_decompressed_bytes,
             max_profiles_per_request: h.max_profiles_per_request,
             max_concurrent_ingests,
+            events: EventLimits {
+                max_per_request: h.events_max_per_request.max(1),
+                max_event_bytes: h.event_max_bytes.max(1),
+                ..EventLimits::default()
+            },
             request_timeout: timeout,
             rate: RateLimits {
                 requests_per_sec: h.tenant_requests_per_sec,

@@ -23,6 +23,8 @@ pub struct HttpLimits {
     /// are refused with 429. Bounds ingest memory to about this times (body +
     /// decompressed body + decoded profile).
     pub max_concurrent_ingests: usize,
+    /// Change events per request and their size.
+    pub events: flamedb_service::events::EventLimits,
     /// Whole-request deadline (reading, decoding, durable append).
     pub request_timeout: Duration,
     /// Per-tenant rate limits.
@@ -42,6 +44,7 @@ impl Default for HttpLimits {
                 max_body_bytes,
                 max_decompressed_bytes,
             ),
+            events: flamedb_service::events::EventLimits::default(),
             request_timeout: Duration::from_secs(60),
             rate: RateLimits::default(),
         }

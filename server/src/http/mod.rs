@@ -15,13 +15,14 @@
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
 //!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
 //!   rates, which `flamedb ingest --sample-rate` shares);
-//!   [`push`]: the Connect push RPC.
+//!   [`push`]: the Connect push RPC; [`events`]: change events posted and listed.
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and deadlines (rate limits
 //!   and ingest slots are the service's, `flamedb_service::limits`);
 //!   [`metrics`]: `GET /metrics`.
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod import;
 pub mod ingest;
 pub mod limits;
@@ -99,6 +100,10 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route(push::PUSH_PATH, post(push::push))
         .route("/api/v1/ingest", post(ingest::api_ingest))
         .route("/api/v1/import", post(import::api_import))
+        .route(
+            "/api/v1/events",
+            post(events::post_events).get(events::get_events),
+        )
         .merge(query::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_token))
 }

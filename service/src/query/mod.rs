@@ -126,6 +126,11 @@ impl Engine {
         })
     }
 
+    /// The store's change events.
+    pub fn events(&self) -> &flamedb_storage::EventLog {
+        self.ctx.events()
+    }
+
     /// The limits.
     pub fn limits(&self) -> &QueryLimits {
         &self.limits

@@ -7,6 +7,7 @@ use super::flame::pick_sample_type;
 use crate::{Error, ErrorKind, Result};
 use flamedb_query::Selector;
 use flamedb_query::regress::compare::Comparison;
+use flamedb_query::regress::events::{candidates, version_starts};
 use flamedb_query::regress::{Finding, RegressionConfig, Report, Summary, VersionInfo};
 use serde::Serialize;
 
@@ -116,12 +117,22 @@ pub async fn regressions(
         min_pp,
         ..RegressionConfig::default()
     };
+    let all_events = engine.events().list(tenant).await?;
+    let starts = version_starts(
+        &all_events,
+        [
+            (&before.version, before.first_nanos),
+            (&after.version, after.first_nanos),
+        ],
+    );
+    let events = candidates(&all_events, app, (&before.version, &after.version), starts);
     let c = Comparison {
         app,
         sample_type: (&sample_type, &unit),
         before,
         after,
         config,
+        events: &events,
     };
     let Report { summary, findings } = engine.compare_versions(tenant, &c).await?;
     let diff_url = format!(
