@@ -19,7 +19,9 @@ fn quote(s: &str) -> String {
 pub const DEFAULT_MAX_NODES: usize = 1024;
 
 /// Sample types picked, in this order, when a selection holds several and none is named.
-pub const PREFERRED_SAMPLE_TYPES: &[&str] = &["cpu", "wall", "inuse_space", "samples"];
+/// (`*` stands for any type in nanoseconds: `perf` names its sample type after the event,
+/// `cpu-clock`, `task-clock`, and its time beats its sample count.)
+pub const PREFERRED_SAMPLE_TYPES: &[&str] = &["cpu", "wall", "*", "inuse_space", "samples"];
 
 /// What a flame graph is rendered as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +176,11 @@ pub(super) async fn pick_sample_type(
         return Ok(types.into_iter().next());
     }
     for p in PREFERRED_SAMPLE_TYPES {
-        if let Some(t) = types.iter().find(|(n, _)| n == p) {
+        let wanted = |(n, u): &&(String, String)| match *p {
+            "*" => u == "nanoseconds",
+            p => n == p,
+        };
+        if let Some(t) = types.iter().find(wanted) {
             return Ok(Some(t.clone()));
         }
     }

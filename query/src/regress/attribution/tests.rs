@@ -5,11 +5,13 @@
 use super::*;
 use flamedb_profile::flame::FlameTreeBuilder;
 
-/// A diff tree from folded stacks of the baseline and of the later version.
+/// A diff tree from folded stacks of the baseline and of the later version. Values are
+/// sample counts; like a real profile, each side also has a stack seen once
+/// (`main;tail`), so the unit of counting noise is one sample.
 fn diff(before: &[(&str, i64)], after: &[(&str, i64)]) -> FlameTree {
     let mut b = FlameTreeBuilder::new();
     for (side, stacks) in [before, after].into_iter().enumerate() {
-        for (stack, v) in stacks {
+        for (stack, v) in stacks.iter().chain(&[("main;tail", 1)]) {
             b.add_stack(stack.split(';'), side, *v);
         }
     }
@@ -208,6 +210,7 @@ fn changes_below_the_threshold_are_not_origins() {
 
 #[test]
 fn one_sided_trees_are_refused() {
-    let tree = diff(&[("a", 1)], &[]);
-    assert!(TreeDiff::new(&tree).is_none());
+    let mut b = FlameTreeBuilder::new();
+    b.add_stack(["a"], 0, 1);
+    assert!(TreeDiff::new(&b.finish(true)).is_none());
 }
