@@ -7,7 +7,7 @@ use crate::functions::common::Bound;
 use crate::functions::flame_agg::build_tree;
 use crate::session::tenant_session;
 use crate::sums::StackSums;
-use arrow::array::{Array, Int64Array, UInt64Array};
+use arrow::array::{Array, AsArray, Int64Array, UInt64Array};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit};
@@ -84,6 +84,61 @@ impl Selector {
             None => Ok(df),
         }
     }
+}
+
+/// Sample types picked, in this order, when a selection holds several and none is named.
+/// (`*` stands for any type in nanoseconds: `perf` names its sample type after the event,
+/// `cpu-clock`, `task-clock`, and its time beats its sample count.)
+pub const PREFERRED_SAMPLE_TYPES: &[&str] = &["cpu", "wall", "*", "inuse_space", "samples"];
+
+/// The plan of the sample types (and units) of `sel`'s profiles, heaviest first.
+pub async fn sample_types_frame(session: &SessionContext, sel: &Selector) -> Result<DataFrame> {
+    sel.frame(session, "profiles")
+        .await?
+        .aggregate(
+            vec![col("sample_type"), col("sample_unit")],
+            vec![sum(col("total")).alias("t")],
+        )?
+        .sort(vec![
+            col("t").sort(false, true),
+            col("sample_type").sort(true, true),
+        ])?
+        .select(vec![col("sample_type"), col("sample_unit")])
+}
+
+/// The `(type, unit)` rows of [`sample_types_frame`]'s batches.
+pub fn sample_type_rows(batches: &[arrow::array::RecordBatch]) -> Result<Vec<(String, String)>> {
+    let mut out = vec![];
+    for b in batches {
+        let text = |i: usize| -> Result<Vec<String>> {
+            let c = arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8)?;
+            let c = c.as_string::<i32>();
+            Ok((0..c.len()).map(|r| c.value(r).to_string()).collect())
+        };
+        out.extend(text(0)?.into_iter().zip(text(1)?));
+    }
+    Ok(out)
+}
+
+/// The sample type to use among `types` when none is named: the only one, or the first
+/// of [`PREFERRED_SAMPLE_TYPES`] present; `Err` with the names when several and none is
+/// preferred, `Ok(None)` when there are none.
+pub fn preferred_sample_type(
+    types: &[(String, String)],
+) -> std::result::Result<Option<(String, String)>, Vec<String>> {
+    if types.len() <= 1 {
+        return Ok(types.first().cloned());
+    }
+    for p in PREFERRED_SAMPLE_TYPES {
+        let wanted = |(n, u): &&(String, String)| match *p {
+            "*" => u == "nanoseconds",
+            p => n == p,
+        };
+        if let Some(t) = types.iter().find(wanted) {
+            return Ok(Some(t.clone()));
+        }
+    }
+    Err(types.iter().map(|(n, _)| n.clone()).collect())
 }
 
 /// Per-stack sums of `sel` added into side `side` of `sums`.

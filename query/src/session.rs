@@ -49,12 +49,18 @@ pub fn tenant_session(ctx: &Arc<FlameContext>, tenant: &str) -> Result<SessionCo
         crate::table::events::CHANGE_EVENTS,
         Arc::new(ChangeEventsTable::new(ctx.clone(), tenant)),
     )?;
-    functions::register_all(
-        &session,
-        &Bound {
-            ctx: ctx.clone(),
-            tenant: tenant.to_string(),
-        },
+    let bound = Bound {
+        ctx: ctx.clone(),
+        tenant: tenant.to_string(),
+    };
+    functions::register_all(&session, &bound);
+    session.register_udtf(
+        "function_shares",
+        Arc::new(crate::regress::sql::FunctionSharesFunc(bound.clone())),
+    );
+    session.register_udtf(
+        "regressions",
+        Arc::new(crate::regress::sql::RegressionsFunc(bound)),
     );
     Ok(session)
 }

@@ -373,6 +373,14 @@ async fn the_change_the_rise_flows_through_is_its_cause() {
     );
     assert!(f["events"][0]["score"].as_f64().unwrap() > f["events"][1]["score"].as_f64().unwrap());
 
+    // The same ranking in SQL.
+    let rows = api
+        .rows("SELECT function, cause, events FROM regressions('web', '1', '2')")
+        .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["cause"], "touch-a");
+    assert_eq!(rows[0]["events"][0]["id"], "touch-a");
+
     // With only the change to the other caller, nothing has evidence: no cause.
     let r = api.get("/api/v1/regressions?app=api").await.ok().json();
     let f = &r["findings"][0];

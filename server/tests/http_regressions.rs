@@ -95,6 +95,44 @@ async fn a_slower_function_is_the_finding_and_its_callers_are_not() {
         assert_eq!(a.status, status, "{q}: {}", a.text());
         assert!(a.text().contains(says), "{q}: {}", a.text());
     }
+    // The same analysis in SQL: the findings as rows, and a version's function shares.
+    // Per pod, render is 100 + pod % 3 (pods 0-3: +0, +1, +2, +0), parse 300 + the same.
+    let rows = api
+        .rows("SELECT function, kind, callers, path, cause FROM regressions('web', '1', '2')")
+        .await;
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"function": "render", "kind": "increase", "callers": ["handle"],
+                             "path": ["main", "handle"], "cause": null})
+        ]
+    );
+    let rows = api
+        .rows(
+            "SELECT function, self, total FROM function_shares('web', '1') \
+             WHERE function IN ('render', 'handle') ORDER BY function",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"function": "handle", "self": 0, "total": 1606}),
+            serde_json::json!({"function": "render", "self": 403, "total": 403}),
+        ]
+    );
+    let a = api
+        .sql_with("SELECT * FROM regressions('web', '1', '9')", "")
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    let message = a.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("app \"web\" has no version \"9\""),
+        "{message}"
+    );
+    let a = api.sql_with("SELECT * FROM regressions('web')", "").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    assert!(a.text().contains("from_version"), "{}", a.text());
+
     // Another tenant sees nothing of this one's app.
     let other = Api::new(&server, "other");
     let a = other.get("/api/v1/regressions?app=web").await;

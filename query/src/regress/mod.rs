@@ -19,11 +19,13 @@
 //!
 //! Tour: [`attribution`] (the origin of a change on the diff tree), [`stats`] (weighted
 //! median, Welch), [`compare`] (the queries and the assembly of a [`Report`]),
-//! [`events`] (which change caused a finding).
+//! [`events`] (which change caused a finding), [`sql`] (`function_shares` and
+//! `regressions` as SQL table functions).
 
 pub mod attribution;
 pub mod compare;
 pub mod events;
+pub mod sql;
 pub mod stats;
 
 pub use attribution::ChangeKind;

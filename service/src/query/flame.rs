@@ -2,13 +2,12 @@
 //! `/api/v1/diff` (which `flamedb flamegraph` and `flamedb diff` build too), the sample
 //! type default, and the formats a tree is rendered to.
 
-use super::{Engine, strings};
+use super::Engine;
 use crate::{Error, Result};
-use datafusion::functions_aggregate::expr_fn::sum;
-use datafusion::prelude::col;
 use flamedb_profile::flame::FlameTree;
 use flamedb_profile::flame::render::{self, FlamebearerOptions, SvgOptions};
 use flamedb_query::Selector;
+use flamedb_query::api::{preferred_sample_type, sample_type_rows, sample_types_frame};
 
 /// `'s'` with quotes doubled, for the SVG subtitle.
 fn quote(s: &str) -> String {
@@ -17,11 +16,6 @@ fn quote(s: &str) -> String {
 
 /// Default flame graph size (nodes kept before the rest fold into `other`).
 pub const DEFAULT_MAX_NODES: usize = 1024;
-
-/// Sample types picked, in this order, when a selection holds several and none is named.
-/// (`*` stands for any type in nanoseconds: `perf` names its sample type after the event,
-/// `cpu-clock`, `task-clock`, and its time beats its sample count.)
-pub const PREFERRED_SAMPLE_TYPES: &[&str] = &["cpu", "wall", "*", "inuse_space", "samples"];
 
 /// What a flame graph is rendered as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,33 +127,14 @@ pub async fn sample_types(
 ) -> Result<Vec<(String, String)>> {
     let batches = engine
         .collect(tenant, async |session| {
-            sel.frame(&session, "profiles")
-                .await?
-                .aggregate(
-                    vec![col("sample_type"), col("sample_unit")],
-                    vec![sum(col("total")).alias("t")],
-                )?
-                .sort(vec![
-                    col("t").sort(false, true),
-                    col("sample_type").sort(true, true),
-                ])?
-                .select(vec![col("sample_type"), col("sample_unit")])
+            sample_types_frame(&session, sel).await
         })
         .await?;
-    let mut out = vec![];
-    for b in batches {
-        let (t, u) = (strings(&b, 0)?, strings(&b, 1)?);
-        out.extend(
-            t.into_iter()
-                .zip(u)
-                .map(|(t, u)| (t.unwrap_or_default(), u.unwrap_or_default())),
-        );
-    }
-    Ok(out)
+    sample_type_rows(&batches).map_err(Error::internal)
 }
 
 /// The sample type to draw for `sel` and its unit: the one named, the only one, or the
-/// first of [`PREFERRED_SAMPLE_TYPES`] present. `None` when nothing matches.
+/// first of [`flamedb_query::api::PREFERRED_SAMPLE_TYPES`] present. `None` when nothing matches.
 pub(super) async fn pick_sample_type(
     engine: &Engine,
     tenant: &str,
@@ -172,23 +147,12 @@ pub(super) async fn pick_sample_type(
         let unit = types.iter().find(|(n, _)| n == t).map(|(_, u)| u.clone());
         return Ok(Some((t.clone(), unit.unwrap_or_default())));
     }
-    if types.len() <= 1 {
-        return Ok(types.into_iter().next());
-    }
-    for p in PREFERRED_SAMPLE_TYPES {
-        let wanted = |(n, u): &&(String, String)| match *p {
-            "*" => u == "nanoseconds",
-            p => n == p,
-        };
-        if let Some(t) = types.iter().find(wanted) {
-            return Ok(Some(t.clone()));
-        }
-    }
-    let names: Vec<&str> = types.iter().map(|(n, _)| n.as_str()).collect();
-    Err(Error::invalid(format!(
-        "the selection holds several sample types ({}): add sample_type=",
-        names.join(", ")
-    )))
+    preferred_sample_type(&types).map_err(|names| {
+        Error::invalid(format!(
+            "the selection holds several sample types ({}): add sample_type=",
+            names.join(", ")
+        ))
+    })
 }
 
 /// Draws `req` for `tenant`.
