@@ -320,7 +320,8 @@ pub async fn list(engine: &Engine, tenant: &str, req: &EventsRequest) -> Result<
             "from is after until: swap them",
         ));
     }
-    let all: Vec<Arc<ChangeEvent>> = engine.events().list(tenant).await?;
+    let mut all: Vec<Arc<ChangeEvent>> = engine.events().list(tenant).await?;
+    all.sort_by(|a, b| a.time_nanos.cmp(&b.time_nanos).then(a.id.cmp(&b.id)));
     Ok(EventsAnswer {
         events: all
             .iter()

@@ -20,6 +20,7 @@
 //! - [`ingest`]: canonical labels, records, storing a request all or nothing, and
 //!   Pyroscope's ingest semantics (sample rates, sample type configs).
 //! - [`events`]: change events (commits, flags, configs, deploys), posted and listed.
+//! - [`inspect`]: regression inspections, findings with a lifecycle, what to alert on.
 //! - [`query`]: the [`query::Engine`] (limits, admission, SQL), flame graphs
 //!   ([`query::flame`]), series and labels ([`query::meta`]), result encodings
 //!   ([`query::encode`]).
@@ -27,6 +28,7 @@
 pub mod error;
 pub mod events;
 pub mod ingest;
+pub mod inspect;
 pub mod limits;
 pub mod parse;
 pub mod query;

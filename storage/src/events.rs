@@ -1,7 +1,7 @@
 //! Change events (commits, feature flags, config pushes, deploys) stored beside a tenant's
 //! profiles, so a regression can name the change that caused it.
 //!
-//! One object per event: `{root}/{tenant}/events/{id}.json` ([`EventPath`], the id
+//! One object per event: `{root}/{tenant}/events/{id}.json` ([`crate::docs`], the id
 //! escaped like a partition value), holding `{"format_version": 1, "event": {...}}`.
 //! Choices:
 //! - Re-posting an id replaces the event: one `put` of the same object, atomic on every
@@ -15,21 +15,11 @@
 //!   costs one listing per read once warm. The block catalog skips these paths (they are
 //!   not partitions).
 
-use crate::path::escape;
-use crate::{Error, Result};
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use crate::docs::{Document, Documents};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// The newest event format this build writes and reads.
 pub const EVENT_FORMAT_VERSION: u32 = 1;
-
-/// Objects written or read at once.
-const CONCURRENT_REQUESTS: usize = 16;
 
 /// What kind of change an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,168 +91,29 @@ pub struct ChangeEvent {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The stored form of an event.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    format_version: u32,
-    event: ChangeEvent,
-}
+impl Document for ChangeEvent {
+    const DIR: &'static str = "events";
+    const FIELD: &'static str = "event";
+    const FORMAT_VERSION: u32 = EVENT_FORMAT_VERSION;
 
-/// Where events live: the only code that knows the layout of `events/`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EventPath;
-
-impl EventPath {
-    /// `{root}/{tenant}/events`: the prefix of a tenant's events.
-    pub fn prefix(root: &Path, tenant: &str) -> Path {
-        root.clone().join(escape(tenant)).join("events")
-    }
-
-    /// `{root}/{tenant}/events/{id}.json`.
-    pub fn file(root: &Path, tenant: &str, id: &str) -> Path {
-        EventPath::prefix(root, tenant).join(format!("{}.json", escape(id)))
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 
-/// A cached event and what identified its object when it was read.
-struct Cached {
-    size: u64,
-    modified: i64,
-    event: Arc<ChangeEvent>,
-}
-
-/// Reads and writes a store's change events.
-pub struct EventLog {
-    objects: Arc<dyn ObjectStore>,
-    root: Path,
-    cache: Mutex<HashMap<Path, Cached>>,
-}
-
-impl std::fmt::Debug for EventLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLog")
-            .field("root", &self.root)
-            .finish()
-    }
-}
-
-impl EventLog {
-    /// Events of the store at `root` of `objects`.
-    pub fn new(objects: Arc<dyn ObjectStore>, root: Path) -> Self {
-        EventLog {
-            objects,
-            root,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Stores `events` for `tenant`, each replacing an event of the same id; returns once
-    /// every one is durable. Events are stored one by one: on an error, some may be
-    /// stored (posting them again is harmless).
-    pub async fn put(&self, tenant: &str, events: &[ChangeEvent]) -> Result<()> {
-        let mut writes = Vec::with_capacity(events.len());
-        for e in events {
-            let body = serde_json::to_vec(&Stored {
-                format_version: EVENT_FORMAT_VERSION,
-                event: e.clone(),
-            })
-            .map_err(|err| Error::Invalid(format!("event {:?}: {err}", e.id)))?;
-            writes.push((EventPath::file(&self.root, tenant, &e.id), body));
-        }
-        futures::stream::iter(writes)
-            .map(|(path, body)| {
-                let objects = self.objects.clone();
-                async move {
-                    objects
-                        .put(&path, PutPayload::from(Bytes::from(body)))
-                        .await
-                        .map(|_| ())
-                        .map_err(Error::from)
-                }
-            })
-            .buffer_unordered(CONCURRENT_REQUESTS)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
-    }
-
-    /// Every event of `tenant`, by time then id.
-    pub async fn list(&self, tenant: &str) -> Result<Vec<Arc<ChangeEvent>>> {
-        let prefix = EventPath::prefix(&self.root, tenant);
-        let listed: Vec<_> = self.objects.list(Some(&prefix)).try_collect().await?;
-        let mut out = Vec::with_capacity(listed.len());
-        let mut fetch = vec![];
-        {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            for o in listed {
-                if !o.location.as_ref().ends_with(".json") {
-                    continue;
-                }
-                let modified = o.last_modified.timestamp_nanos_opt().unwrap_or(0);
-                match cache.get(&o.location) {
-                    Some(c) if c.size == o.size && c.modified == modified => {
-                        out.push(c.event.clone())
-                    }
-                    _ => fetch.push((o.location, o.size, modified)),
-                }
-            }
-        }
-        let fetched: Vec<(Path, Cached)> = futures::stream::iter(fetch)
-            .map(|(path, size, modified)| {
-                let objects = self.objects.clone();
-                async move {
-                    let bytes = objects.get(&path).await?.bytes().await?;
-                    let event = Arc::new(decode(&path, &bytes)?);
-                    Ok::<_, Error>((
-                        path,
-                        Cached {
-                            size,
-                            modified,
-                            event,
-                        },
-                    ))
-                }
-            })
-            .buffer_unordered(CONCURRENT_REQUESTS)
-            .try_collect()
-            .await?;
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            for (path, c) in fetched {
-                out.push(c.event.clone());
-                cache.insert(path, c);
-            }
-        }
-        out.sort_by(|a, b| a.time_nanos.cmp(&b.time_nanos).then(a.id.cmp(&b.id)));
-        Ok(out)
-    }
-}
-
-fn decode(path: &Path, bytes: &[u8]) -> Result<ChangeEvent> {
-    #[derive(Deserialize)]
-    struct Head {
-        format_version: u32,
-    }
-    let corrupt = |message: String| Error::Corrupt {
-        path: path.to_string(),
-        message,
-    };
-    let head: Head = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    if head.format_version > EVENT_FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            path: path.to_string(),
-            found: head.format_version,
-            supported: EVENT_FORMAT_VERSION,
-        });
-    }
-    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    Ok(stored.event)
-}
+/// A store's change events: `{root}/{tenant}/events/{id}.json`. [`Documents::list`]
+/// answers them by id; callers order them by time.
+pub type EventLog = Documents<ChangeEvent>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
+    use crate::docs::DocPath;
     use object_store::memory::InMemory;
+    use object_store::path::Path;
+    use object_store::{ObjectStoreExt, PutPayload};
+    use std::sync::Arc;
 
     fn event(id: &str, time: i64, message: &str) -> ChangeEvent {
         ChangeEvent {
@@ -291,6 +142,16 @@ mod tests {
         let got = log.list("t1").await.unwrap();
         let ids: Vec<&str> = got.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["a/1", "b"]);
+        assert_eq!(
+            log.get("t1", "b")
+                .await
+                .unwrap()
+                .unwrap()
+                .message
+                .as_deref(),
+            Some("two")
+        );
+        assert!(log.get("t1", "nope").await.unwrap().is_none());
         // Cached, then replaced: the listing sees the new object.
         log.put("t1", &[event("a/1", 30, "one, again")])
             .await
@@ -300,7 +161,7 @@ mod tests {
             .iter()
             .map(|e| (e.id.as_str(), e.message.as_deref().unwrap()))
             .collect();
-        assert_eq!(pairs, [("b", "two"), ("a/1", "one, again")]);
+        assert_eq!(pairs, [("a/1", "one, again"), ("b", "two")]);
         assert_eq!(log.list("t2").await.unwrap().len(), 1);
         assert!(log.list("t3").await.unwrap().is_empty());
     }
@@ -309,7 +170,7 @@ mod tests {
     async fn a_newer_format_is_refused_by_name() {
         let objects = Arc::new(InMemory::new());
         let root = Path::from("root");
-        let path = EventPath::file(&root, "t", "x");
+        let path = DocPath::file(&root, "t", "events", "x");
         objects
             .put(
                 &path,
@@ -328,7 +189,7 @@ mod tests {
     #[test]
     fn format_1_fixture_reads() {
         let text = include_str!("../tests/fixtures/event-v1.json");
-        let e = decode(&Path::from("fixture"), text.as_bytes()).unwrap();
+        let e: ChangeEvent = crate::docs::decode(&Path::from("fixture"), text.as_bytes()).unwrap();
         assert_eq!(e.id, "c0ffee");
         assert_eq!(e.kind, EventKind::Flag);
         assert_eq!(e.time_nanos, 1_700_000_000_000_000_000);

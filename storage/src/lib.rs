@@ -83,8 +83,8 @@
 //! newer versions with [`Error::UnsupportedVersion`] and skip unknown sections.
 //!
 //! # Tour
-//! - [`path`]: the only code that knows object paths (and [`events::EventPath`] those of
-//!   events). [`meta`]: `meta.json`.
+//! - [`path`]: the only code that knows object paths (and [`docs::DocPath`] those of
+//!   per-tenant JSON documents: events, findings). [`meta`]: `meta.json`.
 //! - [`container`], [`dict`]: flamedb's own binary format. [`index`]: stack containment.
 //! - [`schema`], [`block`]: Parquet tables; writing and reading (verified) blocks.
 //! - [`rows`]: in-memory block data, normalisation and merging.
@@ -92,13 +92,15 @@
 //! - [`compact`]: compaction, garbage collection, retention. [`share`]: shared
 //!   dictionaries of an app and day.
 //! - [`labels`]: series labels and their limits.
-//! - [`events`]: change events (commits, flags, configs, deploys) beside the profiles.
+//! - [`docs`]: small JSON documents per tenant; [`events`]: change events (commits,
+//!   flags, configs, deploys) beside the profiles.
 
 pub mod block;
 pub mod catalog;
 pub mod compact;
 pub mod container;
 pub mod dict;
+pub mod docs;
 pub mod durable_local;
 pub mod error;
 pub mod events;
@@ -118,6 +120,7 @@ pub mod wal;
 pub use block::WriteOptions;
 pub use catalog::{BlockInfo, PartitionFilter};
 pub use compact::{CompactionConfig, MaintenanceReport};
+pub use docs::{Document, Documents};
 pub use error::{Error, Result};
 pub use events::{ChangeEvent, EventKind, EventLog};
 pub use head::AppendOptions;

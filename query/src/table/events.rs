@@ -117,12 +117,13 @@ impl TableProvider for ChangeEventsTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let events = self
+        let mut events = self
             .ctx
             .events()
             .list(&self.tenant)
             .await
             .map_err(storage_err)?;
+        events.sort_by(|a, b| a.time_nanos.cmp(&b.time_nanos).then(a.id.cmp(&b.id)));
         let batch = events_batch(&events)?;
         let exec =
             MemorySourceConfig::try_new_exec(&[vec![batch]], SCHEMA.clone(), projection.cloned())?;

@@ -4,10 +4,12 @@ use super::limits_args::LimitArgs;
 use super::query_args::QueryArgs;
 use super::server_args::ServerArgs;
 use super::storage_args::StorageArgs;
+use crate::http::alerts::Alerter;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, router};
 use anyhow::{Context, Result};
 use clap::Args;
+use flamedb_service::inspect::Inspector;
 use flamedb_storage::{AppendOptions, LabelLimits, Store, StoreConfig};
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,14 +67,31 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     tracing::info!(%addr, data = %args.storage.data.display(), store = %args.storage.store,
         auth = auth.enabled(), "flamedb serving");
     let (maintain_every, compaction) = args.server.maintenance.config()?;
-    let mut state = AppState::new(store.clone(), http_limits, auth, engine);
+    let inspect_every = args.server.inspection.interval()?;
+    let mut state = AppState::new(store.clone(), http_limits, auth, engine.clone());
     state.compaction = Arc::new(compaction);
+    {
+        let i = &args.server.inspection;
+        let (objects, root) = store.objects();
+        state.inspector = Arc::new(Inspector::new(
+            engine,
+            objects.clone(),
+            root.clone(),
+            i.inspect_min_pp,
+        ));
+        state.alerter = Arc::new(Alerter::new(
+            i.alert_webhooks.clone(),
+            i.alert_max_attempts,
+            Duration::from_secs_f64(i.alert_timeout_secs),
+        )?);
+    }
     state
         .metrics
         .wal_quarantined
         .inc_by(store.quarantined_records());
     let flusher = spawn_flusher(store.clone(), state.metrics.clone(), every);
     let maintainer = maintain_every.map(|every| spawn_maintainer(state.clone(), every));
+    let inspector = inspect_every.map(|every| spawn_inspector(state.clone(), every));
     // Installed before the address is printed: a SIGTERM right after it is a clean stop.
     let shutdown = shutdown_signal()?;
     {
@@ -88,9 +107,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     tracing::info!("stopped accepting; flushing");
     flusher.abort();
     let _ = flusher.await;
-    if let Some(m) = maintainer {
-        m.abort();
-        let _ = m.await;
+    for task in [maintainer, inspector].into_iter().flatten() {
+        task.abort();
+        let _ = task.await;
     }
     let written = store.flush_due(true).await.context("final flush")?;
     state.metrics.blocks_written.inc_by(written.len() as u64);
@@ -118,6 +137,43 @@ fn spawn_flusher(
                 Err(e) => {
                     metrics.flush_errors.inc();
                     tracing::warn!(error = %e, "background flush failed; will retry");
+                }
+            }
+        }
+    })
+}
+
+/// Inspects every tenant every `every` (the first after one interval): each app whose
+/// newest version got new data is compared with its previous version and its findings
+/// recorded; new ones are alerted in the background. A failure is logged and the next
+/// interval tries again.
+fn spawn_inspector(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let tenants = match state.store.tenants().await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing tenants for inspection failed; will retry");
+                    continue;
+                }
+            };
+            for tenant in tenants {
+                match state.inspector.inspect(&tenant).await {
+                    Ok(r) => {
+                        if r.new_findings > 0 || !r.errors.is_empty() {
+                            tracing::info!(%tenant, compared = r.compared, new = r.new_findings,
+                                verified = r.verified, errors = ?r.errors, "inspection");
+                        }
+                        state
+                            .alerter
+                            .spawn_round(state.inspector.clone(), tenant.clone());
+                    }
+                    Err(e) => {
+                        tracing::warn!(%tenant, error = %e.message, "inspection failed; will retry");
+                    }
                 }
             }
         }

@@ -38,6 +38,68 @@ pub struct ServerArgs {
     pub http: HttpLimitArgs,
     #[command(flatten)]
     pub maintenance: MaintenanceArgs,
+    #[command(flatten)]
+    pub inspection: InspectionArgs,
+}
+
+/// Regression inspection and its alerts, as flags.
+#[derive(Debug, Clone, Args)]
+pub struct InspectionArgs {
+    /// How often every app whose newest version got new data is compared with its
+    /// previous version and its findings recorded, in seconds (default one day); 0 turns
+    /// it off (`POST /api/v1/inspect` still runs it for one tenant).
+    #[arg(
+        long,
+        env = "FLAMEDB_INSPECT_INTERVAL_SECS",
+        default_value_t = 86_400.0
+    )]
+    pub inspect_interval_secs: f64,
+    /// Smallest change an inspection records, in percentage points of the app's work.
+    #[arg(long, env = "FLAMEDB_INSPECT_MIN_PP", default_value_t = flamedb_query::regress::RegressionConfig::default().min_pp)]
+    pub inspect_min_pp: f64,
+    /// URL that each new open regression is POSTed to as JSON (`text` is one line fit
+    /// for a chat message); repeat for several.
+    #[arg(
+        long = "alert-webhook",
+        env = "FLAMEDB_ALERT_WEBHOOK",
+        value_delimiter = ','
+    )]
+    pub alert_webhooks: Vec<String>,
+    /// Attempts per alert and receiver (the waits between them double from 0.5 s);
+    /// what still failed is tried again after the next inspection.
+    #[arg(long, env = "FLAMEDB_ALERT_MAX_ATTEMPTS", default_value_t = 6)]
+    pub alert_max_attempts: u32,
+    /// Deadline of one alert request, in seconds.
+    #[arg(long, env = "FLAMEDB_ALERT_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub alert_timeout_secs: f64,
+}
+
+impl InspectionArgs {
+    /// The inspection interval (`None`: off), after checking the flags.
+    pub fn interval(&self) -> Result<Option<Duration>> {
+        let every = Duration::try_from_secs_f64(self.inspect_interval_secs)
+            .context("--inspect-interval-secs must be a non-negative number")?;
+        if !(self.inspect_min_pp.is_finite()
+            && self.inspect_min_pp > 0.0
+            && self.inspect_min_pp <= 100.0)
+        {
+            anyhow::bail!("--inspect-min-pp must be above 0 and at most 100");
+        }
+        for url in &self.alert_webhooks {
+            let u = reqwest::Url::parse(url).with_context(|| format!("--alert-webhook {url}"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                anyhow::bail!("--alert-webhook {url}: use an http or https URL");
+            }
+        }
+        if self.alert_max_attempts == 0 {
+            anyhow::bail!("--alert-max-attempts must be at least 1");
+        }
+        Duration::try_from_secs_f64(self.alert_timeout_secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--alert-timeout-secs must be positive")?;
+        Ok((!every.is_zero()).then_some(every))
+    }
 }
 
 /// Background maintenance (compaction, dictionary sharing, garbage collection, retention)

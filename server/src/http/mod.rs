@@ -15,14 +15,18 @@
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
 //!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
 //!   rates, which `flamedb ingest --sample-rate` shares);
-//!   [`push`]: the Connect push RPC; [`events`]: change events posted and listed.
+//!   [`push`]: the Connect push RPC; [`events`]: change events posted and listed;
+//!   [`findings`]: regression findings, their states, inspections now; [`alerts`]: the
+//!   webhooks new findings go to (outbound, in the background).
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and deadlines (rate limits
 //!   and ingest slots are the service's, `flamedb_service::limits`);
 //!   [`metrics`]: `GET /metrics`.
 
+pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod findings;
 pub mod import;
 pub mod ingest;
 pub mod limits;
@@ -35,8 +39,9 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use error::{ApiError, ErrorKind};
+use flamedb_service::inspect::Inspector;
 use flamedb_service::limits::{IngestSlots, RateLimiter};
 use flamedb_service::query::Engine;
 use flamedb_storage::Store;
@@ -64,6 +69,10 @@ pub struct AppState {
     /// Held for a maintenance pass: two passes over the same blocks at once would each
     /// replace them (the storage allows one compactor per tenant).
     pub maintenance: Arc<tokio::sync::Mutex<()>>,
+    /// Regression inspections and their findings.
+    pub inspector: Arc<Inspector>,
+    /// Where new findings are alerted (no receiver by default).
+    pub alerter: Arc<alerts::Alerter>,
 }
 
 impl AppState {
@@ -75,6 +84,15 @@ impl AppState {
         engine: Arc<Engine>,
     ) -> Self {
         let metrics = Arc::new(metrics::Metrics::default());
+        let inspector = {
+            let (objects, root) = store.objects();
+            Arc::new(Inspector::new(
+                engine.clone(),
+                objects.clone(),
+                root.clone(),
+                flamedb_query::regress::RegressionConfig::default().min_pp,
+            ))
+        };
         AppState {
             store: Arc::new(store),
             rate: Arc::new(RateLimiter::new(limits.rate)),
@@ -88,6 +106,8 @@ impl AppState {
             engine,
             compaction: Arc::new(flamedb_storage::CompactionConfig::default()),
             maintenance: Arc::new(tokio::sync::Mutex::new(())),
+            inspector,
+            alerter: Arc::new(alerts::Alerter::none()),
         }
     }
 }
@@ -104,6 +124,9 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             "/api/v1/events",
             post(events::post_events).get(events::get_events),
         )
+        .route("/api/v1/findings", get(findings::list))
+        .route("/api/v1/findings/{id}", patch(findings::patch))
+        .route("/api/v1/inspect", post(findings::inspect))
         .merge(query::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_token))
 }
