@@ -67,6 +67,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     tracing::info!(%addr, data = %args.storage.data.display(), store = %args.storage.store,
         auth = auth.enabled(), "flamedb serving");
     let (maintain_every, compaction) = args.server.maintenance.config()?;
+    // Queries flush a tenant's heads first when it has unflushed profiles: what was
+    // acknowledged is what a query reads, without waiting for --flush-age-secs.
+    engine.read_acknowledged(store.clone());
     let inspect_every = args.server.inspection.interval()?;
     let mut state = AppState::new(store.clone(), http_limits, auth, engine.clone());
     state.compaction = Arc::new(compaction);

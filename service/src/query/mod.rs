@@ -81,6 +81,8 @@ pub struct Engine {
     ctx: Arc<FlameContext>,
     limits: QueryLimits,
     slots: Arc<Semaphore>,
+    /// The live store whose heads a query flushes first (freshness), when serving.
+    live: std::sync::OnceLock<flamedb_storage::Store>,
 }
 
 /// A running query's slot and deadline.
@@ -123,7 +125,26 @@ impl Engine {
             ctx: FlameContext::new(objects, root, config),
             slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
             limits,
+            live: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Makes queries read everything `store` acknowledged: a query of a tenant with
+    /// profiles not yet in blocks flushes that tenant's heads first (one flush at a time;
+    /// a query finding nothing unflushed pays nothing). Without it, acknowledged profiles
+    /// become visible when their head flushes by age (`--flush-age-secs`).
+    pub fn read_acknowledged(&self, store: flamedb_storage::Store) {
+        let _ = self.live.set(store);
+    }
+
+    /// Flushes `tenant`'s heads when it has unflushed profiles ([`Engine::read_acknowledged`]).
+    async fn fresh(&self, tenant: &str) -> Result<()> {
+        if let Some(store) = self.live.get()
+            && store.has_unflushed(tenant)
+        {
+            store.flush_tenant(tenant).await?;
+        }
+        Ok(())
     }
 
     /// The store's change events.
@@ -197,6 +218,7 @@ impl Engine {
         flamedb_query::sql_guard::check_expression_depth(sql, self.limits.max_expression_depth)
             .map_err(|m| Error::invalid(format!("{m} (--query-max-expression-depth)")))?;
         let admission = self.admit().await?;
+        admission.run(self.fresh(tenant)).await?;
         let session = self.session(tenant, settings)?;
         let max_rows = self.limits.max_rows;
         let (schema, first, stream) = admission
@@ -228,6 +250,7 @@ impl Engine {
         F: AsyncFnOnce(SessionContext) -> datafusion::error::Result<DataFrame>,
     {
         let admission = self.admit().await?;
+        admission.run(self.fresh(tenant)).await?;
         let session = self.session(tenant, &[])?;
         let max_rows = self.limits.max_rows;
         admission
@@ -250,6 +273,7 @@ impl Engine {
         c: &flamedb_query::regress::compare::Comparison<'_>,
     ) -> Result<flamedb_query::regress::Report> {
         let admission = self.admit().await?;
+        admission.run(self.fresh(tenant)).await?;
         admission
             .run(async {
                 flamedb_query::regress::compare(&self.ctx, tenant, c)
@@ -267,6 +291,7 @@ impl Engine {
         sample_type: &str,
     ) -> Result<Vec<flamedb_query::regress::VersionInfo>> {
         let admission = self.admit().await?;
+        admission.run(self.fresh(tenant)).await?;
         let session = self.session(tenant, &[])?;
         admission
             .run(async {
@@ -285,6 +310,7 @@ impl Engine {
         right: Option<&Selector>,
     ) -> Result<FlameTree> {
         let admission = self.admit().await?;
+        admission.run(self.fresh(tenant)).await?;
         admission
             .run(async {
                 flamedb_query::flame_tree(&self.ctx, tenant, left, right)

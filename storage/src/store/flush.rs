@@ -24,6 +24,34 @@ impl Store {
     /// Flushes heads that are over size or age (all non-empty heads when `force`), then
     /// deletes WAL segments whose records are all in blocks. Returns the blocks written.
     pub async fn flush_due(&self, force: bool) -> Result<Vec<BlockPath>> {
+        self.flush_where(|_| force).await
+    }
+
+    /// Whether `tenant` has acknowledged profiles not yet in blocks (in heads, or taken
+    /// for a flush that has not completed).
+    pub fn has_unflushed(&self, tenant: &str) -> bool {
+        let in_heads = self.inner.heads.lock().is_ok_and(|heads| {
+            heads
+                .values()
+                .any(|h| h.key.tenant == tenant && !h.is_empty())
+        });
+        in_heads
+            || self
+                .inner
+                .pending
+                .lock()
+                .is_ok_and(|p| p.iter().any(|b| b.path.partition.tenant == tenant))
+    }
+
+    /// Flushes every non-empty head of `tenant` (and heads of others that are due), so
+    /// that queries read all it acknowledged: the freshness of a query that cannot wait
+    /// for `flush_age`. Concurrent callers wait for one flush at a time.
+    pub async fn flush_tenant(&self, tenant: &str) -> Result<Vec<BlockPath>> {
+        self.flush_where(|key| key.tenant == tenant).await
+    }
+
+    /// Flushes heads over size or age, and the non-empty heads `force` picks.
+    async fn flush_where(&self, force: impl Fn(&PartitionKey) -> bool) -> Result<Vec<BlockPath>> {
         let _one_at_a_time = self.inner.flush_lock.lock().await;
         let config = &self.inner.config;
         {
@@ -31,7 +59,7 @@ impl Store {
             let mut pending = self.inner.pending.lock().map_err(poisoned)?;
             for head in heads.values_mut() {
                 let due = !head.is_empty()
-                    && (force
+                    && (force(&head.key)
                         || head.approx_bytes() >= config.flush_bytes
                         || head.since.elapsed() >= config.flush_age);
                 if due {
