@@ -270,3 +270,40 @@ async fn inspections_keep_findings_with_their_lifecycle_and_alert_once() {
     let a = api.get("/api/v1/findings?state=sleeping").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
 }
+
+/// The same function rising in two apps in overlapping windows is one cross-app finding;
+/// a third app where it rose ten days later is not part of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_function_rising_in_several_apps_is_one_cross_app_finding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "default");
+    let day = 86_400i64;
+    for (app, start) in [("web", 0), ("api", 1800), ("batch", 10 * day)] {
+        for version in 1..=2u32 {
+            for pod in 0..4 {
+                let q = format!(
+                    "app={app}&version={version}&label.pod=p{pod}&format=folded&time={}",
+                    1_700_000_000 + start + i64::from(version) * 3600 + i64::from(pod)
+                );
+                api.ingest(&q, folded(version, pod)).await;
+            }
+        }
+    }
+    api.flush().await;
+    let r = api.post("/api/v1/inspect").await.ok().json();
+    assert_eq!(
+        (r["compared"].as_u64(), r["new_findings"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    let all = api.get("/api/v1/findings").await.ok().json();
+    let groups = all["cross_app"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{all:#}");
+    assert_eq!(groups[0]["function"], "render");
+    assert_eq!(groups[0]["apps"], json!(["api", "web"]));
+    assert_eq!(groups[0]["findings"].as_array().unwrap().len(), 2);
+    // Each app's render rose about 10 pp of its own work (100 of ~1000 per pod).
+    let pp = groups[0]["work_delta_pp"].as_f64().unwrap();
+    assert!((pp - 20.0).abs() < 1.0, "{pp}");
+}

@@ -115,6 +115,10 @@ pub struct FindingRecord {
     /// Alert receivers it was delivered to.
     #[serde(default)]
     pub alerted_to: Vec<String>,
+    /// When the baseline and the later version started (ns): the window the change
+    /// happened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_nanos: Option<[i64; 2]>,
     /// The finding as `GET /api/v1/regressions` answered it last.
     pub finding: Map<String, Value>,
 }
@@ -212,6 +216,74 @@ pub struct InspectReport {
 pub struct FindingsAnswer {
     /// By app, then first seen.
     pub findings: Vec<FindingRecord>,
+    /// The same function rising in several apps in overlapping windows (a shared
+    /// library): one cross-app finding each, biggest first.
+    pub cross_app: Vec<CrossAppFinding>,
+}
+
+/// One function rising in several apps at about the same time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrossAppFinding {
+    /// The function.
+    pub function: String,
+    /// The apps it rose in, by name.
+    pub apps: Vec<String>,
+    /// The findings grouped (one or more per app).
+    pub findings: Vec<String>,
+    /// Their work deltas summed, percentage points of each app's own work.
+    pub work_delta_pp: f64,
+    /// Their costs in CPU cores summed (CPU profiles).
+    pub cores: Option<f64>,
+}
+
+/// Groups the rises of `records` (not verified or wontfix) by function, joining those
+/// whose windows overlap; groups that span two apps or more.
+fn cross_app(records: &[FindingRecord]) -> Vec<CrossAppFinding> {
+    let mut by_function: HashMap<&str, Vec<&FindingRecord>> = HashMap::new();
+    for r in records {
+        let live = !matches!(r.state, FindingState::Verified | FindingState::Wontfix);
+        if live && matches!(r.text("kind"), "increase" | "new") && r.window_nanos.is_some() {
+            by_function.entry(r.text("function")).or_default().push(r);
+        }
+    }
+    let mut out = vec![];
+    for (function, mut rs) in by_function {
+        rs.sort_by_key(|r| r.window_nanos.map(|w| w[0]));
+        // Sweep by window start: a record joins the cluster while it starts before the
+        // cluster's latest end.
+        let mut clusters: Vec<Vec<&FindingRecord>> = vec![];
+        let mut end = i64::MIN;
+        for r in rs {
+            let [s, e] = r.window_nanos.unwrap_or_default();
+            match clusters.last_mut() {
+                Some(c) if s < end => c.push(r),
+                _ => clusters.push(vec![r]),
+            }
+            end = end.max(e);
+        }
+        for c in clusters {
+            let mut apps: Vec<String> = c.iter().map(|r| r.app.clone()).collect();
+            apps.sort();
+            apps.dedup();
+            if apps.len() < 2 {
+                continue;
+            }
+            let cores: Vec<f64> = c.iter().filter_map(|r| r.number("cores")).collect();
+            out.push(CrossAppFinding {
+                function: function.to_string(),
+                apps,
+                findings: c.iter().map(|r| r.id.clone()).collect(),
+                work_delta_pp: c.iter().filter_map(|r| r.number("work_delta_pp")).sum(),
+                cores: (!cores.is_empty()).then(|| cores.iter().sum()),
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.work_delta_pp
+            .total_cmp(&a.work_delta_pp)
+            .then(a.function.cmp(&b.function))
+    });
+    out
 }
 
 fn now() -> String {
@@ -325,17 +397,28 @@ impl Inspector {
             .map(|r| (r.id.clone(), r))
             .collect();
         let t = now();
+        let start = |v: &str| {
+            versions
+                .iter()
+                .find(|x| x.version == v)
+                .map_or(0, |x| x.first_nanos)
+        };
         let mut writes = vec![];
         for f in &answer.findings {
             let Value::Object(finding) = serde_json::to_value(f).map_err(Error::internal)? else {
                 continue;
             };
             let id = f.finding.id.clone();
+            let window = Some([
+                start(&answer.summary.from_version),
+                start(&answer.summary.to_version),
+            ]);
             let record = match existing.get(&id) {
                 Some(old) => {
                     report.seen_again += 1;
                     FindingRecord {
                         last_seen: t.clone(),
+                        window_nanos: window,
                         finding,
                         ..old.as_ref().clone()
                     }
@@ -354,6 +437,7 @@ impl Inspector {
                         state_changed: t.clone(),
                         verified_by: None,
                         alerted_to: vec![],
+                        window_nanos: window,
                         finding,
                     }
                 }
@@ -439,7 +523,11 @@ impl Inspector {
                 b.id.as_str(),
             ))
         });
-        Ok(FindingsAnswer { findings })
+        let cross_app = cross_app(&findings);
+        Ok(FindingsAnswer {
+            findings,
+            cross_app,
+        })
     }
 
     /// Sets the state of finding `id` by hand (`verified` is the inspection's to set).
