@@ -32,6 +32,67 @@ pub struct Selector {
     pub until_nanos: Option<i64>,
     /// Series labels that must equal these values.
     pub labels: Vec<(String, String)>,
+    /// Label matchers (PromQL's `=`, `!=`, `=~`, `!~`) on series labels, `app`
+    /// (`service_name`), `version` and `dc`.
+    #[serde(default)]
+    pub matchers: Vec<Matcher>,
+}
+
+/// How a [`Matcher`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MatchOp {
+    /// `=`: equal (`=""`: the label is absent or empty).
+    Eq,
+    /// `!=`: not equal (an absent label is not equal to a non-empty value).
+    Ne,
+    /// `=~`: the whole value matches the regular expression.
+    Re,
+    /// `!~`: the whole value does not match.
+    Nre,
+}
+
+/// One label matcher, as in a PromQL selector `{name op "value"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Matcher {
+    /// The label (`app`, `version`, `dc`, or a series label).
+    pub name: String,
+    /// The comparison.
+    pub op: MatchOp,
+    /// The value or regular expression (RE2 syntax, anchored at both ends).
+    pub value: String,
+}
+
+impl Matcher {
+    /// The column or label it reads.
+    fn target(&self) -> Expr {
+        match self.name.as_str() {
+            "app" | "version" | "dc" => {
+                datafusion::prelude::cast(col(self.name.as_str()), arrow::datatypes::DataType::Utf8)
+            }
+            name => label(name),
+        }
+    }
+
+    /// The filter it stands for; a regular expression is checked by the caller.
+    pub fn expr(&self) -> Expr {
+        use datafusion::functions::expr_fn::{coalesce, regexp_like};
+        let t = self.target();
+        let v = self.value.as_str();
+        match self.op {
+            MatchOp::Eq if v.is_empty() => t.clone().is_null().or(t.eq(lit(""))),
+            MatchOp::Eq => t.eq(lit(v)),
+            MatchOp::Ne if v.is_empty() => t.clone().is_not_null().and(t.not_eq(lit(""))),
+            MatchOp::Ne => t.clone().is_null().or(t.not_eq(lit(v))),
+            MatchOp::Re | MatchOp::Nre => {
+                let m = regexp_like(coalesce(vec![t, lit("")]), lit(format!("^(?:{v})$")), None);
+                if self.op == MatchOp::Re {
+                    m
+                } else {
+                    datafusion::logical_expr::not(m)
+                }
+            }
+        }
+    }
 }
 
 /// `labels['name']` as the SQL planner writes it (`get_field(labels, 'name')`), which the
@@ -72,6 +133,9 @@ impl Selector {
         }
         for (k, v) in &self.labels {
             c.push(label(k).eq(lit(v.as_str())));
+        }
+        for m in &self.matchers {
+            c.push(m.expr());
         }
         c.into_iter().reduce(Expr::and)
     }

@@ -133,3 +133,41 @@ async fn sums_that_see_single_rows_do_not_collapse() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sums_by_series_label_and_stack_collapse_per_series_and_stay_exact() -> anyhow::Result<()> {
+    let (_dir, ctx) = common::store_with(DIFF).await?;
+    let session = tenant_session(&ctx, "t1")?;
+    // Per pod (a series label) and stack, over v1 and v2: p1 has `main;a` 3 + 4 (v1) and
+    // 7 (v2), `main;b` 10 + 1, `main;c` 2; p2 has `main;a` 8.
+    let by_pod = "SELECT labels['pod'] AS pod, folded(stack) AS s, sum(value) AS v \
+                  FROM samples WHERE app = 'api' AND version IN ('v1', 'v2') \
+                  GROUP BY labels['pod'], stack";
+    assert!(collapses(&session, by_pod).await);
+    assert_eq!(
+        rows(&session, by_pod).await,
+        ["p1 main;a 14", "p1 main;b 11", "p1 main;c 2", "p2 main;a 8"]
+    );
+    let by_version_pod = "SELECT CAST(version AS VARCHAR) AS ver, \
+                          concat(CAST(dc AS VARCHAR), '/', labels['pod']) AS r, \
+                          folded(stack) AS s, sum(value) AS v FROM samples \
+                          WHERE app = 'api' GROUP BY version, 2, stack";
+    assert!(collapses(&session, by_version_pod).await);
+    assert_eq!(
+        rows(&session, by_version_pod).await,
+        [
+            "v1 eu/p1 main;a 7",
+            "v1 eu/p1 main;b 11",
+            "v2 eu/p1 main;a 7",
+            "v2 eu/p1 main;c 2",
+            "v2 eu/p2 main;a 8",
+            "v3 eu/p1 main;a 100",
+        ]
+    );
+    // A key that reads the profile's time sees single profiles: no collapse.
+    let by_time = "SELECT labels['pod'] AS pod, CAST(time AS BIGINT) AS t, folded(stack) AS s, \
+                   sum(value) FROM samples WHERE version = 'v1' GROUP BY 1, 2, stack";
+    assert!(!collapses(&session, by_time).await);
+    assert_eq!(rows(&session, by_time).await.len(), 4);
+    Ok(())
+}

@@ -21,6 +21,7 @@
 //!   Pyroscope's ingest semantics (sample rates, sample type configs).
 //! - [`events`]: change events (commits, flags, configs, deploys), posted and listed.
 //! - [`inspect`]: regression inspections, findings with a lifecycle, what to alert on.
+//! - [`selector`]: label selectors in PromQL's syntax (`{service_name="api", pod=~"a.*"}`).
 //! - [`query`]: the [`query::Engine`] (limits, admission, SQL), flame graphs
 //!   ([`query::flame`]), series and labels ([`query::meta`]), result encodings
 //!   ([`query::encode`]).
@@ -32,6 +33,7 @@ pub mod inspect;
 pub mod limits;
 pub mod parse;
 pub mod query;
+pub mod selector;
 pub mod tenant;
 
 pub use error::{Error, ErrorKind, Result};

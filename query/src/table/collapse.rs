@@ -123,13 +123,15 @@ fn collapse_under(agg: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>>
         return Ok(None);
     }
     let by_stack = proj.contains(&Col::Stack);
-    let by_profile = proj.iter().any(|c| {
+    let per_profile = proj.iter().any(|c| {
         matches!(
             c,
-            Col::Time | Col::Labels | Col::Duration | Col::Period | Col::Total | Col::Stacks
+            Col::Time | Col::Duration | Col::Period | Col::Total | Col::Stacks
         )
     });
+    let by_profile = per_profile || proj.contains(&Col::Labels);
     let mode = match (by_stack, by_profile) {
+        (true, true) if !per_profile => Collapse::BySeriesStack,
         (true, true) => return Ok(None),
         (true, false) => Collapse::ByStack,
         (false, true) => Collapse::ByProfile,

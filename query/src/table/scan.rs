@@ -60,6 +60,10 @@ pub enum Collapse {
     /// One row per (sample type, stack): the projection has `stack` but no per-profile
     /// column.
     ByStack,
+    /// One row per (sample type, series, stack): the projection has `stack` and `labels`
+    /// but no per-profile column (`time`). A block's rows are sorted by (sample type,
+    /// series, stack, time), so these are runs of adjacent rows.
+    BySeriesStack,
     /// One row per profile row: the projection has `time` or `labels` but no `stack`.
     ByProfile,
     /// One row per sample type: neither.

@@ -111,6 +111,11 @@ pub(super) async fn scan_block(
     let keys = dict.as_ref().map(|d| d.keys.as_slice());
     match spec.collapse {
         None => side.batches(spec, schema, &rows, Some(&samples), keys, batch_size),
+        Some(Collapse::BySeriesStack) => {
+            let collapsed = collapse_runs(&samples, &rows, &series_reps(&profiles, &samples));
+            let all: Vec<u32> = (0..collapsed.len() as u32).collect();
+            side.batches(spec, schema, &all, Some(&collapsed), keys, batch_size)
+        }
         Some(mode) => {
             let nodes = dict.as_ref().map_or(0, |d| d.len());
             let collapsed = collapse(&samples, &rows, &profiles, mode, nodes);
@@ -118,6 +123,57 @@ pub(super) async fn scan_block(
             side.batches(spec, schema, &all, Some(&collapsed), keys, batch_size)
         }
     }
+}
+
+/// Per profile row: the first profile row of its (sample type, series) group, which
+/// stands for the group's rows once collapsed by series (identity when the group's
+/// representative already replaced the profile column: every row then holds one).
+fn series_reps(
+    profiles: &flamedb_storage::ProfileRows,
+    samples: &flamedb_storage::SampleRows,
+) -> Vec<u32> {
+    let mut rep: Vec<u32> = (0..profiles.len() as u32).collect();
+    let rows: usize = profiles.stacks.iter().map(|&n| n as usize).sum();
+    if let Some(groups) = block::group_rows(profiles, rows) {
+        for (first, end, _) in groups {
+            rep[first..end].fill(first as u32);
+        }
+    }
+    debug_assert!(samples.profile.iter().all(|&p| (p as usize) < rep.len()));
+    rep
+}
+
+/// Sums runs of kept rows with the same (series, stack): a block's rows are sorted by
+/// (sample type, series, stack, time), so equal keys are adjacent. Each output row's
+/// profile is its group's representative (`rep`).
+fn collapse_runs(
+    samples: &flamedb_storage::SampleRows,
+    rows: &[u32],
+    rep: &[u32],
+) -> flamedb_storage::SampleRows {
+    let mut out = flamedb_storage::SampleRows::default();
+    let mut cur: Option<(u32, u32, i64)> = None;
+    for &r in rows {
+        let r = r as usize;
+        let p = rep
+            .get(samples.profile[r] as usize)
+            .copied()
+            .unwrap_or(samples.profile[r]);
+        let (s, v) = (samples.stack[r], samples.value[r]);
+        match &mut cur {
+            Some((cp, cs, cv)) if *cp == p && *cs == s => *cv += v,
+            _ => {
+                if let Some((cp, cs, cv)) = cur.take() {
+                    out.push(cp, cs, cv);
+                }
+                cur = Some((p, s, v));
+            }
+        }
+    }
+    if let Some((cp, cs, cv)) = cur {
+        out.push(cp, cs, cv);
+    }
+    out
 }
 
 /// Which sample rows of a block a scan reads.
@@ -194,7 +250,8 @@ fn collapse(
             }),
         ),
         Collapse::ByProfile => (1, Box::new(|p, _| p as usize)),
-        Collapse::ByType => (
+        // BySeriesStack is summed by `collapse_runs`, never here.
+        Collapse::ByType | Collapse::BySeriesStack => (
             1,
             Box::new(|p, _| profiles.sample_type[p as usize] as usize),
         ),
@@ -202,7 +259,7 @@ fn collapse(
     let size = match mode {
         Collapse::ByStack => types * width,
         Collapse::ByProfile => profiles.len(),
-        Collapse::ByType => types,
+        Collapse::ByType | Collapse::BySeriesStack => types,
     };
     // Dense sums when the key space is small next to the rows, a hash map otherwise.
     let mut sums: Vec<(usize, i64)> = if size <= rows.len() * 4 + (1 << 16) {
@@ -232,7 +289,7 @@ fn collapse(
         let (profile, stack) = match mode {
             Collapse::ByStack => (first_of_type[k / width], (k % width) as u32),
             Collapse::ByProfile => (k as u32, 0),
-            Collapse::ByType => (first_of_type[k], 0),
+            Collapse::ByType | Collapse::BySeriesStack => (first_of_type[k], 0),
         };
         out.push(profile, stack, v);
     }
