@@ -15,7 +15,8 @@
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
 //!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
 //!   rates, which `flamedb ingest --sample-rate` shares);
-//!   [`push`]: the Connect push RPC; [`events`]: change events posted and listed;
+//!   [`push`]: the Connect push RPC; [`querier`]: Pyroscope's querier API (Connect, for
+//!   Grafana, Drilldown and Pyroscope's UI; messages in [`querier_proto`]); [`events`]: change events posted and listed;
 //!   [`findings`]: regression findings, their states, inspections now; [`alerts`]: the
 //!   webhooks new findings go to (outbound, in the background).
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and deadlines (rate limits
@@ -33,6 +34,8 @@ pub mod limits;
 pub mod metrics;
 pub mod push;
 pub mod pyroscope;
+pub mod querier;
+pub mod querier_proto;
 pub mod query;
 
 use axum::Router;
@@ -118,6 +121,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/ingest", post(pyroscope::ingest))
         .route(push::PUSH_PATH, post(push::push))
+        .route("/querier.v1.QuerierService/{method}", post(querier::call))
         .route("/api/v1/ingest", post(ingest::api_ingest))
         .route("/api/v1/import", post(import::api_import))
         .route(

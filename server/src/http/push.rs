@@ -196,9 +196,10 @@ pub async fn push(
 /// Middleware: on the push route, renders an [`ApiError`] response (from the handler,
 /// auth or the timeout) in Connect's error format, keeping its HTTP status.
 pub async fn connect_errors(request: Request, next: Next) -> Response {
-    let is_push = request.uri().path() == PUSH_PATH;
+    let path = request.uri().path();
+    let is_connect = path == PUSH_PATH || path.starts_with(super::querier::QUERIER_PREFIX);
     let response = next.run(request).await;
-    if !is_push {
+    if !is_connect {
         return response;
     }
     match response.extensions().get::<ApiError>() {

@@ -150,5 +150,7 @@ impl Rng {
 }
 
 pub mod push;
+#[allow(dead_code)]
+pub mod pyroscope_api;
 pub mod query;
 pub mod soak;

@@ -1,0 +1,619 @@
+//! Pyroscope's querier API (`POST /querier.v1.QuerierService/<Method>`, Connect unary):
+//! what Grafana's Pyroscope data source, Profiles Drilldown and Pyroscope's UI call, as
+//! an adapter over the service (selections, flame trees, series, labels).
+//!
+//! ```text
+//!  body (application/proto | application/json, gzip ok, bounded) ─► message
+//!    ─► Selector: label selector and matchers (PromQL syntax, service::selector),
+//!       service_name = app, __profile_type__ = a sample type, start/end ms
+//!    ─► service: apps, label names/values, series, flame tree ─► message ─► same codec
+//!  errors: {"code", "message"} with Connect's status (the connect_errors layer)
+//! ```
+//!
+//! Served: ProfileTypes (an empty store answers an empty list: Grafana's "Save & test"),
+//! LabelNames, LabelValues, Series, SelectMergeStacktraces (flame graph levels, the
+//! `other` node past `max_nodes`), SelectSeries (`step`, `group_by`, sums, `limit` top
+//! series), GetProfileStats. Every other method answers `unimplemented`. Profile types
+//! are named as Pyroscope names them (`process_cpu:cpu:nanoseconds:cpu:nanoseconds`);
+//! flamedb's `version`, `dc` and stored labels are labels.
+
+use super::AppState;
+use super::auth::Tenant;
+use super::error::{ApiError, ApiResult};
+use super::limits::read_body;
+use super::querier_proto::*;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use flamedb_profile::flame::render::{self, FlamebearerOptions};
+use flamedb_query::Selector;
+use flamedb_query::api::{MatchOp, Matcher};
+use flamedb_service::query::meta::{
+    self, LabelValuesRequest as SvcLabelValues, LabelsRequest, SeriesRequest as SvcSeries,
+};
+use flamedb_service::selector::parse_selector;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The path prefix of the service.
+pub const QUERIER_PREFIX: &str = "/querier.v1.QuerierService/";
+
+/// `max_nodes` when a request sets none (Pyroscope's default).
+const DEFAULT_MAX_NODES: i64 = 8192;
+
+/// The codec of a request, from its content type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Codec {
+    Proto,
+    Json,
+}
+
+fn codec(headers: &HeaderMap) -> Option<Codec> {
+    let ct = super::content_type(headers);
+    let base = ct.split(';').next().unwrap_or("").trim();
+    match base {
+        "application/proto" | "application/x-protobuf" => Some(Codec::Proto),
+        "application/json" => Some(Codec::Json),
+        _ => None,
+    }
+}
+
+/// A Connect error answered directly (codes the service's kinds do not have).
+fn connect_error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+fn decode<M: prost::Message + Default + serde::de::DeserializeOwned>(
+    codec: Codec,
+    body: &[u8],
+    method: &str,
+) -> ApiResult<M> {
+    match codec {
+        Codec::Proto => M::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("{method}: bad protobuf body: {e}"))),
+        Codec::Json => serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("{method}: bad JSON body: {e}"))),
+    }
+}
+
+fn encode<M: prost::Message + serde::Serialize>(codec: Codec, m: &M) -> ApiResult<Response> {
+    Ok(match codec {
+        Codec::Proto => ([(CONTENT_TYPE, "application/proto")], m.encode_to_vec()).into_response(),
+        Codec::Json => (
+            [(CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(m).map_err(|e| ApiError(flamedb_service::Error::internal(e)))?,
+        )
+            .into_response(),
+    })
+}
+
+/// `POST /querier.v1.QuerierService/{method}`.
+pub async fn call(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
+    let Some(codec) = codec(&headers) else {
+        return Ok(connect_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_argument",
+            format!(
+                "content type {:?}: use application/proto or application/json",
+                super::content_type(&headers)
+            ),
+        ));
+    };
+    let (data, received) = read_body(&headers, body, &state.limits).await?;
+    state.rate.check(&tenant.0, 0.0, received as f64)?;
+    let t = tenant.0.as_str();
+    let _timer = state.metrics.query_timer("/querier.v1.QuerierService");
+    match method.as_str() {
+        "ProfileTypes" => {
+            let r: ProfileTypesRequest = decode(codec, &data, &method)?;
+            encode(codec, &profile_types(&state, t, r).await?)
+        }
+        "LabelNames" => {
+            let r: LabelNamesRequest = decode(codec, &data, &method)?;
+            encode(codec, &label_names(&state, t, r).await?)
+        }
+        "LabelValues" => {
+            let r: LabelValuesRequest = decode(codec, &data, &method)?;
+            encode(codec, &label_values(&state, t, r).await?)
+        }
+        "Series" => {
+            let r: SeriesRequest = decode(codec, &data, &method)?;
+            encode(codec, &series(&state, t, r).await?)
+        }
+        "SelectMergeStacktraces" => {
+            let r: SelectMergeStacktracesRequest = decode(codec, &data, &method)?;
+            encode(codec, &merge_stacktraces(&state, t, r).await?)
+        }
+        "SelectSeries" => {
+            let r: SelectSeriesRequest = decode(codec, &data, &method)?;
+            encode(codec, &select_series(&state, t, r).await?)
+        }
+        "GetProfileStats" => {
+            let _: GetProfileStatsRequest = decode(codec, &data, &method)?;
+            encode(codec, &profile_stats(&state, t).await?)
+        }
+        "SelectMergeProfile"
+        | "SelectMergeSpanProfile"
+        | "SelectHeatmap"
+        | "Diff"
+        | "AnalyzeQuery" => Ok(connect_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "unimplemented",
+            format!("querier.v1.QuerierService/{method} is not served by flamedb yet"),
+        )),
+        _ => Ok(connect_error(
+            StatusCode::NOT_FOUND,
+            "unimplemented",
+            format!("querier.v1.QuerierService has no method {method:?}"),
+        )),
+    }
+}
+
+/// The Pyroscope profile type of a flamedb sample type and unit.
+pub fn profile_type(sample_type: &str, unit: &str) -> ProfileType {
+    let (name, period_type, period_unit) = match sample_type {
+        "cpu" | "samples" => ("process_cpu", "cpu", "nanoseconds"),
+        "wall" => ("wall", "wall", "nanoseconds"),
+        "alloc_space" | "alloc_objects" | "inuse_space" | "inuse_objects" => {
+            ("memory", "space", "bytes")
+        }
+        "goroutine" | "goroutines" => ("goroutine", "goroutine", "count"),
+        "contentions" | "delay" => ("block", "contentions", "count"),
+        other => (other, other, unit),
+    };
+    ProfileType {
+        id: format!("{name}:{sample_type}:{unit}:{period_type}:{period_unit}"),
+        name: name.to_string(),
+        sample_type: sample_type.to_string(),
+        sample_unit: unit.to_string(),
+        period_type: period_type.to_string(),
+        period_unit: period_unit.to_string(),
+    }
+}
+
+/// The flamedb sample type of a profile type id (its second part).
+fn sample_type_of(id: &str) -> ApiResult<String> {
+    let parts: Vec<&str> = id.split(':').collect();
+    if !(5..=6).contains(&parts.len()) || parts[1].is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "profile type {id:?}: use <name>:<sample type>:<sample unit>:<period type>:<period unit>, \
+             e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+        )));
+    }
+    Ok(parts[1].to_string())
+}
+
+/// A selection from selector texts (ANDed), a profile type id and a time range in ms.
+fn selection(selectors: &[&str], profile_type: &str, start: i64, end: i64) -> ApiResult<Selector> {
+    let mut sel = Selector::default();
+    if start > 0 {
+        sel.from_nanos = start.checked_mul(1_000_000);
+    }
+    if end > 0 {
+        sel.until_nanos = end.checked_add(1).and_then(|e| e.checked_mul(1_000_000));
+    }
+    if start > 0 && end > 0 && start > end {
+        return Err(ApiError::bad_request("start is after end"));
+    }
+    if !profile_type.is_empty() {
+        sel.sample_type = Some(sample_type_of(profile_type)?);
+    }
+    for text in selectors {
+        let parsed = parse_selector(text)?;
+        for m in parsed.matchers {
+            match m.name.as_str() {
+                "__profile_type__" if m.op == MatchOp::Eq => {
+                    sel.sample_type = Some(sample_type_of(&m.value)?);
+                }
+                "__profile_type__" => {
+                    return Err(ApiError::bad_request(
+                        "__profile_type__ takes = only (one profile type)",
+                    ));
+                }
+                // The profile name is implied by the type.
+                "__name__" => {}
+                "service_name" | "__service_name__" => sel.matchers.push(Matcher {
+                    name: "app".into(),
+                    ..m
+                }),
+                _ => sel.matchers.push(m),
+            }
+        }
+    }
+    Ok(sel)
+}
+
+/// flamedb's name of a Pyroscope label (`service_name` is the app).
+fn flamedb_label(name: &str) -> &str {
+    match name {
+        "service_name" | "__service_name__" => "app",
+        n => n,
+    }
+}
+
+/// Pyroscope's name of a flamedb label.
+fn pyroscope_label(name: &str) -> &str {
+    match name {
+        "app" => "service_name",
+        n => n,
+    }
+}
+
+/// The (sample type, unit) pairs of a selection.
+async fn types_of(
+    state: &AppState,
+    tenant: &str,
+    sel: &Selector,
+) -> ApiResult<BTreeSet<(String, String)>> {
+    let apps = meta::apps(&state.engine, tenant, sel).await?;
+    Ok(apps
+        .apps
+        .iter()
+        .flat_map(|a| a.sample_types.iter())
+        .map(|t| {
+            (
+                t.sample_type.clone().unwrap_or_default(),
+                t.unit.clone().unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+async fn profile_types(
+    state: &AppState,
+    tenant: &str,
+    r: ProfileTypesRequest,
+) -> ApiResult<ProfileTypesResponse> {
+    let sel = selection(&[], "", r.start, r.end)?;
+    let mut out: Vec<ProfileType> = types_of(state, tenant, &sel)
+        .await?
+        .iter()
+        .map(|(t, u)| profile_type(t, u))
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(ProfileTypesResponse { profile_types: out })
+}
+
+fn matcher_texts(matchers: &[String]) -> Vec<&str> {
+    matchers.iter().map(String::as_str).collect()
+}
+
+async fn label_names(
+    state: &AppState,
+    tenant: &str,
+    r: LabelNamesRequest,
+) -> ApiResult<NamesResponse> {
+    let sel = selection(&matcher_texts(&r.matchers), "", r.start, r.end)?;
+    let names = meta::label_names(&state.engine, tenant, &LabelsRequest { selection: sel }).await?;
+    let mut out: BTreeSet<String> = names
+        .labels
+        .iter()
+        .filter(|n| *n != "sample_type")
+        .map(|n| pyroscope_label(n).to_string())
+        .collect();
+    out.insert("__profile_type__".into());
+    out.insert("__name__".into());
+    Ok(NamesResponse {
+        names: out.into_iter().collect(),
+    })
+}
+
+async fn label_values(
+    state: &AppState,
+    tenant: &str,
+    r: LabelValuesRequest,
+) -> ApiResult<NamesResponse> {
+    if r.name.is_empty() {
+        return Err(ApiError::bad_request("name is required"));
+    }
+    let sel = selection(&matcher_texts(&r.matchers), "", r.start, r.end)?;
+    let names: Vec<String> = match r.name.as_str() {
+        "__profile_type__" | "__name__" => {
+            let types = types_of(state, tenant, &sel).await?;
+            let set: BTreeSet<String> = types
+                .iter()
+                .map(|(t, u)| {
+                    let p = profile_type(t, u);
+                    if r.name == "__name__" { p.name } else { p.id }
+                })
+                .collect();
+            set.into_iter().collect()
+        }
+        name => {
+            let v = meta::label_values(
+                &state.engine,
+                tenant,
+                &SvcLabelValues {
+                    selection: sel,
+                    name: flamedb_label(name).to_string(),
+                },
+            )
+            .await?;
+            v.values
+        }
+    };
+    Ok(NamesResponse { names })
+}
+
+async fn series(state: &AppState, tenant: &str, r: SeriesRequest) -> ApiResult<SeriesResponse> {
+    let sel = selection(&matcher_texts(&r.matchers), "", r.start, r.end)?;
+    let wanted: Vec<String> = if r.label_names.is_empty() {
+        let names = meta::label_names(
+            &state.engine,
+            tenant,
+            &LabelsRequest {
+                selection: sel.clone(),
+            },
+        )
+        .await?;
+        names
+            .labels
+            .iter()
+            .filter(|n| *n != "sample_type")
+            .map(|n| pyroscope_label(n).to_string())
+            .chain(["__profile_type__".to_string(), "__name__".to_string()])
+            .collect()
+    } else {
+        r.label_names.clone()
+    };
+    // Distinct label sets: the profiles of the selection grouped by sample type and unit
+    // (the profile type), and the stored columns and labels asked.
+    let mut keys: Vec<String> = vec![];
+    for w in &wanted {
+        let f = flamedb_label(w);
+        if !matches!(f, "__profile_type__" | "__name__") && !keys.iter().any(|k| k == f) {
+            flamedb_service::parse::check_label_name(f)?;
+            keys.push(f.to_string());
+        }
+    }
+    let exprs = |keys: &[String]| -> Vec<datafusion::prelude::Expr> {
+        use datafusion::prelude::{cast, col};
+        let mut e = vec![
+            cast(col("sample_type"), arrow::datatypes::DataType::Utf8).alias("__type"),
+            cast(col("sample_unit"), arrow::datatypes::DataType::Utf8).alias("__unit"),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let x = if meta::COLUMNS.contains(&k.as_str()) {
+                cast(col(k.as_str()), arrow::datatypes::DataType::Utf8)
+            } else {
+                flamedb_query::api::label(k)
+            };
+            e.push(x.alias(format!("k{i}")));
+        }
+        e
+    };
+    let batches = state
+        .engine
+        .collect(tenant, async |session| {
+            sel.frame(&session, "profiles")
+                .await?
+                .aggregate(exprs(&keys), vec![])
+        })
+        .await?;
+    let mut groups: Vec<BTreeMap<String, Option<String>>> = vec![];
+    for b in &batches {
+        let cols: Vec<Vec<Option<String>>> = (0..b.num_columns())
+            .map(|i| flamedb_service::query::strings(b, i))
+            .collect::<Result<_, _>>()?;
+        let names: Vec<String> = ["__type".to_string(), "__unit".to_string()]
+            .into_iter()
+            .chain(keys.iter().cloned())
+            .collect();
+        for r in 0..b.num_rows() {
+            groups.push(
+                names
+                    .iter()
+                    .zip(&cols)
+                    .map(|(n, c)| (n.clone(), c.get(r).cloned().flatten()))
+                    .collect(),
+            );
+        }
+    }
+    Ok(SeriesResponse {
+        labels_set: label_sets(&groups, &wanted),
+    })
+}
+
+async fn merge_stacktraces(
+    state: &AppState,
+    tenant: &str,
+    r: SelectMergeStacktracesRequest,
+) -> ApiResult<SelectMergeStacktracesResponse> {
+    if !matches!(r.format, 0 | 1) {
+        return Err(ApiError::bad_request(
+            "format: flamedb serves PROFILE_FORMAT_FLAMEGRAPH; use SelectMergeProfile for pprof",
+        ));
+    }
+    let max_nodes = match r.max_nodes {
+        None | Some(0) => DEFAULT_MAX_NODES,
+        Some(n) if n < 0 => return Err(ApiError::bad_request("max_nodes must not be negative")),
+        Some(n) => n,
+    };
+    let limit = state.engine.limits().max_nodes;
+    if max_nodes as u64 > limit as u64 {
+        return Err(ApiError::bad_request(format!(
+            "max_nodes {max_nodes} is over the server's limit of {limit} (--query-max-nodes)"
+        )));
+    }
+    let sel = selection(
+        &[r.label_selector.as_str()],
+        &r.profile_type_id,
+        r.start,
+        r.end,
+    )?;
+    if r.profile_type_id.is_empty() {
+        return Err(ApiError::bad_request("profile_typeID is required"));
+    }
+    let tree = state
+        .engine
+        .flame_tree(tenant, &sel, None)
+        .await?
+        .truncate(max_nodes as usize);
+    let fb = render::flamebearer(&tree, &FlamebearerOptions::default()).flamebearer;
+    Ok(SelectMergeStacktracesResponse {
+        flamegraph: Some(FlameGraph {
+            names: fb.names,
+            levels: fb
+                .levels
+                .into_iter()
+                .map(|values| Level { values })
+                .collect(),
+            total: fb.num_ticks,
+            max_self: fb.max_self,
+        }),
+    })
+}
+
+async fn select_series(
+    state: &AppState,
+    tenant: &str,
+    r: SelectSeriesRequest,
+) -> ApiResult<SelectSeriesResponse> {
+    if !(r.step.is_finite() && r.step >= 0.001) {
+        return Err(ApiError::bad_request(
+            "step must be >= 1ms (seconds, e.g. 15)",
+        ));
+    }
+    if r.profile_type_id.is_empty() {
+        return Err(ApiError::bad_request("profile_typeID is required"));
+    }
+    let sel = selection(
+        &[r.label_selector.as_str()],
+        &r.profile_type_id,
+        r.start,
+        r.end,
+    )?;
+    let group_by: Vec<String> = r
+        .group_by
+        .iter()
+        .map(|g| {
+            let f = flamedb_label(g);
+            if meta::COLUMNS.contains(&f) {
+                f.to_string()
+            } else {
+                format!("label.{f}")
+            }
+        })
+        .collect();
+    let answer = meta::series(
+        &state.engine,
+        tenant,
+        &SvcSeries {
+            selection: sel,
+            step_secs: (r.step.ceil() as i64).max(1),
+            group_by: group_by.clone(),
+        },
+    )
+    .await;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) if e.kind == flamedb_service::ErrorKind::NotFound => {
+            return Ok(SelectSeriesResponse { series: vec![] });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out: Vec<(i64, Series)> = answer
+        .series
+        .into_iter()
+        .map(|s| {
+            let labels: Vec<LabelPair> = r
+                .group_by
+                .iter()
+                .zip(&group_by)
+                .filter_map(|(asked, key)| {
+                    s.labels.get(key).cloned().flatten().map(|value| LabelPair {
+                        name: asked.clone(),
+                        value,
+                    })
+                })
+                .collect();
+            let sum = s.points.iter().map(|p| p.1).sum::<i64>();
+            let points = s
+                .points
+                .iter()
+                .map(|&(t, v)| Point {
+                    value: v as f64,
+                    timestamp: t,
+                })
+                .collect();
+            (sum, Series { labels, points })
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.labels.cmp(&b.1.labels)));
+    if let Some(n) = r.limit.filter(|&n| n > 0) {
+        out.truncate(n as usize);
+    }
+    Ok(SelectSeriesResponse {
+        series: out.into_iter().map(|(_, s)| s).collect(),
+    })
+}
+
+async fn profile_stats(state: &AppState, tenant: &str) -> ApiResult<GetProfileStatsResponse> {
+    use datafusion::functions_aggregate::expr_fn::{count, max, min};
+    use datafusion::prelude::{cast, col, lit};
+    let ns = |c| cast(col(c), arrow::datatypes::DataType::Int64);
+    let batches = state
+        .engine
+        .collect(tenant, async |session| {
+            session.table("profiles").await?.aggregate(
+                vec![],
+                vec![
+                    count(lit(1)).alias("n"),
+                    min(ns("time")).alias("lo"),
+                    max(ns("time")).alias("hi"),
+                ],
+            )
+        })
+        .await?;
+    let mut out = GetProfileStatsResponse::default();
+    if let Some(b) = batches.first().filter(|b| b.num_rows() > 0) {
+        let n = flamedb_service::query::integers(b, 0)?;
+        let lo = flamedb_service::query::integers(b, 1)?;
+        let hi = flamedb_service::query::integers(b, 2)?;
+        if n[0] > 0 {
+            out.data_ingested = true;
+            out.oldest_profile_time = lo[0] / 1_000_000;
+            out.newest_profile_time = hi[0] / 1_000_000;
+        }
+    }
+    Ok(out)
+}
+
+/// The distinct label sets of `groups` (flamedb names, `__type`/`__unit` the sample type
+/// and unit), projected on `wanted` (Pyroscope names), each sorted by name.
+fn label_sets(groups: &[BTreeMap<String, Option<String>>], wanted: &[String]) -> Vec<Labels> {
+    let mut out: BTreeSet<Vec<LabelPair>> = BTreeSet::new();
+    for g in groups {
+        let get = |k: &str| g.get(k).cloned().flatten().unwrap_or_default();
+        let pt = profile_type(&get("__type"), &get("__unit"));
+        let mut pairs = vec![];
+        for w in wanted {
+            let value = match w.as_str() {
+                "__profile_type__" => Some(pt.id.clone()),
+                "__name__" => Some(pt.name.clone()),
+                n => g.get(flamedb_label(n)).cloned().flatten(),
+            };
+            if let Some(value) = value {
+                pairs.push(LabelPair {
+                    name: w.clone(),
+                    value,
+                });
+            }
+        }
+        pairs.sort();
+        pairs.dedup();
+        out.insert(pairs);
+    }
+    out.into_iter().map(|labels| Labels { labels }).collect()
+}
