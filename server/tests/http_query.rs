@@ -420,3 +420,33 @@ async fn a_small_flame_graph_is_exact_in_every_format() {
         "{stderr}"
     );
 }
+
+/// EXPLAIN answers the plan (the row limit is not put above it), over HTTP and from the
+/// CLI on the data directory; the plan shows the scan's pushed-down filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_answers_the_plan_over_http_and_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &[]);
+    let api = Api::new(&server, "default");
+    api.ingest("app=web&format=folded&time=1700000000", "main;a 3\n")
+        .await;
+    let sql = "EXPLAIN SELECT sum(value) FROM samples WHERE app = 'web'";
+    let rows = api.rows(sql).await;
+    let text = serde_json::to_string(&rows).unwrap();
+    assert!(text.contains("physical_plan"), "{text}");
+    assert!(text.contains("app"), "{text}");
+    server.stop();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["query", "--data"])
+        .arg(&data)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("physical_plan"));
+}

@@ -84,6 +84,11 @@ pub struct TreeDiff<'a> {
     unit: f64,
     /// Per node: sum over its subtree of positive self deltas, and of negative ones.
     flow: Vec<[f64; 2]>,
+    /// Per function name: its inclusive totals (once per stack) before and after (raw)
+    /// over the paths that exist in the baseline: subtrees of new nodes left out, so
+    /// a function that also appears under new code is judged by how its old stacks
+    /// moved.
+    old_totals: std::collections::HashMap<String, [f64; 2]>,
 }
 
 /// Under "the whole node scaled", the parts that stayed put must have carried at least
@@ -144,6 +149,7 @@ impl<'a> TreeDiff<'a> {
                 .min()
                 .unwrap_or(1) as f64,
             flow: vec![],
+            old_totals: old_totals(tree),
         };
         let mut open: Vec<usize> = vec![];
         for i in 0..n {
@@ -308,9 +314,6 @@ impl<'a> TreeDiff<'a> {
         if b * 2.0 > self.before(0) {
             return None;
         }
-        if self.single_child(n).is_some() {
-            return None;
-        }
         if !self.uniform(n) {
             return None;
         }
@@ -349,34 +352,42 @@ impl<'a> TreeDiff<'a> {
         if chain.len() == 1 {
             return n;
         }
+        let old = |i: usize| self.old_totals.get(self.tree.name(i)).copied();
         let moved = |i: usize| -> f64 {
-            match self.functions.get(self.tree.name(i)) {
-                Some(f) if f.total[0] > 0 => {
-                    (f.total[1] as f64 * self.scale / f.total[0] as f64 - 1.0).abs()
-                }
+            match old(i) {
+                Some([b, a]) if b > 0.0 => (a * self.scale / b - 1.0).abs(),
                 _ => f64::INFINITY,
             }
         };
         let best = chain.iter().map(|&i| moved(i)).fold(0.0f64, f64::max);
-        chain
-            .into_iter()
-            .find(|&i| moved(i) >= (1.0 - SAME_CHANGE) * best)
-            .unwrap_or(n)
-    }
-
-    /// The only child holding anything of `n`, when `n` has no self value.
-    fn single_child(&self, n: usize) -> Option<usize> {
-        let t = self.tree;
-        if t.self_at(n, 0) != 0 || t.self_at(n, 1) != 0 {
-            return None;
-        }
-        let mut live = self.children[n]
+        let band: Vec<usize> = chain
             .iter()
-            .filter(|&&c| t.total_at(c, 0) > 0 || t.total_at(c, 1) > 0);
-        match (live.next(), live.next()) {
-            (Some(&c), None) => Some(c),
-            _ => None,
+            .copied()
+            .filter(|&i| moved(i) >= (1.0 - SAME_CHANGE) * best)
+            .collect();
+        // Every function of the band moved by the same ratio; the one whose stacks hold
+        // the others' (the culprit: its callers' other stacks stayed, its callees are a
+        // part of it) has the largest change across the tree. Changes within counting
+        // noise of each other tie; then the larger ratio, then the topmost.
+        let sign = self.delta(n).signum();
+        let size = |i: usize| -> (f64, f64) {
+            old(i).map_or((0.0, 0.0), |[b, a]| {
+                let a = a * self.scale;
+                (sign * (a - b), (self.unit * (b + a * self.scale)).sqrt())
+            })
+        };
+        let Some(&first) = band.first() else {
+            return n;
+        };
+        let mut pick = first;
+        for &i in &band[1..] {
+            let ((di, si), (dp, sp)) = (size(i), size(pick));
+            let noise = 3.0 * (si * si + sp * sp).sqrt();
+            if di > dp + noise || ((di - dp).abs() <= noise && moved(i) > moved(pick)) {
+                pick = i;
+            }
         }
+        pick
     }
 
     /// Whether `n` scaled as a whole: the nodes of its subtree that did not move by `n`'s
@@ -418,6 +429,26 @@ impl<'a> TreeDiff<'a> {
             .sum();
         off < UNMOVED_SHARE * d.abs()
     }
+}
+
+/// Per function: inclusive totals (once per stack: the topmost node of a name on each
+/// path) over the nodes outside subtrees of new nodes (absent from the baseline).
+fn old_totals(tree: &FlameTree) -> std::collections::HashMap<String, [f64; 2]> {
+    let mut out: std::collections::HashMap<String, [f64; 2]> = std::collections::HashMap::new();
+    // The names on the current path, and whether the path is inside a new subtree.
+    let mut path: Vec<(&str, bool)> = vec![];
+    for i in 0..tree.len() {
+        path.truncate(tree.level(i) as usize);
+        let name = tree.name(i);
+        let new = path.last().is_some_and(|p| p.1) || (i > 0 && tree.total_at(i, 0) == 0);
+        if i > 0 && !new && !path.iter().any(|p| p.0 == name) {
+            let e = out.entry(name.to_string()).or_default();
+            e[0] += tree.total_at(i, 0) as f64;
+            e[1] += tree.total_at(i, 1) as f64;
+        }
+        path.push((name, new));
+    }
+    out
 }
 
 fn kind(sign: f64, new: bool) -> ChangeKind {

@@ -226,9 +226,19 @@ impl Engine {
                 let df = session
                     .sql_with_options(sql, read_only())
                     .await
-                    .map_err(query_error)?
-                    .limit(0, Some(max_rows))
                     .map_err(query_error)?;
+                // EXPLAIN must stay the root of its plan (a LIMIT above it is a planning
+                // error); its answer is a few rows per plan node.
+                let explain = matches!(
+                    df.logical_plan(),
+                    datafusion::logical_expr::LogicalPlan::Explain(_)
+                        | datafusion::logical_expr::LogicalPlan::Analyze(_)
+                );
+                let df = if explain {
+                    df
+                } else {
+                    df.limit(0, Some(max_rows)).map_err(query_error)?
+                };
                 let mut stream = df.execute_stream().await.map_err(query_error)?;
                 let first = stream.next().await.transpose().map_err(query_error)?;
                 Ok((stream.schema(), first, stream))
