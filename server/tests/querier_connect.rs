@@ -333,6 +333,80 @@ async fn grafana_and_the_uis_query_flamedb_through_the_querier_api() {
         .unwrap();
     assert_eq!(top.points.iter().map(|p| p.value).sum::<f64>(), p1);
 
+    // Diff of pod p0 (left) and p1 (right): 7 values per node, each side decoded as
+    // Grafana does, against SQL's per-pod totals.
+    let side = |pod: &str| q::SelectMergeStacktracesRequest {
+        profile_type_id: pt.clone(),
+        label_selector: format!("{{service_name=\"web\", pod=\"{pod}\"}}"),
+        start,
+        end,
+        ..Default::default()
+    };
+    let d: q::DiffResponse = c
+        .proto(
+            "Diff",
+            &q::DiffRequest {
+                left: Some(side("p0")),
+                right: Some(side("p1")),
+            },
+        )
+        .await;
+    let g = d.flamegraph.unwrap();
+    let pod_total = |pod: &str| {
+        let api = &api;
+        let sql = format!(
+            "SELECT sum(value) AS v FROM samples WHERE app = 'web' AND labels['pod'] = '{pod}'"
+        );
+        async move { api.rows(&sql).await[0]["v"].as_i64().unwrap() }
+    };
+    let (l, r) = (pod_total("p0").await, pod_total("p1").await);
+    assert_eq!((g.left_ticks, g.right_ticks, g.total), (l, r, l + r));
+    let one_side = |offset: usize| -> Vec<Vec<i64>> {
+        g.levels
+            .iter()
+            .map(|lv| {
+                lv.values
+                    .chunks(7)
+                    .flat_map(|n| [n[offset], n[offset + 1], n[offset + 2], n[6]])
+                    .collect()
+            })
+            .collect()
+    };
+    let (left_names, left_root) = decode_levels(&g.names, &one_side(0));
+    let (right_names, right_root) = decode_levels(&g.names, &one_side(3));
+    assert_eq!((left_root, right_root), (l, r));
+    assert_eq!(
+        right_names["render"].1 - left_names["render"].1,
+        1,
+        "p1's render is one more"
+    );
+    assert_eq!(right_names["parse"].1, left_names["parse"].1);
+
+    // The merged profile as pprof, decoded with Pyroscope's google.v1.Profile.
+    let resp = c
+        .http
+        .post(server.url("/querier.v1.QuerierService/SelectMergeProfile"))
+        .header("content-type", "application/proto")
+        .body(
+            q::SelectMergeProfileRequest {
+                profile_type_id: pt.clone(),
+                label_selector: "{service_name=\"web\"}".into(),
+                start,
+                end,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let p =
+        common::pyroscope_api::google::v1::Profile::decode(resp.bytes().await.unwrap()).unwrap();
+    let st = &p.string_table[p.sample_type[0].r#type as usize];
+    assert_eq!(st, "samples");
+    assert_eq!(p.sample.iter().map(|s| s.value[0]).sum::<i64>(), sql_total);
+
     let stats: t::GetProfileStatsResponse = c
         .proto("GetProfileStats", &t::GetProfileStatsRequest {})
         .await;
@@ -357,9 +431,11 @@ async fn grafana_and_the_uis_query_flamedb_through_the_querier_api() {
             .contains("bad regular expression"),
         "{v}"
     );
-    let (status, v) = c.json("Diff", json!({})).await;
+    let (status, v) = c.json("SelectHeatmap", json!({})).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(v["code"], "unimplemented");
+    let (status, v) = c.json("Diff", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     let resp = reqwest::Client::new()
         .post(server.url("/querier.v1.QuerierService/LabelNames"))
         .header("content-type", "text/plain")

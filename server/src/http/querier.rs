@@ -13,7 +13,9 @@
 //! Served: ProfileTypes (an empty store answers an empty list: Grafana's "Save & test"),
 //! LabelNames, LabelValues, Series, SelectMergeStacktraces (flame graph levels, the
 //! `other` node past `max_nodes`), SelectSeries (`step`, `group_by`, sums, `limit` top
-//! series), GetProfileStats. Every other method answers `unimplemented`. Profile types
+//! series), GetProfileStats, Diff (two selections aligned, 7 values per node),
+//! SelectMergeProfile in protobuf (the merged pprof). Every other method (and
+//! SelectMergeProfile in JSON) answers `unimplemented`. Profile types
 //! are named as Pyroscope names them (`process_cpu:cpu:nanoseconds:cpu:nanoseconds`);
 //! flamedb's `version`, `dc` and stored labels are labels.
 
@@ -143,15 +145,25 @@ pub async fn call(
             let _: GetProfileStatsRequest = decode(codec, &data, &method)?;
             encode(codec, &profile_stats(&state, t).await?)
         }
-        "SelectMergeProfile"
-        | "SelectMergeSpanProfile"
-        | "SelectHeatmap"
-        | "Diff"
-        | "AnalyzeQuery" => Ok(connect_error(
-            StatusCode::NOT_IMPLEMENTED,
-            "unimplemented",
-            format!("querier.v1.QuerierService/{method} is not served by flamedb yet"),
-        )),
+        "Diff" => {
+            let r: DiffRequest = decode(codec, &data, &method)?;
+            encode(codec, &diff(&state, t, r).await?)
+        }
+        "SelectMergeProfile" if codec == Codec::Proto => {
+            let r: SelectMergeProfileRequest = decode(codec, &data, &method)?;
+            Ok((
+                [(CONTENT_TYPE, "application/proto")],
+                merge_profile(&state, t, r).await?,
+            )
+                .into_response())
+        }
+        "SelectMergeProfile" | "SelectMergeSpanProfile" | "SelectHeatmap" | "AnalyzeQuery" => {
+            Ok(connect_error(
+                StatusCode::NOT_IMPLEMENTED,
+                "unimplemented",
+                format!("querier.v1.QuerierService/{method} is not served by flamedb yet"),
+            ))
+        }
         _ => Ok(connect_error(
             StatusCode::NOT_FOUND,
             "unimplemented",
@@ -425,17 +437,10 @@ async fn series(state: &AppState, tenant: &str, r: SeriesRequest) -> ApiResult<S
     })
 }
 
-async fn merge_stacktraces(
-    state: &AppState,
-    tenant: &str,
-    r: SelectMergeStacktracesRequest,
-) -> ApiResult<SelectMergeStacktracesResponse> {
-    if !matches!(r.format, 0 | 1) {
-        return Err(ApiError::bad_request(
-            "format: flamedb serves PROFILE_FORMAT_FLAMEGRAPH; use SelectMergeProfile for pprof",
-        ));
-    }
-    let max_nodes = match r.max_nodes {
+/// `max_nodes` of a request: none or 0 is Pyroscope's default; over the server's limit
+/// or negative is an error.
+fn max_nodes_of(state: &AppState, asked: Option<i64>) -> ApiResult<usize> {
+    let max_nodes = match asked {
         None | Some(0) => DEFAULT_MAX_NODES,
         Some(n) if n < 0 => return Err(ApiError::bad_request("max_nodes must not be negative")),
         Some(n) => n,
@@ -446,6 +451,91 @@ async fn merge_stacktraces(
             "max_nodes {max_nodes} is over the server's limit of {limit} (--query-max-nodes)"
         )));
     }
+    Ok(max_nodes as usize)
+}
+
+async fn diff(state: &AppState, tenant: &str, r: DiffRequest) -> ApiResult<DiffResponse> {
+    let (Some(left), Some(right)) = (r.left, r.right) else {
+        return Err(ApiError::bad_request("left and right are required"));
+    };
+    if left.profile_type_id.is_empty() || left.profile_type_id != right.profile_type_id {
+        return Err(ApiError::bad_request(
+            "left and right need the same profile_typeID",
+        ));
+    }
+    let max_nodes = max_nodes_of(state, left.max_nodes.max(right.max_nodes))?;
+    let l = selection(
+        &[left.label_selector.as_str()],
+        &left.profile_type_id,
+        left.start,
+        left.end,
+    )?;
+    let rs = selection(
+        &[right.label_selector.as_str()],
+        &right.profile_type_id,
+        right.start,
+        right.end,
+    )?;
+    let tree = state
+        .engine
+        .flame_tree(tenant, &l, Some(&rs))
+        .await?
+        .truncate(max_nodes);
+    let fb = render::flamebearer(&tree, &FlamebearerOptions::default());
+    Ok(DiffResponse {
+        flamegraph: Some(FlameGraphDiff {
+            names: fb.flamebearer.names,
+            levels: fb
+                .flamebearer
+                .levels
+                .into_iter()
+                .map(|values| Level { values })
+                .collect(),
+            total: fb.flamebearer.num_ticks,
+            max_self: fb.flamebearer.max_self,
+            left_ticks: fb.left_ticks.unwrap_or(0),
+            right_ticks: fb.right_ticks.unwrap_or(0),
+        }),
+    })
+}
+
+/// The merged profile as pprof (`google.v1.Profile`, not compressed).
+async fn merge_profile(
+    state: &AppState,
+    tenant: &str,
+    r: SelectMergeProfileRequest,
+) -> ApiResult<Vec<u8>> {
+    if r.profile_type_id.is_empty() {
+        return Err(ApiError::bad_request("profile_typeID is required"));
+    }
+    let sel = selection(
+        &[r.label_selector.as_str()],
+        &r.profile_type_id,
+        r.start,
+        r.end,
+    )?;
+    let mut tree = state.engine.flame_tree(tenant, &sel, None).await?;
+    if let Some(n) = r.max_nodes.filter(|&n| n != 0) {
+        tree = tree.truncate(max_nodes_of(state, Some(n))?);
+    }
+    let parts: Vec<&str> = r.profile_type_id.split(':').collect();
+    let (st, unit) = (parts[1], parts.get(2).copied().unwrap_or(""));
+    Ok(flamedb_profile::pprof::encode(&render::to_profile(
+        &tree, 0, st, unit,
+    )))
+}
+
+async fn merge_stacktraces(
+    state: &AppState,
+    tenant: &str,
+    r: SelectMergeStacktracesRequest,
+) -> ApiResult<SelectMergeStacktracesResponse> {
+    if !matches!(r.format, 0 | 1) {
+        return Err(ApiError::bad_request(
+            "format: flamedb serves PROFILE_FORMAT_FLAMEGRAPH; use SelectMergeProfile for pprof",
+        ));
+    }
+    let max_nodes = max_nodes_of(state, r.max_nodes)?;
     let sel = selection(
         &[r.label_selector.as_str()],
         &r.profile_type_id,
@@ -459,7 +549,7 @@ async fn merge_stacktraces(
         .engine
         .flame_tree(tenant, &sel, None)
         .await?
-        .truncate(max_nodes as usize);
+        .truncate(max_nodes);
     let fb = render::flamebearer(&tree, &FlamebearerOptions::default()).flamebearer;
     Ok(SelectMergeStacktracesResponse {
         flamegraph: Some(FlameGraph {

@@ -381,3 +381,82 @@ pub struct GetProfileStatsResponse {
     #[serde(serialize_with = "ser_i64")]
     pub newest_profile_time: i64,
 }
+
+/// `querier.v1.DiffRequest`.
+#[derive(Clone, PartialEq, Message, Deserialize)]
+#[serde(default)]
+pub struct DiffRequest {
+    /// The baseline.
+    #[prost(message, optional, tag = "1")]
+    pub left: Option<SelectMergeStacktracesRequest>,
+    /// The comparison.
+    #[prost(message, optional, tag = "2")]
+    pub right: Option<SelectMergeStacktracesRequest>,
+}
+
+/// `querier.v1.FlameGraphDiff`.
+#[derive(Clone, PartialEq, Message, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlameGraphDiff {
+    /// Function names.
+    #[prost(string, repeated, tag = "1")]
+    pub names: Vec<String>,
+    /// `[x_left_delta, total_left, self_left, x_right_delta, total_right, self_right,
+    /// name_index]` per node.
+    #[prost(message, repeated, tag = "2")]
+    pub levels: Vec<Level>,
+    /// Left and right totals summed.
+    #[prost(int64, tag = "3")]
+    #[serde(serialize_with = "ser_i64")]
+    pub total: i64,
+    /// The largest self value of either side.
+    #[prost(int64, tag = "4")]
+    #[serde(serialize_with = "ser_i64")]
+    pub max_self: i64,
+    /// The baseline's total.
+    #[prost(int64, tag = "5")]
+    #[serde(serialize_with = "ser_i64")]
+    pub left_ticks: i64,
+    /// The comparison's total.
+    #[prost(int64, tag = "6")]
+    #[serde(serialize_with = "ser_i64")]
+    pub right_ticks: i64,
+}
+
+/// `querier.v1.DiffResponse`.
+#[derive(Clone, PartialEq, Message, Serialize)]
+pub struct DiffResponse {
+    /// The aligned trees.
+    #[prost(message, optional, tag = "1")]
+    pub flamegraph: Option<FlameGraphDiff>,
+}
+
+/// `querier.v1.SelectMergeProfileRequest` (its answer is a `google.v1.Profile`: pprof).
+#[derive(Clone, PartialEq, Message, Deserialize)]
+#[serde(default)]
+pub struct SelectMergeProfileRequest {
+    /// The profile type id.
+    #[prost(string, tag = "1")]
+    #[serde(alias = "profile_typeID", rename = "profileTypeID")]
+    pub profile_type_id: String,
+    /// `{name="value", ...}`.
+    #[prost(string, tag = "2")]
+    #[serde(alias = "label_selector", rename = "labelSelector")]
+    pub label_selector: String,
+    /// ms.
+    #[prost(int64, tag = "3")]
+    #[serde(deserialize_with = "de_i64")]
+    pub start: i64,
+    /// ms.
+    #[prost(int64, tag = "4")]
+    #[serde(deserialize_with = "de_i64")]
+    pub end: i64,
+    /// Nodes kept (none: the whole profile).
+    #[prost(int64, optional, tag = "5")]
+    #[serde(
+        alias = "max_nodes",
+        rename = "maxNodes",
+        deserialize_with = "de_opt_i64"
+    )]
+    pub max_nodes: Option<i64>,
+}
