@@ -235,6 +235,18 @@ fn selection(selectors: &[&str], profile_type: &str, start: i64, end: i64) -> Ap
                 }
                 // The profile name is implied by the type.
                 "__name__" => {}
+                // Equality on a partition column or a label takes the selector's own
+                // fields: the shape the scan prunes partitions and blocks by.
+                "service_name" | "__service_name__" if m.op == MatchOp::Eq && sel.app.is_none() => {
+                    sel.app = Some(m.value)
+                }
+                "version" if m.op == MatchOp::Eq && sel.version.is_none() => {
+                    sel.version = Some(m.value)
+                }
+                "dc" if m.op == MatchOp::Eq && sel.dc.is_none() => sel.dc = Some(m.value),
+                name if m.op == MatchOp::Eq && !m.value.is_empty() && name != "app" => {
+                    sel.labels.push((m.name, m.value))
+                }
                 "service_name" | "__service_name__" => sel.matchers.push(Matcher {
                     name: "app".into(),
                     ..m
