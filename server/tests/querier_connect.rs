@@ -17,6 +17,10 @@ use std::collections::BTreeMap;
 
 const T0: i64 = 1_700_000_000;
 
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_string()
+}
+
 struct Client {
     http: reqwest::Client,
     base: String,
@@ -415,6 +419,72 @@ async fn grafana_and_the_uis_query_flamedb_through_the_querier_api() {
         (stats.oldest_profile_time, stats.newest_profile_time),
         (T0 * 1000, (T0 + 1) * 1000)
     );
+
+    // The legacy HTTP API, as Drilldown and Perses call it.
+    let range = format!("from={}&until={}", T0 - 60, T0 + 60);
+    let render = api
+        .get(&format!(
+            "/pyroscope/render?query={}&{range}&max-nodes=1024",
+            urlencode(&format!("{pt}{{service_name=\"web\"}}"))
+        ))
+        .await
+        .ok()
+        .json();
+    let fb = &render["flamebearer"];
+    assert_eq!(fb["numTicks"], sql_total, "{render}");
+    let names: Vec<String> = serde_json::from_value(fb["names"].clone()).unwrap();
+    let levels: Vec<Vec<i64>> = serde_json::from_value(fb["levels"].clone()).unwrap();
+    let (by_name, root) = decode_levels(&names, &levels);
+    assert_eq!(root, sql_total);
+    for (f, v) in &sql_self {
+        assert_eq!(by_name[f].1, *v, "self of {f}");
+    }
+    assert_eq!(render["metadata"]["format"], "single");
+    let timeline = &render["timeline"];
+    let samples: Vec<i64> = serde_json::from_value(timeline["samples"].clone()).unwrap();
+    assert_eq!(samples.iter().sum::<i64>(), sql_total, "{timeline}");
+    assert!(timeline["durationDelta"].as_i64().unwrap() >= 15);
+    assert!(timeline["startTime"].as_i64().unwrap() <= T0);
+    let diff = api
+        .get(&format!(
+            "/pyroscope/render-diff?leftQuery={}&rightQuery={}&leftFrom={}&leftUntil={}&rightFrom={}&rightUntil={}",
+            urlencode(&format!("{pt}{{service_name=\"web\", pod=\"p0\"}}")),
+            urlencode(&format!("{pt}{{service_name=\"web\", pod=\"p1\"}}")),
+            T0 - 60,
+            T0 + 60,
+            T0 - 60,
+            T0 + 60
+        ))
+        .await
+        .ok()
+        .json();
+    assert_eq!(diff["metadata"]["format"], "double");
+    assert_eq!(
+        (diff["leftTicks"].as_i64(), diff["rightTicks"].as_i64()),
+        (Some(l), Some(r))
+    );
+    let values = api
+        .get("/pyroscope/label-values?label=service_name")
+        .await
+        .ok()
+        .json();
+    assert_eq!(values, json!(["api", "web"]));
+    let values = api
+        .get("/pyroscope/label-values?label=__name__")
+        .await
+        .ok()
+        .json();
+    assert_eq!(values, json!([pt]));
+    for path in [
+        "/pyroscope/label-values".to_string(),
+        format!(
+            "/pyroscope/render?query={}",
+            urlencode("{service_name=\"web\"}")
+        ),
+    ] {
+        let a = api.get(&path).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}: {}", a.text());
+    }
 
     // Errors in Connect's form.
     let (status, v) = c.json("LabelValues", json!({"name": ""})).await;

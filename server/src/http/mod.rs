@@ -122,6 +122,12 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/ingest", post(pyroscope::ingest))
         .route(push::PUSH_PATH, post(push::push))
         .route("/querier.v1.QuerierService/{method}", post(querier::call))
+        .route("/pyroscope/render", get(querier::legacy::render))
+        .route("/pyroscope/render-diff", get(querier::legacy::render_diff))
+        .route(
+            "/pyroscope/label-values",
+            get(querier::legacy::label_values),
+        )
         .route("/api/v1/ingest", post(ingest::api_ingest))
         .route("/api/v1/import", post(import::api_import))
         .route(

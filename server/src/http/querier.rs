@@ -719,3 +719,227 @@ fn label_sets(groups: &[BTreeMap<String, Option<String>>], wanted: &[String]) ->
     }
     out.into_iter().map(|labels| Labels { labels }).collect()
 }
+
+/// Pyroscope's legacy HTTP query API (Drilldown and Perses call it):
+/// `GET /pyroscope/render?query=<profile type id>{selector}&from=&until=&max-nodes=`
+/// (flamebearer JSON with its timeline), `GET /pyroscope/render-diff?leftQuery=&leftFrom=
+/// &leftUntil=&rightQuery=&rightFrom=&rightUntil=&max-nodes=` (the "double" flamebearer)
+/// and `GET /pyroscope/label-values?label=` (a JSON array).
+pub mod legacy {
+    use super::*;
+    use axum::Json;
+    use axum::extract::RawQuery;
+    use flamedb_service::parse::parse_time;
+    use serde_json::{Value, json};
+
+    fn params(query: Option<&str>) -> ApiResult<BTreeMap<String, String>> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("query string: {e}")))?;
+        Ok(pairs.into_iter().collect())
+    }
+
+    /// `(profile type id, selector text)` of a render `query`.
+    fn query_of(text: &str) -> ApiResult<String> {
+        let parsed = parse_selector(text)?;
+        parsed.metric.ok_or_else(|| {
+            ApiError::bad_request(
+                "query: start with the profile type, e.g. \
+                 process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name=\"api\"}",
+            )
+        })
+    }
+
+    /// A time parameter in ms (`now`, `now-1h`, unix seconds/ms, `YYYYMMDD`).
+    fn time_ms(p: &BTreeMap<String, String>, key: &str, default: &str) -> ApiResult<i64> {
+        let v = p.get(key).map_or(default, String::as_str);
+        Ok(parse_time(v)? / 1_000_000)
+    }
+
+    fn max_nodes(state: &AppState, p: &BTreeMap<String, String>) -> ApiResult<usize> {
+        let asked = match p.get("max-nodes").or_else(|| p.get("maxNodes")) {
+            Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!("max-nodes {v:?}: use a whole number"))
+            })?),
+            None => None,
+        };
+        max_nodes_of(state, asked)
+    }
+
+    /// The timeline step for a range: a 1/2/5 multiple of seconds near a 1500th of the
+    /// range, at least 15 s.
+    fn point_interval_secs(from_ms: i64, until_ms: i64) -> i64 {
+        let raw = ((until_ms - from_ms) / 1000 / 1500).max(1);
+        let mut step = 1i64;
+        'outer: for mag in [1i64, 10, 100, 1_000, 10_000, 100_000, 1_000_000] {
+            for m in [1, 2, 5] {
+                if m * mag >= raw {
+                    step = m * mag;
+                    break 'outer;
+                }
+            }
+        }
+        step.max(15)
+    }
+
+    /// `GET /pyroscope/render`.
+    pub async fn render(
+        State(state): State<AppState>,
+        tenant: Tenant,
+        RawQuery(query): RawQuery,
+    ) -> ApiResult<Json<Value>> {
+        state.rate.check(&tenant.0, 1.0, 0.0)?;
+        let p = params(query.as_deref())?;
+        if p.get("format").is_some_and(|f| f != "json") {
+            return Err(ApiError::bad_request("format: flamedb renders json"));
+        }
+        let text = p
+            .get("query")
+            .ok_or_else(|| ApiError::bad_request("query is required"))?;
+        let pt = query_of(text)?;
+        let (from, until) = (time_ms(&p, "from", "now-1h")?, time_ms(&p, "until", "now")?);
+        let sel = selection(&[text.as_str()], &pt, from, until)?;
+        let max_nodes = max_nodes(&state, &p)?;
+        let t = tenant.0.as_str();
+        let tree = state
+            .engine
+            .flame_tree(t, &sel, None)
+            .await?
+            .truncate(max_nodes);
+        let parts: Vec<&str> = pt.split(':').collect();
+        let (st, unit) = (parts[1], parts[2]);
+        let (units, sample_rate) = flamedb_service::query::flame::flamebearer_units(st, unit);
+        let fb = render::flamebearer(
+            &tree,
+            &FlamebearerOptions {
+                name: st.to_string(),
+                units: units.to_string(),
+                sample_rate,
+                ..FlamebearerOptions::default()
+            },
+        );
+        // The timeline: one value per step from `from` (snapped down), zero-filled.
+        let step = point_interval_secs(from, until);
+        let start = from / 1000 / step * step;
+        let end = until / 1000 / step * step;
+        let n = usize::try_from((end - start) / step + 1)
+            .unwrap_or(0)
+            .min(100_000);
+        let mut samples = vec![0i64; n];
+        match meta::series(
+            &state.engine,
+            t,
+            &SvcSeries {
+                selection: sel,
+                step_secs: step,
+                group_by: vec![],
+            },
+        )
+        .await
+        {
+            Ok(series) => {
+                for s in &series.series {
+                    for &(ms, v) in &s.points {
+                        let i = (ms / 1000 - start) / step;
+                        if let Some(x) = usize::try_from(i).ok().and_then(|i| samples.get_mut(i)) {
+                            *x += v;
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind == flamedb_service::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Json(json!({
+            "version": fb.version,
+            "flamebearer": fb.flamebearer,
+            "metadata": fb.metadata,
+            "timeline": {
+                "startTime": start,
+                "samples": samples,
+                "durationDelta": step,
+                "watermarks": null,
+            },
+            "groups": null,
+            "heatmap": null,
+        })))
+    }
+
+    /// `GET /pyroscope/render-diff`.
+    pub async fn render_diff(
+        State(state): State<AppState>,
+        tenant: Tenant,
+        RawQuery(query): RawQuery,
+    ) -> ApiResult<Json<Value>> {
+        state.rate.check(&tenant.0, 1.0, 0.0)?;
+        let p = params(query.as_deref())?;
+        let side = |q: &str, f: &str, u: &str| -> ApiResult<(String, Selector)> {
+            let text = p
+                .get(q)
+                .ok_or_else(|| ApiError::bad_request(format!("{q} is required")))?;
+            let pt = query_of(text)?;
+            let sel = selection(
+                &[text.as_str()],
+                &pt,
+                time_ms(&p, f, "now-1h")?,
+                time_ms(&p, u, "now")?,
+            )?;
+            Ok((pt, sel))
+        };
+        let (lpt, left) = side("leftQuery", "leftFrom", "leftUntil")?;
+        let (rpt, right) = side("rightQuery", "rightFrom", "rightUntil")?;
+        if lpt != rpt {
+            return Err(ApiError::bad_request(
+                "leftQuery and rightQuery need the same profile type",
+            ));
+        }
+        let max_nodes = max_nodes(&state, &p)?;
+        let tree = state
+            .engine
+            .flame_tree(&tenant.0, &left, Some(&right))
+            .await?
+            .truncate(max_nodes);
+        let parts: Vec<&str> = lpt.split(':').collect();
+        let (units, sample_rate) =
+            flamedb_service::query::flame::flamebearer_units(parts[1], parts[2]);
+        let fb = render::flamebearer(
+            &tree,
+            &FlamebearerOptions {
+                name: parts[1].to_string(),
+                units: units.to_string(),
+                sample_rate,
+                ..FlamebearerOptions::default()
+            },
+        );
+        Ok(Json(serde_json::to_value(fb).map_err(|e| {
+            ApiError(flamedb_service::Error::internal(e))
+        })?))
+    }
+
+    /// `GET /pyroscope/label-values?label=`.
+    pub async fn label_values(
+        State(state): State<AppState>,
+        tenant: Tenant,
+        RawQuery(query): RawQuery,
+    ) -> ApiResult<Json<Vec<String>>> {
+        state.rate.check(&tenant.0, 1.0, 0.0)?;
+        let p = params(query.as_deref())?;
+        let label = p
+            .get("label")
+            .ok_or_else(|| ApiError::bad_request("label is required"))?;
+        let name = if label == "__name__" {
+            "__profile_type__"
+        } else {
+            label.as_str()
+        };
+        let r = super::label_values(
+            &state,
+            &tenant.0,
+            LabelValuesRequest {
+                name: name.to_string(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(Json(r.names))
+    }
+}

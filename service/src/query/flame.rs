@@ -276,7 +276,7 @@ pub fn draw(
 
 /// Pyroscope's units and sample rate for a sample type: ticks in nanoseconds are shown
 /// as time with a rate of 1e9.
-fn flamebearer_units(sample_type: &str, unit: &str) -> (&'static str, u32) {
+pub fn flamebearer_units(sample_type: &str, unit: &str) -> (&'static str, u32) {
     match unit {
         "nanoseconds" => ("samples", 1_000_000_000),
         "bytes" => ("bytes", 100),
