@@ -307,3 +307,56 @@ async fn a_shared_function_rising_in_several_apps_is_one_cross_app_finding() {
     let pp = groups[0]["work_delta_pp"].as_f64().unwrap();
     assert!((pp - 20.0).abs() < 1.0, "{pp}");
 }
+
+/// A receiver that accepts connections and never answers holds up nothing: the
+/// inspection answers, ingest and queries go on while the alert waits for its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_blocks_nothing() {
+    // Accepts and keeps every connection open without reading or answering.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (held_tx, mut held) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut open = vec![];
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+            let _ = held_tx.send(());
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "--inspect-interval-secs",
+        "0",
+        "--alert-webhook",
+        hook.as_str(),
+        "--alert-timeout-secs",
+        "3600",
+    ];
+    let server = Server::start(&tmp.path().join("data"), &args);
+    let api = Api::new(&server, "default");
+    ingest_version(&api, 1).await;
+    ingest_version(&api, 2).await;
+    let r = api.post("/api/v1/inspect").await.ok().json();
+    assert_eq!(r["new_findings"], 1, "{r}");
+    // The alert's connection is open and unanswered ...
+    tokio::time::timeout(Duration::from_secs(60), held.recv())
+        .await
+        .expect("the alert connects")
+        .unwrap();
+    // ... while ingest, queries and another inspection answer.
+    ingest_version(&api, 3).await;
+    let rows = api
+        .rows("SELECT count(DISTINCT version) AS n FROM samples")
+        .await;
+    assert_eq!(rows, [json!({"n": 3})]);
+    let r = api.post("/api/v1/inspect").await.ok().json();
+    assert_eq!(r["compared"], 1, "{r}");
+    let all = api.get("/api/v1/findings?state=open").await.ok().json();
+    let undelivered = all["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["alerted_to"] == json!([]));
+    assert!(undelivered, "{all:#}");
+    api.assert_healthy().await;
+}
