@@ -186,6 +186,14 @@ impl BlockDict {
         if let Some(b) = cache.get(&cache_key) {
             return b.clone();
         }
+        let hit = Arc::new(self.stacks_matching_uncached(pred));
+        cache.insert(cache_key, hit.clone());
+        hit
+    }
+
+    /// [`BlockDict::stacks_matching`] computed and not kept (for predicates a caller
+    /// uses once, such as the functions of one regression comparison).
+    pub fn stacks_matching_uncached(&self, pred: &StackPred) -> Vec<bool> {
         let s = &self.symbols;
         let loc_hit: Vec<bool> = (0..s.locations.len())
             .map(|l| {
@@ -203,8 +211,6 @@ impl BlockDict {
                     .copied()
                     .unwrap_or(false);
         }
-        let hit = Arc::new(hit);
-        cache.insert(cache_key, hit.clone());
         hit
     }
 

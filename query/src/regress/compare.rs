@@ -506,29 +506,42 @@ fn replicate_values(
     reps: &Replicates,
     groups: &[Group],
 ) -> Result<([ReplicateValues; 2], Vec<Option<u64>>)> {
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, g) in groups.iter().enumerate() {
-        by_name.entry(g.function.as_str()).or_default().push(i);
-    }
     let mut keys: Vec<u64> = reps
         .iter()
         .flat_map(|side| side.values().flatten().map(|(k, _)| *k))
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    // Which groups each stack holds.
+    // Which groups each stack holds: per dictionary, one node mask per group function
+    // (computed for this comparison, not cached), read at each key's node. Building
+    // every stack's frame names and hashing each of them was most of the analysis on the
+    // medium fleet (perf: `hash_bytes_long`, `memmove`, `memcmp`).
     let mut holds: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut examples = vec![None; groups.len()];
     if !groups.is_empty() {
-        for (k, frames) in bound.frames_of(&UInt64Array::from(keys))? {
-            let mut gs: Vec<usize> = frames
+        let preds: Vec<crate::dicts::StackPred> = groups
+            .iter()
+            .map(|g| crate::dicts::StackPred::Contains(g.function.clone()))
+            .collect();
+        let mut masks: HashMap<*const crate::dicts::BlockDict, Vec<Vec<bool>>> = HashMap::new();
+        let mut found: Vec<(u64, crate::dicts::Found)> = bound
+            .nodes_of(&UInt64Array::from(keys))?
+            .into_iter()
+            .collect();
+        found.sort_unstable_by_key(|(k, _)| *k);
+        for (k, (dict, node)) in found {
+            let ms = masks.entry(Arc::as_ptr(&dict)).or_insert_with(|| {
+                preds
+                    .iter()
+                    .map(|p| dict.stacks_matching_uncached(p))
+                    .collect()
+            });
+            let gs: Vec<usize> = ms
                 .iter()
-                .filter_map(|f| by_name.get(f.as_str()))
-                .flatten()
-                .copied()
+                .enumerate()
+                .filter(|(_, m)| m.get(node as usize).copied().unwrap_or(false))
+                .map(|(g, _)| g)
                 .collect();
-            gs.sort_unstable();
-            gs.dedup();
             for &g in &gs {
                 examples[g].get_or_insert(k);
             }
