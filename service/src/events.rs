@@ -321,7 +321,7 @@ pub async fn list(engine: &Engine, tenant: &str, req: &EventsRequest) -> Result<
         ));
     }
     let mut all: Vec<Arc<ChangeEvent>> = engine.events().list(tenant).await?;
-    all.sort_by(|a, b| a.time_nanos.cmp(&b.time_nanos).then(a.id.cmp(&b.id)));
+    flamedb_storage::events::sort_by_time(&mut all);
     Ok(EventsAnswer {
         events: all
             .iter()

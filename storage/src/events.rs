@@ -101,6 +101,11 @@ impl Document for ChangeEvent {
     }
 }
 
+/// Orders `events` by time, then id (how they are listed to users).
+pub fn sort_by_time(events: &mut [std::sync::Arc<ChangeEvent>]) {
+    events.sort_by(|a, b| a.time_nanos.cmp(&b.time_nanos).then(a.id.cmp(&b.id)));
+}
+
 /// A store's change events: `{root}/{tenant}/events/{id}.json`. [`Documents::list`]
 /// answers them by id; callers order them by time.
 pub type EventLog = Documents<ChangeEvent>;

@@ -19,6 +19,7 @@
 //! culprit has no flow (the change does not pass through it) and ranks below one that
 //! touched the caller it flows through.
 
+use super::VersionInfo;
 use super::attribution::{Origin, TreeDiff};
 use flamedb_storage::{ChangeEvent, EventKind};
 use serde::Serialize;
@@ -51,15 +52,23 @@ pub fn version_starts(events: &[Arc<ChangeEvent>], versions: [(&str, i64); 2]) -
     })
 }
 
-/// The events that may have caused a change between `before` and `after`: after the
-/// earlier version started, up to the later one's start, or naming the later version;
-/// deploys of the two versions themselves left out.
+/// The events that may have caused a change between `before` and `after` (their starts
+/// from [`version_starts`]): after the earlier version started, up to the later one's
+/// start, or naming the later version; deploys of the two versions themselves left out.
 pub fn candidates(
     events: &[Arc<ChangeEvent>],
     app: &str,
-    (before, after): (&str, &str),
-    [from, to]: [i64; 2],
+    before: &VersionInfo,
+    after: &VersionInfo,
 ) -> Vec<Arc<ChangeEvent>> {
+    let [from, to] = version_starts(
+        events,
+        [
+            (&before.version, before.first_nanos),
+            (&after.version, after.first_nanos),
+        ],
+    );
+    let (before, after) = (before.version.as_str(), after.version.as_str());
     events
         .iter()
         .filter(|e| e.app == app)
@@ -356,7 +365,12 @@ mod tests {
         ];
         let starts = version_starts(&events, [("v1", 10), ("v2", 30)]);
         assert_eq!(starts, [10, 25]);
-        let ids: Vec<String> = candidates(&events, "web", ("v1", "v2"), starts)
+        let v = |version: &str, first_nanos| VersionInfo {
+            version: version.into(),
+            first_nanos,
+            end_nanos: first_nanos + 1,
+        };
+        let ids: Vec<String> = candidates(&events, "web", &v("v1", 10), &v("v2", 30))
             .iter()
             .map(|e| e.id.clone())
             .collect();

@@ -11,7 +11,7 @@
 //! when the table is scanned.
 
 use super::compare::{Comparison, compare, versions};
-use super::events::{candidates, version_starts};
+use super::events::candidates;
 use super::{RegressionConfig, Report};
 use crate::api::{
     Selector, flame_tree, preferred_sample_type, sample_type_rows, sample_types_frame,
@@ -249,15 +249,8 @@ impl JobTable {
                 .ok_or_else(|| DataFusionError::Plan(format!("app {app:?} has no version {v:?}")))
         };
         let (before, after) = (find(from)?, find(to)?);
-        let events = ctx.events().list(tenant).await.map_err(storage_err)?;
-        let starts = version_starts(
-            &events,
-            [
-                (&before.version, before.first_nanos),
-                (&after.version, after.first_nanos),
-            ],
-        );
-        let events = candidates(&events, app, (&before.version, &after.version), starts);
+        let all_events = ctx.events().list(tenant).await.map_err(storage_err)?;
+        let events = candidates(&all_events, app, before, after);
         let c = Comparison {
             app,
             sample_type: (&st, &unit),

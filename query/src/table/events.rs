@@ -123,7 +123,7 @@ impl TableProvider for ChangeEventsTable {
             .list(&self.tenant)
             .await
             .map_err(storage_err)?;
-        events.sort_by(|a, b| a.time_nanos.cmp(&b.time_nanos).then(a.id.cmp(&b.id)));
+        flamedb_storage::events::sort_by_time(&mut events);
         let batch = events_batch(&events)?;
         let exec =
             MemorySourceConfig::try_new_exec(&[vec![batch]], SCHEMA.clone(), projection.cloned())?;

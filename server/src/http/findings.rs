@@ -49,9 +49,11 @@ pub async fn patch(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> ApiResult<Json<FindingRecord>> {
-    state.rate.check(&tenant.0, 1.0, body.len() as f64)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
+    let (body, _) = super::ingest::body_of(&state, &tenant, &headers, body).await?;
     if body.len() > 4096 {
         return Err(ApiError::bad_request(
             "the body is larger than 4 KiB: send {\"state\": ...}",

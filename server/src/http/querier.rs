@@ -22,7 +22,7 @@
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
-use super::limits::read_body;
+use super::ingest::body_of;
 use super::querier_proto::*;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -112,8 +112,7 @@ pub async fn call(
             ),
         ));
     };
-    let (data, received) = read_body(&headers, body, &state.limits).await?;
-    state.rate.check(&tenant.0, 0.0, received as f64)?;
+    let (data, _) = body_of(&state, &tenant, &headers, body).await?;
     let t = tenant.0.as_str();
     let _timer = state.metrics.query_timer("/querier.v1.QuerierService");
     match method.as_str() {

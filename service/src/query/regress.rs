@@ -7,7 +7,7 @@ use super::flame::pick_sample_type;
 use crate::{Error, ErrorKind, Result};
 use flamedb_query::Selector;
 use flamedb_query::regress::compare::Comparison;
-use flamedb_query::regress::events::{candidates, version_starts};
+use flamedb_query::regress::events::candidates;
 use flamedb_query::regress::{Finding, RegressionConfig, Report, Summary, VersionInfo};
 use serde::Serialize;
 
@@ -117,15 +117,7 @@ pub async fn regressions(
         min_pp,
         ..RegressionConfig::default()
     };
-    let all_events = engine.events().list(tenant).await?;
-    let starts = version_starts(
-        &all_events,
-        [
-            (&before.version, before.first_nanos),
-            (&after.version, after.first_nanos),
-        ],
-    );
-    let events = candidates(&all_events, app, (&before.version, &after.version), starts);
+    let events = candidates(&engine.events().list(tenant).await?, app, before, after);
     let c = Comparison {
         app,
         sample_type: (&sample_type, &unit),
