@@ -127,6 +127,45 @@ async fn bad_requests_get_4xx_with_a_message_and_the_server_stays_healthy() {
             "not supported",
         ),
         (
+            "empty body",
+            api("app=a&format=folded").body(""),
+            StatusCode::BAD_REQUEST,
+            "body is empty",
+        ),
+        (
+            "pyroscope empty body",
+            http.post(server.url("/ingest?name=a.cpu"))
+                .bearer_auth("right")
+                .body(""),
+            StatusCode::BAD_REQUEST,
+            "body is empty",
+        ),
+        (
+            "a date that does not exist",
+            http.post(server.url("/ingest?name=a.cpu&from=20240230"))
+                .bearer_auth("right")
+                .body("a 1"),
+            StatusCode::BAD_REQUEST,
+            "does not exist",
+        ),
+        (
+            "a time beyond the range",
+            http.post(server.url("/ingest?name=a.cpu&from=now-99999999999d"))
+                .bearer_auth("right")
+                .body("a 1"),
+            StatusCode::BAD_REQUEST,
+            "now-99999999999d",
+        ),
+        (
+            "two tenants",
+            api("app=a")
+                .header("X-Scope-OrgID", "a")
+                .header("X-Scope-OrgID", "b")
+                .body("a 1"),
+            StatusCode::BAD_REQUEST,
+            "more than once",
+        ),
+        (
             "pyroscope no name",
             http.post(server.url("/ingest"))
                 .bearer_auth("right")

@@ -358,7 +358,7 @@ async fn ingest_in_flight(server: &Server) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ingest_requests_over_the_cap_get_429_until_a_slot_is_free() {
+async fn ingest_requests_over_the_cap_get_429_until_a_slot_is_free_and_queries_still_answer() {
     let tmp = tempfile::tempdir().unwrap();
     // Set through the config file (flags and FLAMEDB_* variables parse the same way).
     let config = tmp.path().join("flamedb.conf");
@@ -419,6 +419,30 @@ async fn ingest_requests_over_the_cap_get_429_until_a_slot_is_free() {
     assert_eq!(resp.headers()["retry-after"], "1");
     let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
     assert_eq!(body["code"], "resource_exhausted", "{body}");
+    // Queries have their own admission (--query-concurrency): with every ingest slot
+    // taken they still answer.
+    let sql = api
+        .sql_with("SELECT count(*) AS n FROM samples", "")
+        .await
+        .ok();
+    assert_eq!(sql.json(), json!([{"n": 0}]));
+    for path in [
+        "/api/v1/apps",
+        "/api/v1/labels",
+        "/api/v1/flamegraph?app=slow",
+    ] {
+        let a = api.get(path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text());
+    }
+    let a = api
+        .post_body(
+            "/querier.v1.QuerierService/ProfileTypes",
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "ProfileTypes: {}", a.text());
+    assert_eq!(ingest_in_flight(&server).await, 1);
     // Finish the first request: it succeeds, and the slot is free again.
     tx.send(Ok(b"main;slow 2\n".to_vec())).await.unwrap();
     drop(tx);

@@ -37,4 +37,4 @@ pub mod selector;
 pub mod tenant;
 
 pub use error::{Error, ErrorKind, Result};
-pub use tenant::{Auth, Tenant};
+pub use tenant::{Access, Auth, Grant, Tenant};

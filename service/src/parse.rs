@@ -6,7 +6,8 @@
 use crate::{Error, Result};
 
 /// Parses a time (`from`, `until`) into ns since the epoch: unix seconds, or ms/us/ns by
-/// digit count (13/16/19), `YYYYMMDD`, `now`, or `now-DURATION` / `now+DURATION`
+/// digit count (13/16/19), `YYYYMMDD` (any eight digits; a date that does not exist
+/// is an error), `now`, or `now-DURATION` / `now+DURATION`
 /// (`now-1h`, `now-30m`, `now-2d`, `now-1week`; any `humantime` duration). `_`, `,` and
 /// spaces are ignored.
 pub fn parse_time(s: &str) -> Result<i64> {
@@ -25,9 +26,14 @@ pub fn parse_time_at(s: &str, now: i64) -> Result<i64> {
         ))
     };
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        if s.len() == 8
-            && let Ok(d) = chrono::NaiveDate::parse_from_str(&s, "%Y%m%d")
-        {
+        if s.len() == 8 {
+            // Eight digits are a date (unix seconds of 1970-1973 are not a real use), so a
+            // date that does not exist, such as 20240230, is an error, not seconds.
+            let d = chrono::NaiveDate::parse_from_str(&s, "%Y%m%d").map_err(|_| {
+                Error::invalid(format!(
+                    "time {s:?}: eight digits are read as a date YYYYMMDD, and this one does not exist"
+                ))
+            })?;
             return d
                 .and_hms_opt(0, 0, 0)
                 .and_then(|t| t.and_utc().timestamp_nanos_opt())
@@ -176,6 +182,8 @@ mod tests {
             "now+99999999999d",
             "99999999999999999999",
             "9999999999999999999",
+            "20240230",
+            "20241301",
         ] {
             assert!(parse_time_at(bad, NOW).is_err(), "{bad}");
         }

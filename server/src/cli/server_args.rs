@@ -17,7 +17,8 @@ pub struct ServerArgs {
     /// stdout as `listening on ADDR`).
     #[arg(long, env = "FLAMEDB_LISTEN", default_value = "127.0.0.1:4040")]
     pub listen: String,
-    /// Bearer token accepted by the API; repeat for several. No token: auth is off.
+    /// Bearer token accepted by the API for every tenant, reading and writing; repeat for
+    /// several. No token (and no token file): auth is off.
     #[arg(
         long = "auth-token",
         env = "FLAMEDB_AUTH_TOKEN",
@@ -25,7 +26,10 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     pub auth_tokens: Vec<String>,
-    /// File with one accepted bearer token per line (`#` comments).
+    /// File with one accepted bearer token per line: `TOKEN [TENANTS [ROLE]]`, TENANTS
+    /// `*` (every tenant, the default) or `tenant1,tenant2`, ROLE `write` (the default) or
+    /// `read` (queries only); `#` starts a comment line. A request for a tenant its token
+    /// was not given, or a write with a read-only token, is a 403.
     #[arg(long, env = "FLAMEDB_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
     /// How often heads are checked for flushing to blocks, in seconds.
@@ -222,18 +226,14 @@ pub struct HttpLimitArgs {
 impl ServerArgs {
     /// The accepted tokens: flags plus the token file.
     pub fn auth(&self) -> Result<Auth> {
-        let mut tokens = self.auth_tokens.clone();
+        let mut auth = Auth::new(self.auth_tokens.clone());
         if let Some(path) = &self.auth_token_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading --auth-token-file {}", path.display()))?;
-            tokens.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
+            auth.add_file(&text)
+                .map_err(|e| anyhow::anyhow!("--auth-token-file {}: {e}", path.display()))?;
         }
-        Ok(Auth::new(tokens))
+        Ok(auth)
     }
 
     /// The HTTP limits; `max_decompressed_bytes` comes from the decode limits.

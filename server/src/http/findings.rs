@@ -53,7 +53,14 @@ pub async fn patch(
     body: axum::body::Body,
 ) -> ApiResult<Json<FindingRecord>> {
     state.rate.check(&tenant.0, 1.0, 0.0)?;
-    let (body, _) = super::ingest::body_of(&state, &tenant, &headers, body).await?;
+    let body = super::ingest::small_body_of(
+        &state,
+        &tenant,
+        &headers,
+        body,
+        super::limits::MAX_QUERY_BODY_BYTES,
+    )
+    .await?;
     if body.len() > 4096 {
         return Err(ApiError::bad_request(
             "the body is larger than 4 KiB: send {\"state\": ...}",

@@ -34,6 +34,26 @@ pub async fn body_of(
     Ok((data, received))
 }
 
+/// [`body_of`] for a request whose body is small by nature (SQL text, a query RPC, a
+/// finding's new state): at most `max` bytes as received and `max` after gzip, checked
+/// while reading and inflating, so a large or bomb body is refused before it is held.
+pub async fn small_body_of(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> ApiResult<Bytes> {
+    let limits = super::limits::HttpLimits {
+        max_body_bytes: max.min(state.limits.max_body_bytes),
+        max_decompressed_bytes: (max as u64).min(state.limits.max_decompressed_bytes),
+        ..*state.limits
+    };
+    let (data, received) = read_body(headers, body, &limits).await?;
+    state.rate.check(&tenant.0, 0.0, received as f64)?;
+    Ok(data)
+}
+
 /// Stores the entries all or nothing through the service
 /// ([`flamedb_service::ingest::ingest`]) and counts them in the metrics of `endpoint`.
 pub async fn store_all(

@@ -51,6 +51,10 @@ impl Default for HttpLimits {
     }
 }
 
+/// Largest body of a query request (SQL text, a querier RPC, a finding's state), as
+/// received and after gzip: 1 MiB.
+pub const MAX_QUERY_BODY_BYTES: usize = 1 << 20;
+
 /// How much of an oversized body is read and dropped before answering 413, so the client
 /// sees the answer instead of a reset connection; a body declared larger is refused at once.
 const DRAIN_BYTES: u64 = 16 << 20;

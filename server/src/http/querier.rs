@@ -22,7 +22,8 @@
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
-use super::ingest::body_of;
+use super::ingest::small_body_of;
+use super::limits::MAX_QUERY_BODY_BYTES;
 use super::querier_proto::*;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -112,7 +113,7 @@ pub async fn call(
             ),
         ));
     };
-    let (data, _) = body_of(&state, &tenant, &headers, body).await?;
+    let data = small_body_of(&state, &tenant, &headers, body, MAX_QUERY_BODY_BYTES).await?;
     let t = tenant.0.as_str();
     let _timer = state.metrics.query_timer("/querier.v1.QuerierService");
     match method.as_str() {

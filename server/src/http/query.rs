@@ -8,7 +8,7 @@
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ApiResult};
-use super::ingest::{admit, body_of};
+use super::ingest::small_body_of;
 use crate::params;
 use axum::Json;
 use axum::body::Body;
@@ -24,8 +24,8 @@ use flamedb_service::query::{ResultStream, SqlRequest, meta};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Largest SQL text accepted, in bytes.
-pub const MAX_SQL_BYTES: usize = 1 << 20;
+/// Largest SQL text accepted, in bytes (and the largest SQL body, before and after gzip).
+pub const MAX_SQL_BYTES: usize = super::limits::MAX_QUERY_BODY_BYTES;
 
 /// Response header saying how many rows a SQL result holds at most (more are cut).
 pub const MAX_ROWS_HEADER: &str = "x-flamedb-max-rows";
@@ -123,9 +123,9 @@ async fn sql(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let format = result_format(query.as_deref(), &headers)?;
-    let (data, _) = body_of(&state, &tenant, &headers, body).await?;
+    let data = small_body_of(&state, &tenant, &headers, body, MAX_SQL_BYTES).await?;
     let req = parse_sql_body(&headers, &data)?;
     let timer = state.metrics.query_timer("/api/v1/sql");
     let results = state.engine.sql(&tenant.0, &req).await?;
@@ -177,7 +177,7 @@ async fn flamegraph(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let req = params::flame_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/flamegraph");
     let r = flame::render(&state.engine, &tenant.0, req).await?;
@@ -190,7 +190,7 @@ async fn diff(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let req = params::diff_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/diff");
     let r = flame::render_diff(&state.engine, &tenant.0, req).await?;
@@ -203,7 +203,7 @@ async fn series(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<meta::SeriesAnswer>> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let req = params::series_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/series");
     Ok(Json(meta::series(&state.engine, &tenant.0, &req).await?))
@@ -215,7 +215,7 @@ async fn apps(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<meta::AppsAnswer>> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let (selection, _) = params::selector(&params::pairs(query.as_deref())?, &[])?;
     let _timer = state.metrics.query_timer("/api/v1/apps");
     Ok(Json(
@@ -229,7 +229,7 @@ async fn labels(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<meta::LabelNames>> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let req = params::labels_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/labels");
     Ok(Json(
@@ -244,7 +244,7 @@ async fn label_values(
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<meta::LabelValues>> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let req = params::label_values_request(name, &params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/labels/{name}/values");
     Ok(Json(
@@ -258,7 +258,7 @@ async fn regressions(
     tenant: Tenant,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<flamedb_service::query::regress::RegressionAnswer>> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let req = params::regression_request(&params::pairs(query.as_deref())?)?;
     let _timer = state.metrics.query_timer("/api/v1/regressions");
     Ok(Json(
@@ -266,14 +266,14 @@ async fn regressions(
     ))
 }
 
-/// `POST /api/v1/flush`: writes every head to blocks now (the server also does so by
-/// itself, by age and size), so that everything acknowledged is visible to queries.
+/// `POST /api/v1/flush`: writes the caller's tenant's heads to blocks now (the server also
+/// does so by itself, by age and size; queries flush what they need first).
 async fn flush(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> ApiResult<Json<serde_json::Value>> {
-    admit(&state, &tenant)?;
-    let blocks = state.store.flush_due(true).await?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
+    let blocks = state.store.flush_tenant(&tenant.0).await?;
     state.metrics.blocks_written.inc_by(blocks.len() as u64);
     Ok(Json(serde_json::json!({ "blocks": blocks.len() })))
 }
@@ -286,7 +286,7 @@ async fn compact(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> ApiResult<Json<serde_json::Value>> {
-    admit(&state, &tenant)?;
+    state.rate.check(&tenant.0, 1.0, 0.0)?;
     let _one_at_a_time = state.maintenance.lock().await;
     let report = state.store.maintain(&tenant.0, &state.compaction).await;
     let report = state.metrics.count_maintenance(report)?;

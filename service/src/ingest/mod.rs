@@ -37,7 +37,8 @@ pub struct IngestSummary {
     pub samples: u64,
 }
 
-/// One ingest request: its profiles, stored all or nothing.
+/// One ingest request: its profiles, stored all or nothing (a profile of zero bytes is an
+/// [`ErrorKind::Invalid`](crate::ErrorKind) error).
 #[derive(Debug, Clone)]
 pub struct IngestRequest {
     /// Whose data it is.
@@ -97,6 +98,13 @@ pub async fn ingest(store: &Store, request: IngestRequest) -> Result<IngestSumma
             .iter()
             .all(|e| e.record.tenant == request.tenant.0)
     );
+    if request.entries.iter().any(|e| e.record.data.is_empty()) {
+        // An empty body decodes to an empty folded or pprof profile; storing it would
+        // acknowledge nothing as if it were data.
+        return Err(crate::Error::invalid(
+            "the profile body is empty: send the profile's bytes",
+        ));
+    }
     let receipts = store.append_batch(request.entries).await?;
     Ok(IngestSummary {
         profiles: receipts.len() as u64,
