@@ -54,6 +54,7 @@ pub fn tenant_session(ctx: &Arc<FlameContext>, tenant: &str) -> Result<SessionCo
         tenant: tenant.to_string(),
     };
     functions::register_all(&session, &bound);
+    functions::guard::register(&session, qc.memory_limit / 4);
     session.register_udtf(
         "function_shares",
         Arc::new(crate::regress::sql::FunctionSharesFunc(bound.clone())),

@@ -12,6 +12,9 @@
 //! | `flamegraph(stack, value)` | the merged tree, nested-set rows |
 //! | `flamegraph_diff(stack, value, is_right)` | the union tree with both sides |
 //! | `function_totals(stack, value)` | self and total per function |
+//!
+//! [`guard`] replaces the built-ins whose output a number sizes (`range`, `repeat`, ...)
+//! by bounded ones.
 
 pub mod common;
 mod flame_accumulator;
@@ -22,6 +25,7 @@ pub mod flamegraph_diff;
 pub mod folded;
 pub mod frames;
 pub mod function_totals;
+pub mod guard;
 pub mod leaf;
 pub mod max_nodes_rewrite;
 pub mod stack_contains;

@@ -14,7 +14,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 pub struct QueryArgs {
     /// Memory one query may use for sorts and aggregations (`512MiB`, `2GiB`, or bytes);
-    /// a query over it fails with a message to narrow it (HTTP 422).
+    /// a query over it fails with a message to narrow it (HTTP 422). A function call whose
+    /// output a number sizes (`range`, `repeat`, `lpad`, ...) may build a quarter of it.
     #[arg(long, env = "FLAMEDB_QUERY_MEMORY_LIMIT", default_value = "1GiB", value_parser = parse_size)]
     pub query_memory_limit: u64,
     /// Deadline of one query in seconds, waiting for a slot included (HTTP 503 after).

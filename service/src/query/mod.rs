@@ -10,6 +10,11 @@
 //!  regress::RegressionRequest ─► versions ─► flamedb_query::regress::compare
 //! ```
 //!
+//! Plans run on the engine's own runtime ([`QueryRuntime`]): a query that computes for
+//! seconds occupies the query threads, not those that answer `/healthz`, ingest and
+//! the other front doors, and a query dropped (its deadline, a client gone) is aborted
+//! there at its next await.
+//!
 //! Tour: [`encode`] (JSON / CSV / Arrow IPC, a batch at a time), [`errors`] (DataFusion
 //! error to an error kind), [`flame`] (selectors, formats, rendering), [`meta`] (series,
 //! apps and labels as plans over `profiles`).
@@ -23,7 +28,6 @@ pub mod regress;
 use crate::{Error, ErrorKind, Result};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionContext};
 use errors::query_error;
 use flamedb_profile::flame::FlameTree;
@@ -76,11 +80,70 @@ pub struct SqlRequest {
     pub settings: Vec<(String, String)>,
 }
 
+/// The tokio runtime that plans execute on, apart from the one that serves requests
+/// (DataFusion's advice for CPU-bound work beside I/O: its `thread_pools` example).
+/// Shut down in the background when dropped, so dropping the engine inside another
+/// runtime does not block it.
+pub struct QueryRuntime(Option<tokio::runtime::Runtime>);
+
+impl QueryRuntime {
+    /// A multi-threaded runtime with one worker per core, threads named `flamedb-query`.
+    fn new() -> std::io::Result<QueryRuntime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("flamedb-query")
+            .enable_all()
+            .build()
+            .map(|rt| QueryRuntime(Some(rt)))
+    }
+
+    /// Runs `work` on the query runtime; dropping the returned future aborts it (at its
+    /// next await). A panic in a query is an internal error, not a dead server.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let Some(rt) = &self.0 else {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "the query engine is closing",
+            ));
+        };
+        let task = rt.spawn(work);
+        let _abort = AbortOnDrop(task.abort_handle());
+        match task.await {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => Err(Error::new(
+                ErrorKind::Unavailable,
+                "the query was cancelled",
+            )),
+            Err(e) => Err(Error::internal(format!("a query failed: {e}"))),
+        }
+    }
+}
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Aborts a task when dropped (a query whose caller went away).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The query engine of a process.
 pub struct Engine {
     ctx: Arc<FlameContext>,
     limits: QueryLimits,
     slots: Arc<Semaphore>,
+    runtime: QueryRuntime,
     /// The live store whose heads a query flushes first (freshness), when serving.
     live: std::sync::OnceLock<flamedb_storage::Store>,
 }
@@ -121,9 +184,13 @@ impl Engine {
         config: QueryConfig,
         limits: QueryLimits,
     ) -> Arc<Engine> {
+        // Without threads for queries the process cannot serve any; nothing to recover.
+        #[allow(clippy::expect_used)]
+        let runtime = QueryRuntime::new().expect("starting the query runtime");
         Arc::new(Engine {
             ctx: FlameContext::new(objects, root, config),
             slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            runtime,
             limits,
             live: std::sync::OnceLock::new(),
         })
@@ -221,10 +288,11 @@ impl Engine {
         admission.run(self.fresh(tenant)).await?;
         let session = self.session(tenant, settings)?;
         let max_rows = self.limits.max_rows;
+        let sql = sql.to_string();
         let (schema, first, stream) = admission
-            .run(async {
+            .run(self.runtime.run(async move {
                 let df = session
-                    .sql_with_options(sql, read_only())
+                    .sql_with_options(&sql, read_only())
                     .await
                     .map_err(query_error)?;
                 // EXPLAIN must stay the root of its plan (a LIMIT above it is a planning
@@ -242,12 +310,29 @@ impl Engine {
                 let mut stream = df.execute_stream().await.map_err(query_error)?;
                 let first = stream.next().await.transpose().map_err(query_error)?;
                 Ok((stream.schema(), first, stream))
-            })
+            }))
             .await?;
+        // The rest of the batches are computed on the query runtime too, one ahead of
+        // the encoder.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let pump = self.runtime.0.as_ref().map(|rt| {
+            AbortOnDrop(
+                rt.spawn(async move {
+                    let mut stream = stream;
+                    while let Some(batch) = stream.next().await {
+                        if tx.send(batch.map_err(query_error)).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+                .abort_handle(),
+            )
+        });
         Ok(ResultStream {
             schema,
             first,
-            stream,
+            batches: rx,
+            _pump: pump,
             admission,
         })
     }
@@ -265,13 +350,14 @@ impl Engine {
         let max_rows = self.limits.max_rows;
         admission
             .run(async {
-                build(session)
+                // Planning here, execution on the query runtime.
+                let df = build(session)
                     .await
                     .and_then(|df| df.limit(0, Some(max_rows)))
-                    .map_err(query_error)?
-                    .collect()
+                    .map_err(query_error)?;
+                self.runtime
+                    .run(async move { df.collect().await.map_err(query_error) })
                     .await
-                    .map_err(query_error)
             })
             .await
     }
@@ -284,12 +370,25 @@ impl Engine {
     ) -> Result<flamedb_query::regress::Report> {
         let admission = self.admit().await?;
         admission.run(self.fresh(tenant)).await?;
+        let (ctx, tenant) = (self.ctx.clone(), tenant.to_string());
+        let (app, sample_type) = (c.app.to_string(), c.sample_type);
+        let sample_type = (sample_type.0.to_string(), sample_type.1.to_string());
+        let (before, after) = (c.before.clone(), c.after.clone());
+        let (config, events) = (c.config, c.events.to_vec());
         admission
-            .run(async {
-                flamedb_query::regress::compare(&self.ctx, tenant, c)
+            .run(self.runtime.run(async move {
+                let c = flamedb_query::regress::compare::Comparison {
+                    app: &app,
+                    sample_type: (&sample_type.0, &sample_type.1),
+                    before: &before,
+                    after: &after,
+                    config,
+                    events: &events,
+                };
+                flamedb_query::regress::compare(&ctx, &tenant, &c)
                     .await
                     .map_err(query_error)
-            })
+            }))
             .await
     }
 
@@ -303,12 +402,13 @@ impl Engine {
         let admission = self.admit().await?;
         admission.run(self.fresh(tenant)).await?;
         let session = self.session(tenant, &[])?;
+        let (app, sample_type) = (app.to_string(), sample_type.to_string());
         admission
-            .run(async {
-                flamedb_query::regress::versions(&session, app, sample_type)
+            .run(self.runtime.run(async move {
+                flamedb_query::regress::versions(&session, &app, &sample_type)
                     .await
                     .map_err(query_error)
-            })
+            }))
             .await
     }
 
@@ -321,12 +421,14 @@ impl Engine {
     ) -> Result<FlameTree> {
         let admission = self.admit().await?;
         admission.run(self.fresh(tenant)).await?;
+        let (ctx, tenant) = (self.ctx.clone(), tenant.to_string());
+        let (left, right) = (left.clone(), right.cloned());
         admission
-            .run(async {
-                flamedb_query::flame_tree(&self.ctx, tenant, left, right)
+            .run(self.runtime.run(async move {
+                flamedb_query::flame_tree(&ctx, &tenant, &left, right.as_ref())
                     .await
                     .map_err(query_error)
-            })
+            }))
             .await
     }
 }
@@ -337,7 +439,10 @@ pub struct ResultStream {
     /// The result schema.
     pub schema: SchemaRef,
     first: Option<RecordBatch>,
-    stream: SendableRecordBatchStream,
+    /// The batches after the first, computed on the query runtime.
+    batches: tokio::sync::mpsc::Receiver<Result<RecordBatch>>,
+    /// The task computing them, aborted when the result is dropped.
+    _pump: Option<AbortOnDrop>,
     admission: Admission,
 }
 
@@ -347,9 +452,9 @@ impl ResultStream {
         if let Some(b) = self.first.take() {
             return Some(Ok(b));
         }
-        let stream = &mut self.stream;
+        let batches = &mut self.batches;
         self.admission
-            .run(async { stream.next().await.transpose().map_err(query_error) })
+            .run(async { batches.recv().await.transpose() })
             .await
             .transpose()
     }
