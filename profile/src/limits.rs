@@ -16,6 +16,9 @@ pub struct DecodeLimits {
     pub max_samples: usize,
     /// Most value columns (sample types). Default 32.
     pub max_sample_types: usize,
+    /// Most distinct label sets in one profile (each becomes its own series of rows
+    /// downstream). Default 100,000.
+    pub max_label_sets: usize,
 }
 
 impl Default for DecodeLimits {
@@ -26,6 +29,7 @@ impl Default for DecodeLimits {
             max_labels_per_sample: 64,
             max_samples: 10_000_000,
             max_sample_types: 32,
+            max_label_sets: 100_000,
         }
     }
 }

@@ -55,10 +55,33 @@ pub fn decode(data: &[u8], limits: &DecodeLimits) -> Result<Profile> {
             limit: limits.max_decompressed_bytes,
         });
     }
-    match wire::split(data) {
-        Some(parts) => from_parts(&parts, limits),
-        None => from_proto(&proto::Profile::decode(data)?, limits),
+    let profile = match wire::split(data) {
+        Some(parts) => from_parts(&parts, limits)?,
+        None => from_proto(&proto::Profile::decode(data)?, limits)?,
+    };
+    check_size(&profile, data.len(), limits)?;
+    Ok(profile)
+}
+
+/// Bounds what a profile decoded from `input_len` bytes may hold: its values (a sample
+/// with fewer values than sample types is padded, so a few bytes could ask for gigabytes)
+/// at most one per input byte, as every value given costs at least a byte on the wire;
+/// its distinct label sets at most `limits.max_label_sets`.
+fn check_size(p: &Profile, input_len: usize, limits: &DecodeLimits) -> Result<()> {
+    let values = p.samples.len().saturating_mul(p.sample_types.len());
+    if values > input_len {
+        return Err(Error::Pprof {
+            message: format!(
+                "{} samples of {} sample types are {values} values, more than the {input_len} \
+                 bytes of the profile can hold",
+                p.samples.len(),
+                p.sample_types.len()
+            ),
+        });
     }
+    // `len` counts the empty set, which every profile has.
+    let sets = p.label_sets.len() - 1;
+    DecodeLimits::check("distinct label sets", sets, limits.max_label_sets)
 }
 
 /// Decodes a pprof message that may be gzip-compressed (as pprof files usually are);

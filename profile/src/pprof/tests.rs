@@ -413,3 +413,63 @@ fn decoded_tables_are_indexed_for_later_interning() {
         p.stacks.len()
     );
 }
+
+#[test]
+fn padded_values_are_bounded_by_the_input_size() {
+    // 32 sample types; one sample gives all 32 values, 20,000 give none (each padded to
+    // 32 zeros): 640,032 values from about 60 KB.
+    let mut msg = base(&[]);
+    msg.sample_type = vec![proto::ValueType { r#type: 1, unit: 2 }; 32];
+    msg.location = vec![loc(1, 0, 0, &[])];
+    msg.sample = vec![sample(&[1], &[1; 32])];
+    msg.sample.extend((0..20_000).map(|_| sample(&[1], &[])));
+    let bytes = msg.encode_to_vec();
+    assert!(bytes.len() < 640_032 / 4, "{}", bytes.len());
+    let err = pprof_message(decode(&bytes, &DecodeLimits::default()).unwrap_err());
+    assert!(err.contains("640032 values"), "{err}");
+    // The same samples each giving their 32 values decode.
+    msg.sample = (0..2_000).map(|_| sample(&[1], &[1; 32])).collect();
+    assert_eq!(dec(&msg).unwrap().samples.len(), 2_000);
+}
+
+#[test]
+fn distinct_label_sets_are_bounded() {
+    let mut msg = base(&["span"]);
+    let n = 300usize;
+    msg.string_table
+        .extend((0..n).map(|i| format!("v{i}").into_bytes()));
+    msg.location = vec![loc(1, 0, 0, &[])];
+    msg.sample = (0..n)
+        .map(|i| proto::Sample {
+            location_id: vec![1],
+            value: vec![1],
+            label: vec![proto::Label {
+                key: 3,
+                str: 4 + i as i64,
+                ..Default::default()
+            }],
+        })
+        .collect();
+    let limits = DecodeLimits {
+        max_label_sets: 299,
+        ..DecodeLimits::default()
+    };
+    let err = decode(&msg.encode_to_vec(), &limits).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit {
+                what: "distinct label sets",
+                limit: 299
+            }
+        ),
+        "{err}"
+    );
+    let limits = DecodeLimits {
+        max_label_sets: 300,
+        ..DecodeLimits::default()
+    };
+    // 300 sets and the empty one.
+    let p = decode(&msg.encode_to_vec(), &limits);
+    assert_eq!(p.unwrap().label_sets.len(), 301);
+}

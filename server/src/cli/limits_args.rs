@@ -16,8 +16,11 @@ pub struct LimitArgs {
     #[arg(long, env = "FLAMEDB_MAX_LABELS_PER_SAMPLE", default_value_t = DecodeLimits::default().max_labels_per_sample)]
     max_labels_per_sample: usize,
     /// Most samples in one profile.
-    #[arg(long, env = "FLAMEDB_MAX_SAMPLES", default_value_t = DecodeLimits::default().max_samples)]
+    #[arg(long, visible_alias = "max-samples-per-profile", env = "FLAMEDB_MAX_SAMPLES", default_value_t = DecodeLimits::default().max_samples)]
     max_samples: usize,
+    /// Most distinct label sets in one profile (each is a series of its own downstream).
+    #[arg(long, env = "FLAMEDB_MAX_LABEL_SETS", default_value_t = DecodeLimits::default().max_label_sets)]
+    max_label_sets: usize,
 }
 
 impl LimitArgs {
@@ -28,6 +31,7 @@ impl LimitArgs {
             max_stack_depth: self.max_stack_depth,
             max_labels_per_sample: self.max_labels_per_sample,
             max_samples: self.max_samples,
+            max_label_sets: self.max_label_sets,
             ..DecodeLimits::default()
         }
     }
