@@ -58,16 +58,34 @@ pub fn with_gunzipped<T>(
 }
 
 /// Appends the decompression of gzip `data` (all members) to `out`, failing with
-/// [`Error::DecompressedTooLarge`] past `limits.max_decompressed_bytes` of output.
+/// [`Error::DecompressedTooLarge`] past `limits.max_decompressed_bytes` of output. The
+/// buffer grows by doubling what was produced, never past the limit (plus the one byte
+/// that tells it was passed): `read_to_end` alone doubles capacity, so a bomb refused at a
+/// 256 MiB limit held 512 MiB, which concurrent bombs multiplied past the ingest budget.
 fn gunzip_into(data: &[u8], limits: &DecodeLimits, out: &mut Vec<u8>) -> Result<()> {
     let limit = limits.max_decompressed_bytes;
     let start = out.len();
     // `bufread`: the input is one slice already, so no 32 KiB `BufReader` copy in between.
-    let decoder = flate2::bufread::MultiGzDecoder::new(data);
-    decoder
-        .take(limit + 1)
-        .read_to_end(out)
-        .map_err(Error::Gzip)?;
+    let mut decoder = flate2::bufread::MultiGzDecoder::new(data);
+    loop {
+        let produced = (out.len() - start) as u64;
+        if produced > limit {
+            return Err(Error::DecompressedTooLarge { limit });
+        }
+        let room = usize::try_from(limit + 1 - produced).unwrap_or(usize::MAX);
+        if out.capacity() == out.len() {
+            out.reserve_exact((produced as usize).max(64 << 10).min(room));
+        }
+        let step = (out.capacity() - out.len()).min(room);
+        // `take(step)`: `read_to_end` fills the capacity there is, and does not grow it.
+        let n = (&mut decoder)
+            .take(step as u64)
+            .read_to_end(out)
+            .map_err(Error::Gzip)?;
+        if n < step {
+            break;
+        }
+    }
     if (out.len() - start) as u64 > limit {
         return Err(Error::DecompressedTooLarge { limit });
     }
@@ -126,6 +144,45 @@ mod tests {
             refused,
             Err(Error::DecompressedTooLarge { limit: 1000 })
         ));
+    }
+
+    #[test]
+    fn a_refused_bomb_never_holds_more_than_the_limit() {
+        let bomb = gz(&vec![0u8; 16 << 20]);
+        let limit = 5_000_000u64;
+        let limits = DecodeLimits {
+            max_decompressed_bytes: limit,
+            ..DecodeLimits::default()
+        };
+        let mut out = Vec::new();
+        let e = gunzip_into(&bomb, &limits, &mut out).unwrap_err();
+        assert!(matches!(e, Error::DecompressedTooLarge { .. }), "{e}");
+        assert!(out.capacity() as u64 <= limit + 1, "{}", out.capacity());
+    }
+
+    #[test]
+    fn outputs_at_every_growth_boundary_come_back_whole() {
+        for n in [
+            0usize, 1, 65_535, 65_536, 65_537, 131_072, 262_145, 1_000_000,
+        ] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+            let limits = DecodeLimits {
+                max_decompressed_bytes: n as u64,
+                ..DecodeLimits::default()
+            };
+            assert_eq!(
+                &*maybe_gunzip(&gz(&data), &limits).unwrap(),
+                &data[..],
+                "{n}"
+            );
+            if n > 0 {
+                let under = DecodeLimits {
+                    max_decompressed_bytes: n as u64 - 1,
+                    ..DecodeLimits::default()
+                };
+                assert!(maybe_gunzip(&gz(&data), &under).is_err(), "{n}");
+            }
+        }
     }
 
     #[test]
