@@ -4,19 +4,18 @@
 //! The item maps (dictionary index -> id in the profile being built) are allocated once
 //! per request and reused for every profile: an entry is valid only when it carries the
 //! current profile's generation, so starting a profile clears nothing. A profile thus
-//! costs in proportion to what it references, never to the dictionary's size.
+//! costs in proportion to what it references, never to the dictionary's size. Strings
+//! are copied into the profile's table without hashing (each is distinct in the
+//! dictionary's table already), and the table is assembled with
+//! [`StringTable::from_parts`] at the end.
 
 use super::dictionary::{Dictionary, bad, position};
 use super::proto;
 use crate::stack_builder::StackTreeBuilder;
 use crate::{
     DecodeLimits, Function, FunctionId, Label, LabelSetId, LabelValue, Line, Location, LocationId,
-    Mapping, MappingId, Profile, Result, StackId, StrId, ValueType,
+    Mapping, MappingId, Profile, Result, StackId, StrId, StringTable, ValueType,
 };
-
-/// Label keys of a sample's trace link, as Pyroscope names them.
-const SPAN_ID: &str = "span_id";
-const TRACE_ID: &str = "trace_id";
 
 /// dictionary index -> profile id, valid for one generation.
 struct Map {
@@ -60,6 +59,9 @@ pub(super) struct Builder<'d, 'a> {
     frames: Vec<LocationId>,
     /// Scratch: one sample's labels.
     labels: Vec<Label>,
+    /// The strings of the profile being built, concatenated, and the end of each.
+    bytes: String,
+    ends: Vec<u32>,
 }
 
 impl<'d, 'a> Builder<'d, 'a> {
@@ -69,13 +71,15 @@ impl<'d, 'a> Builder<'d, 'a> {
             dict,
             limits,
             generation: 0,
-            strings: Map::new(dict.strings.len()),
+            strings: Map::new(dict.texts.len()),
             mappings: Map::new(t.mapping_table.len()),
             functions: Map::new(t.function_table.len()),
             locations: Map::new(t.location_table.len()),
             stacks: Map::new(t.stack_table.len()),
             frames: Vec::new(),
             labels: Vec::new(),
+            bytes: String::new(),
+            ends: Vec::new(),
         }
     }
 
@@ -83,13 +87,15 @@ impl<'d, 'a> Builder<'d, 'a> {
     pub(super) fn profile(&mut self, msg: &proto::Profile, at: &str) -> Result<Profile> {
         self.generation += 1;
         DecodeLimits::check("samples", msg.samples.len(), self.limits.max_samples)?;
+        self.bytes.clear();
+        self.ends.clear();
+        self.ends.push(0);
         let mut p = Profile::new();
         let sample_type = msg.sample_type.unwrap_or_default();
-        let vt = self.value_type(&mut p, &sample_type, || format!("{at}.sample_type"))?;
+        let vt = self.value_type(&sample_type, || format!("{at}.sample_type"))?;
         p.sample_types.push(vt);
         if let Some(period_type) = &msg.period_type {
-            p.period_type =
-                Some(self.value_type(&mut p, period_type, || format!("{at}.period_type"))?);
+            p.period_type = Some(self.value_type(period_type, || format!("{at}.period_type"))?);
         }
         p.period = msg.period;
         p.duration_nanos = i64::try_from(msg.duration_nano).unwrap_or(i64::MAX);
@@ -113,6 +119,11 @@ impl<'d, 'a> Builder<'d, 'a> {
             p.push_sample(stack, &[value], labels, time);
         }
         p.symbols.stacks = stacks.finish();
+        p.symbols.strings = StringTable::from_parts(
+            std::mem::take(&mut self.bytes),
+            std::mem::take(&mut self.ends),
+        )
+        .ok_or_else(|| bad(format!("{at}: inconsistent string table (a decoder bug)")))?;
         p.time_nanos = match i64::try_from(msg.time_unix_nano) {
             Ok(0) | Err(_) => earliest.unwrap_or(0),
             Ok(t) => t,
@@ -122,37 +133,34 @@ impl<'d, 'a> Builder<'d, 'a> {
 
     fn value_type(
         &mut self,
-        p: &mut Profile,
         vt: &proto::ValueType,
         field: impl Fn() -> String,
     ) -> Result<ValueType> {
         Ok(ValueType {
-            kind: self.string(p, vt.type_strindex, || format!("{}.type_strindex", field()))?,
-            unit: self.string(p, vt.unit_strindex, || format!("{}.unit_strindex", field()))?,
+            kind: self.string(vt.type_strindex, || format!("{}.type_strindex", field()))?,
+            unit: self.string(vt.unit_strindex, || format!("{}.unit_strindex", field()))?,
         })
     }
 
     /// String index `index` of `field`, checked, as an id of the profile.
-    fn string(
-        &mut self,
-        p: &mut Profile,
-        index: i32,
-        field: impl FnOnce() -> String,
-    ) -> Result<StrId> {
-        let at = self.dict.string_index(index, field)?;
-        Ok(self.string_at(p, at))
+    fn string(&mut self, index: i32, field: impl FnOnce() -> String) -> Result<StrId> {
+        let text = self.dict.string(index, field)?;
+        Ok(self.text(text))
     }
 
-    /// The string at a checked position, as an id of the profile.
-    fn string_at(&mut self, p: &mut Profile, at: usize) -> StrId {
-        if at == 0 {
+    /// A text of the dictionary as an id of the profile.
+    fn text(&mut self, text: StrId) -> StrId {
+        if text == StrId::EMPTY {
             return StrId::EMPTY;
         }
-        if let Some(id) = self.strings.get(self.generation, at) {
+        if let Some(id) = self.strings.get(self.generation, text.index()) {
             return StrId(id);
         }
-        let id = p.symbols.strings.intern(self.dict.string(at));
-        self.strings.set(self.generation, at, id.0);
+        self.bytes.push_str(self.dict.texts.get(text));
+        // Strings are bounded by the input size, far below `u32::MAX` bytes.
+        self.ends.push(self.bytes.len() as u32);
+        let id = StrId((self.ends.len() - 1) as u32);
+        self.strings.set(self.generation, text.index(), id.0);
         id
     }
 
@@ -218,9 +226,8 @@ impl<'d, 'a> Builder<'d, 'a> {
         }
         let dict = self.dict;
         let m = dict.tables.mapping_table.get(at)?;
-        let filename = self.string_at(p, m.filename_strindex as usize);
-        let build_id = dict.build_ids.get(at).map_or("", |b| b);
-        let build_id = p.symbols.strings.intern(build_id);
+        let filename = self.text(dict.checked_string(m.filename_strindex));
+        let build_id = self.text(dict.build_ids.get(at).copied().unwrap_or_default());
         let id = MappingId::from_index(p.symbols.mappings.len());
         p.symbols.mappings.push(Mapping {
             memory_start: m.memory_start,
@@ -240,11 +247,12 @@ impl<'d, 'a> Builder<'d, 'a> {
         if let Some(id) = self.functions.get(self.generation, at) {
             return Some(FunctionId(id));
         }
-        let f = *self.dict.tables.function_table.get(at)?;
+        let dict = self.dict;
+        let f = *dict.tables.function_table.get(at)?;
         let function = Function {
-            name: self.string_at(p, f.name_strindex as usize),
-            system_name: self.string_at(p, f.system_name_strindex as usize),
-            filename: self.string_at(p, f.filename_strindex as usize),
+            name: self.text(dict.checked_string(f.name_strindex)),
+            system_name: self.text(dict.checked_string(f.system_name_strindex)),
+            filename: self.text(dict.checked_string(f.filename_strindex)),
             start_line: f.start_line,
         };
         let id = FunctionId::from_index(p.symbols.functions.len());
@@ -253,7 +261,7 @@ impl<'d, 'a> Builder<'d, 'a> {
         Some(id)
     }
 
-    /// The sample's attributes (those with a key) and trace link as a label set.
+    /// The sample's attributes (those with a key and a value) and trace link as a label set.
     fn labels(
         &mut self,
         p: &mut Profile,
@@ -267,30 +275,26 @@ impl<'d, 'a> Builder<'d, 'a> {
             let at = position(a, dict.attributes.len(), || {
                 format!("{}.attribute_indices[{j}]", field())
             })?;
-            let attr = &dict.attributes[at];
-            if attr.key == 0 {
+            let attr = dict.attributes[at];
+            // An empty key or value says nothing (and pprof cannot tell an empty string
+            // label from a numeric one).
+            if attr.key == StrId::EMPTY || attr.value == StrId::EMPTY {
                 continue;
             }
-            let key = self.string_at(p, attr.key);
-            let value = p.symbols.strings.intern(&attr.value);
             labels.push(Label {
-                key,
-                value: LabelValue::Str(value),
+                key: self.text(attr.key),
+                value: LabelValue::Str(self.text(attr.value)),
             });
         }
         if s.link_index != 0 {
-            let links = &dict.tables.link_table;
-            let at = position(s.link_index, links.len(), || {
+            let at = position(s.link_index, dict.links.len(), || {
                 format!("{}.link_index", field())
             })?;
-            let link = &links[at];
-            for (key, id) in [(SPAN_ID, &link.span_id), (TRACE_ID, &link.trace_id)] {
-                if !id.is_empty() {
-                    labels.push(Label {
-                        key: p.symbols.strings.intern(key),
-                        value: LabelValue::Str(p.symbols.strings.intern(&hex(id))),
-                    });
-                }
+            for (key, value) in dict.links[at].into_iter().flatten() {
+                labels.push(Label {
+                    key: self.text(key),
+                    value: LabelValue::Str(self.text(value)),
+                });
             }
         }
         DecodeLimits::check(
@@ -323,13 +327,4 @@ fn value(s: &proto::Sample, field: impl Fn() -> String) -> Result<i64> {
         .iter()
         .try_fold(0i64, |sum, &v| sum.checked_add(v))
         .ok_or_else(|| bad(format!("{}: the sum of its values overflows", field())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }

@@ -27,7 +27,8 @@
 //! - one model sample per OTLP sample: its value is the sum of `values`, or without
 //!   values the number of timestamps (the spec's "1 per timestamp"); its time the
 //!   earliest of its timestamps; its stack `stack_table[stack_index]` reversed to root
-//!   first; its labels its attributes (values rendered as strings: numbers in decimal,
+//!   first; its labels its attributes with a non-empty key and value (values rendered
+//!   as strings: numbers in decimal,
 //!   booleans as `true`/`false`, arrays and lists as JSON, bytes in base64) plus
 //!   `span_id` / `trace_id` (hex) of its link;
 //! - a location's `profile.frame.type` `kernel` gives [`FrameKind::Kernel`]; a mapping's
@@ -148,12 +149,7 @@ pub fn from_request(
 /// Resource or scope attributes as strings (a key given by string index is resolved;
 /// an index out of range gives an empty key rather than failing the request).
 fn key_values(dict: &Dictionary<'_>, kvs: &[proto::KeyValue]) -> Vec<(String, String)> {
-    let lookup = |i: i32| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| dict.strings.get(i))
-            .map(|s| s.to_string())
-    };
+    let lookup = |i: i32| dict.lookup(i);
     kvs.iter()
         .map(|kv| {
             let key = if kv.key.is_empty() {
@@ -182,7 +178,8 @@ fn profile_attributes(
             format!("{at}.attribute_indices[{j}]")
         })?;
         let attr = &dict.attributes[i];
-        out.push((dict.string(attr.key).to_string(), attr.value.to_string()));
+        let text = |id| dict.texts.get(id).to_string();
+        out.push((text(attr.key), text(attr.value)));
     }
     Ok(out)
 }

@@ -552,3 +552,20 @@ fn limits_are_enforced() {
         Error::DecompressedTooLarge { limit: 10 }
     ));
 }
+
+/// Found by `fuzz/fuzz_targets/otlp_decode.rs`: an attribute whose value is not set (an
+/// unknown `arrayYalue` key) rendered as `""` became a string label with an empty value,
+/// which pprof reads back as a numeric label. Attributes without a value are not labels.
+#[test]
+fn fuzz_attribute_without_value_is_no_label() {
+    let json = r#"{"resourceProfiles":[{"scopeProfiles":[{"profiles":[{"sampleType":{"typeStrindex":1,"unitStrindex":2},"samples":[{"stackIndex":1,"values":[3,"4"],"linkIndex":1,"attributeIndices":[1]}],"timeUnixNano":"1000","period":7}]}]}],"dictionary":{"stringTable":["","cpu","nanoseconds","f"],"functionTable":[{},{"nameStrindex":3}],"locationTable":[{},{"lines":[{"functionIndex":1}],"mappingIndex":1}],"mappingTable":[{},{"filenameStrindex":3,"attributeIndices":[1]}],"attributeTable":[{},{"keyStrindex":3,"value":{"arrayYalue":{"values":[{"stringValue":"x"}]}}}],"stackTable":[{},{"locationIndices":[0,1]}],"linkTable":[{},{"traceId":"0AFF","spanId":"AQI="}]}}"#;
+    let limits = DecodeLimits::default();
+    let p = &decode_request_json(json.as_bytes(), &limits).unwrap()[0].profile;
+    let keys: Vec<_> = labels(p, &p.samples[0])
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["span_id", "trace_id"]);
+    let again = crate::pprof::decode(&crate::pprof::encode(p), &limits).unwrap();
+    assert_eq!(crate::Summary::of(p), crate::Summary::of(&again));
+}
