@@ -34,7 +34,8 @@
 //! - a location's `profile.frame.type` `kernel` gives [`FrameKind::Kernel`]; a mapping's
 //!   `process.executable.build_id.gnu` (else `.go`) attribute is its build id.
 //!
-//! Errors: malformed protobuf or JSON, any index out of range (naming the field, e.g.
+//! Errors: malformed protobuf or JSON (a binary request's sample counts are checked
+//! against the limit from its framing before prost allocates anything; `scan.rs`), any index out of range (naming the field, e.g.
 //! `dictionary.stack_table[3].location_indices[1]`), a sample with neither values nor
 //! timestamps, a value sum that overflows, and the [`DecodeLimits`] (input size, samples
 //! per profile, stack depth, labels per sample). The zero entries of the tables are not
@@ -46,6 +47,7 @@ mod build;
 mod dictionary;
 mod json;
 pub mod proto;
+mod scan;
 
 use crate::{DecodeLimits, Error, Profile, Result};
 use build::Builder;
@@ -89,6 +91,7 @@ impl OtlpProfile {
 /// request order. See the module docs for the mapping and the errors.
 pub fn decode_request(data: &[u8], limits: &DecodeLimits) -> Result<Vec<OtlpProfile>> {
     check_size(data, limits)?;
+    scan::check_samples(data, limits)?;
     let request = proto::ExportProfilesServiceRequest::decode(data)
         .map_err(|e| bad(format!("protobuf: {e}")))?;
     from_request(&request, limits)

@@ -569,3 +569,30 @@ fn fuzz_attribute_without_value_is_no_label() {
     let again = crate::pprof::decode(&crate::pprof::encode(p), &limits).unwrap();
     assert_eq!(crate::Summary::of(p), crate::Summary::of(&again));
 }
+
+#[test]
+fn sample_counts_are_checked_before_decoding() {
+    let mut r = request();
+    let samples = &mut r.resource_profiles[0].scope_profiles[0].profiles[0].samples;
+    samples.resize(1000, proto::Sample::default());
+    let bytes = r.encode_to_vec();
+    let limits = DecodeLimits {
+        max_samples: 999,
+        ..DecodeLimits::default()
+    };
+    assert!(matches!(
+        scan::check_samples(&bytes, &limits),
+        Err(Error::Limit {
+            what: "samples",
+            limit: 999
+        })
+    ));
+    let limits = DecodeLimits {
+        max_samples: 1000,
+        ..DecodeLimits::default()
+    };
+    assert!(scan::check_samples(&bytes, &limits).is_ok());
+    // Bad framing is left to prost.
+    assert!(scan::check_samples(&bytes[..bytes.len() / 2], &limits).is_ok());
+    assert!(scan::check_samples(&[0x0b, 0xff], &limits).is_ok());
+}
