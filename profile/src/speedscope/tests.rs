@@ -284,3 +284,28 @@ fn encoded_trees_and_profiles_decode_to_the_same_stacks() {
         "b has no cpu time, so no sample and no frame"
     );
 }
+
+#[test]
+fn a_diff_tree_encodes_as_two_profiles() {
+    let mut b = FlameTreeBuilder::new();
+    b.add_stack(["main", "a"], 0, 3);
+    b.add_stack(["main", "b"], 1, 4);
+    b.add_stack(["main", "a"], 1, 1);
+    let tree = b.finish(true);
+    let back = decode(
+        encode(&tree, "d", "count").as_bytes(),
+        &DecodeLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!(back[0].strings.get(back[0].comments[0]), "d (left)");
+    assert_eq!(
+        back[1].value_type_name(back[1].sample_types[0]),
+        "samples/count"
+    );
+    assert_eq!(stacks(&back[0]), Stacks::from([(key(&["main", "a"]), 3)]));
+    assert_eq!(
+        stacks(&back[1]),
+        Stacks::from([(key(&["main", "a"]), 1), (key(&["main", "b"]), 4)])
+    );
+}
