@@ -92,8 +92,17 @@ impl OtlpProfile {
 pub fn decode_request(data: &[u8], limits: &DecodeLimits) -> Result<Vec<OtlpProfile>> {
     check_size(data, limits)?;
     scan::check_samples(data, limits)?;
-    let request = proto::ExportProfilesServiceRequest::decode(data)
-        .map_err(|e| bad(format!("protobuf: {e}")))?;
+    let request = proto::ExportProfilesServiceRequest::decode(data).map_err(|e| {
+        // v1.9.0 and older put `Sample.attribute_indices` (packed) in field 3, the
+        // `link_index` of v1.10.0: name the likely cause.
+        let old = if e.to_string().contains("Sample.link_index") {
+            " (a Sample in the wire format of opentelemetry-proto v1.9.0 or older, \
+             which this decoder does not read: it reads v1.10.0)"
+        } else {
+            ""
+        };
+        bad(format!("protobuf: {e}{old}"))
+    })?;
     from_request(&request, limits)
 }
 

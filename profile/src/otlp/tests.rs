@@ -596,3 +596,19 @@ fn sample_counts_are_checked_before_decoding() {
     assert!(scan::check_samples(&bytes[..bytes.len() / 2], &limits).is_ok());
     assert!(scan::check_samples(&[0x0b, 0xff], &limits).is_ok());
 }
+
+#[test]
+fn a_v1_9_sample_is_refused_with_the_likely_cause() {
+    // v1.9.0: values = 2, attribute_indices = 3 (packed), timestamps = 5.
+    let sample = [0x08, 0x01, 0x12, 0x01, 0x05, 0x1a, 0x02, 0x01, 0x02];
+    let mut profile = vec![0x12, sample.len() as u8];
+    profile.extend(sample);
+    let mut scope = vec![0x12, profile.len() as u8];
+    scope.extend(profile);
+    let mut resource = vec![0x12, scope.len() as u8];
+    resource.extend(scope);
+    let mut request = vec![0x0a, resource.len() as u8];
+    request.extend(resource);
+    let err = otlp_message(decode_request(&request, &DecodeLimits::default()).unwrap_err());
+    assert!(err.contains("v1.9.0 or older"), "{err}");
+}
