@@ -75,6 +75,30 @@ fn corpus_request_has_the_expected_facts() {
         request.resource_profiles.len() as u64,
         facts["resource_profiles"].as_u64().unwrap()
     );
+    let scopes: usize = request
+        .resource_profiles
+        .iter()
+        .map(|r| r.scope_profiles.len())
+        .sum();
+    assert_eq!(scopes as u64, facts["scope_profiles"].as_u64().unwrap());
+    // The dictionary's tables as the facts count them (the field numbers are right).
+    let d = request.dictionary.as_ref().unwrap();
+    let tables = [
+        ("mapping_table", d.mapping_table.len()),
+        ("location_table", d.location_table.len()),
+        ("function_table", d.function_table.len()),
+        ("link_table", d.link_table.len()),
+        ("string_table", d.string_table.len()),
+        ("attribute_table", d.attribute_table.len()),
+        ("stack_table", d.stack_table.len()),
+    ];
+    for (name, len) in tables {
+        assert_eq!(
+            len as u64,
+            facts["dictionary"][name].as_u64().unwrap(),
+            "{name}"
+        );
+    }
     assert_eq!(profiles.len() as u64, facts["profiles"].as_u64().unwrap());
     let samples: usize = profiles.iter().map(|p| p.profile.samples.len()).sum();
     assert_eq!(samples as u64, facts["samples"].as_u64().unwrap());
