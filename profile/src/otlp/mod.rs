@@ -85,6 +85,29 @@ impl OtlpProfile {
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
     }
+
+    /// Turns a `samples/count` profile sampled every `period` `cpu` `nanoseconds` (the
+    /// eBPF profiler's on-CPU profile) into `cpu/nanoseconds`, each count times the
+    /// period, as Pyroscope does on ingest; returns whether it did. Other profiles are
+    /// left as they are. A product that overflows saturates.
+    pub fn samples_as_cpu_time(&mut self) -> bool {
+        let p = &mut self.profile;
+        let name = |p: &Profile, vt: crate::ValueType| p.value_type_name(vt);
+        let is_counts = p.sample_types.len() == 1 && name(p, p.sample_types[0]) == "samples/count";
+        let cpu_period = p
+            .period_type
+            .is_some_and(|vt| name(p, vt) == "cpu/nanoseconds");
+        if !is_counts || !cpu_period || p.period <= 0 {
+            return false;
+        }
+        let (kind, unit) = (p.intern("cpu"), p.intern("nanoseconds"));
+        p.sample_types[0] = crate::ValueType { kind, unit };
+        let period = p.period;
+        for v in &mut p.values {
+            *v = v.saturating_mul(period);
+        }
+        true
+    }
 }
 
 /// Decodes a binary (protobuf) `ExportProfilesServiceRequest` into its profiles, in

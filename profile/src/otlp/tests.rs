@@ -230,10 +230,19 @@ fn corpus_request_merges_to_pyroscopes_answers_stack_by_stack() {
         facts["value_sum"].as_i64().unwrap()
     );
     // CPU: Pyroscope turns `samples/count` with a `cpu/nanoseconds` period into
-    // nanoseconds, count times period; the decoder keeps the counts.
+    // nanoseconds, count times period; the decoder keeps the counts, and
+    // `samples_as_cpu_time` converts them.
     let file = "otel/pyroscope/otel-ebpf-profile-cpu.out.json";
     let want = pyroscope_answer(&dir.join(file));
     let got = merged(&profiles, "samples/count", |q| q.period);
+    assert_eq!(got, want);
+    let mut profiles = profiles;
+    let mut converted = 0;
+    for p in &mut profiles {
+        converted += usize::from(p.samples_as_cpu_time());
+    }
+    assert_eq!(converted, 5);
+    let got = merged(&profiles, "cpu/nanoseconds", |_| 1);
     assert_eq!(got, want);
     let facts = &expected["files"][file];
     assert_eq!(got.len() as u64, facts["num_samples"].as_u64().unwrap());
