@@ -21,6 +21,13 @@
 //! fully interned dictionary into every profile would cost profiles × dictionary, and
 //! so would the store importing each copy.)
 //!
+//! Measured with `cargo run --release -p flamedb-profile --example otlp_speed` (200k
+//! samples, 4.8M frames over 20k locations; a shared 2-core machine, so ratios within one
+//! run): pprof decode 309 ms (0.65 M samples/s); the same samples as one OTLP profile
+//! 385 ms (0.52 M/s, of which prost parsing 91 ms); split into 100 profiles of one
+//! request 599 ms (0.33 M/s: each profile references most of the 20k locations, a worst
+//! case for the per-profile copy); the one-profile request as JSON (42 MB) 552 ms.
+//!
 //! Mapping to the model, per OTLP `Profile`:
 //! - one sample type, `sample_type`'s type/unit; `period_type`, `period`, `duration_nano`
 //!   as they are; the time is `time_unix_nano`, or the earliest sample timestamp when 0;
