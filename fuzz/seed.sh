@@ -18,3 +18,5 @@ seed pprof_decode pprof
 seed folded_decode folded collapsed-async-profiler
 seed perf_decode perf-script
 seed any_decode pprof folded collapsed-async-profiler perf-script
+seed otlp_decode otel
+seed speedscope_decode speedscope

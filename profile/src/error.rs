@@ -21,6 +21,18 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An OTLP profiles request is malformed (protobuf, JSON or content).
+    #[error("otlp: {message}")]
+    Otlp {
+        /// What is wrong, and where (`dictionary.location_table[3].mapping_index`, ...).
+        message: String,
+    },
+    /// A speedscope file is malformed.
+    #[error("speedscope: {message}")]
+    Speedscope {
+        /// What is wrong, and where (`profiles[0].events[7]`, ...).
+        message: String,
+    },
     /// A line of folded text is invalid.
     #[error("folded line {line}: {message}")]
     Folded {

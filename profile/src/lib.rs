@@ -24,6 +24,11 @@
 //!   many profiles' stacks into one dictionary (a store head) with one probe per stack.
 //! - [`pprof`], [`folded`], [`perf`]: one module per format, each with `decode` (and
 //!   `encode` where the format is written).
+//! - [`otlp`]: OpenTelemetry profiles requests (protobuf or JSON), one [`Profile`] per
+//!   OTLP profile with its resource, scope and profile attributes; the request's shared
+//!   dictionary is checked once and each profile copies what it references.
+//! - [`speedscope`]: speedscope JSON files (sampled and evented profiles) in, and a
+//!   [`flame::FlameTree`] or [`Profile`] out as sampled profiles.
 //! - [`detect`]: format detection; [`decode`] is the entry point taking any format.
 //! - [`flame`]: [`flame::FlameTree`], the merged or diffed call tree of a flame graph, with
 //!   truncation, per-function totals and its renderers (folded, Pyroscope flamebearer,
@@ -44,8 +49,10 @@ pub mod labels;
 pub mod limits;
 pub mod location_cache;
 pub mod model;
+pub mod otlp;
 pub mod perf;
 pub mod pprof;
+pub mod speedscope;
 pub mod stack;
 pub(crate) mod stack_builder;
 pub mod stack_cache;
