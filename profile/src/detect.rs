@@ -11,6 +11,14 @@ pub enum Format {
     Folded,
     /// Text output of `perf script`.
     PerfScript,
+    /// Java Flight Recorder recording (several profiles: one per event kind).
+    Jfr,
+    /// speedscope JSON file (one profile per speedscope profile).
+    Speedscope,
+    /// OpenTelemetry `ExportProfilesServiceRequest`, protobuf or JSON (one profile per
+    /// OTLP profile, with its attributes). Never detected: protobuf looks like pprof, so
+    /// it is named by its route or `format=otlp`.
+    Otlp,
 }
 
 impl Format {
@@ -20,7 +28,16 @@ impl Format {
             Format::Pprof => "pprof",
             Format::Folded => "folded",
             Format::PerfScript => "perf-script",
+            Format::Jfr => "jfr",
+            Format::Speedscope => "speedscope",
+            Format::Otlp => "otlp",
         }
+    }
+
+    /// Whether one input of this format may hold several profiles
+    /// ([`crate::decode_all`]).
+    pub fn is_multi(self) -> bool {
+        matches!(self, Format::Jfr | Format::Speedscope | Format::Otlp)
     }
 }
 
@@ -32,8 +49,11 @@ impl std::str::FromStr for Format {
             "pprof" => Ok(Format::Pprof),
             "folded" | "collapsed" => Ok(Format::Folded),
             "perf-script" | "perf" => Ok(Format::PerfScript),
+            "jfr" => Ok(Format::Jfr),
+            "speedscope" => Ok(Format::Speedscope),
+            "otlp" => Ok(Format::Otlp),
             other => Err(Error::UnknownFormat(format!(
-                "{other:?} is not a format; use pprof, folded or perf-script"
+                "{other:?} is not a format; use pprof, folded, perf-script, jfr, speedscope or otlp"
             ))),
         }
     }
@@ -47,15 +67,23 @@ impl std::fmt::Display for Format {
 
 /// Detects the format of (already decompressed) profile bytes.
 ///
+/// - Bytes starting with `FLR\0` are a JFR recording.
 /// - Text starting with a UTF-16 byte-order mark is folded (the only UTF-16 format).
+/// - A JSON object with a speedscope `$schema` is speedscope.
 /// - Bytes that are not text (control characters other than tab, CR and LF in the first
 ///   4 KiB) are pprof.
 /// - Text whose first event-like line (`comm pid ... event:`) is followed by a frame line,
 ///   or that starts with `perf script --header` comments (`# ========`), is perf script.
 /// - Other text is folded.
 pub fn detect(data: &[u8]) -> Result<Format> {
+    if data.starts_with(b"FLR\0") {
+        return Ok(Format::Jfr);
+    }
     if data.starts_with(&[0xff, 0xfe]) || data.starts_with(&[0xfe, 0xff]) {
         return Ok(Format::Folded);
+    }
+    if crate::speedscope::looks_like(data) {
+        return Ok(Format::Speedscope);
     }
     let head = &data[..data.len().min(4096)];
     let binary = head
@@ -89,6 +117,21 @@ pub fn detect(data: &[u8]) -> Result<Format> {
     }
     // Empty or only comments: an empty folded profile.
     Ok(Format::Folded)
+}
+
+/// [`detect`] on the first 4 KiB of `data`, gunzipped first when it is gzip (only that
+/// much is inflated): cheap enough to route an input before it is decoded.
+pub fn detect_prefix(data: &[u8]) -> Result<Format> {
+    use std::io::Read;
+    if !crate::gzip::is_gzip(data) {
+        return detect(&data[..data.len().min(4096)]);
+    }
+    let mut head = Vec::with_capacity(4096);
+    flate2::bufread::MultiGzDecoder::new(data)
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(Error::Gzip)?;
+    detect(&head)
 }
 
 /// `frames COUNT` where COUNT is a (possibly fractional) number after the last whitespace.

@@ -61,7 +61,7 @@ pub mod summary;
 pub mod symbols;
 pub mod testing;
 
-pub use detect::{Format, detect};
+pub use detect::{Format, detect, detect_prefix};
 pub use error::{Error, Result};
 pub use ids::{FunctionId, LabelSetId, LocationId, MappingId, StackId};
 pub use labels::{Label, LabelSets, LabelValue};
@@ -85,28 +85,102 @@ pub struct DecodeOptions {
 }
 
 /// Decodes a profile of the given format, or of the detected one when `format` is `None`.
-/// gzip-compressed input is decompressed first (bounded by the limits).
+/// gzip-compressed input is decompressed first (bounded by the limits). An input of a
+/// format that holds several profiles ([`Format::is_multi`]) must hold exactly one here;
+/// [`decode_all`] takes any number.
 pub fn decode(
     data: &[u8],
     format: Option<Format>,
     options: &DecodeOptions,
 ) -> Result<(Format, Profile)> {
+    let (format, mut all) = decode_all(data, format, options)?;
+    if all.len() != 1 {
+        return Err(Error::UnknownFormat(format!(
+            "this {format} input holds {} profiles where one was expected",
+            all.len()
+        )));
+    }
+    Ok((format, all.remove(0).profile))
+}
+
+/// One profile of a decoded input, with the labels the input itself gives it: an OTLP
+/// profile's resource, scope and profile attributes (in that order, later ones winning);
+/// `__name__`, the profile type of a JFR event kind as Pyroscope names it.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The profile.
+    pub profile: Profile,
+    /// Labels from the input (empty for pprof, folded, perf script and speedscope).
+    pub labels: Vec<(String, String)>,
+}
+
+/// Decodes every profile of an input of the given or detected format (gzip undone first,
+/// bounded by the limits): one for pprof, folded and perf script, one per event kind for
+/// JFR, one per profile for speedscope and OTLP.
+pub fn decode_all(
+    data: &[u8],
+    format: Option<Format>,
+    options: &DecodeOptions,
+) -> Result<(Format, Vec<Decoded>)> {
     gzip::with_gunzipped(data, &options.limits, |data| {
         let format = match format {
             Some(f) => f,
             None => detect(data)?,
         };
-        let profile = match format {
-            Format::Pprof => pprof::decode(data, &options.limits)?,
-            Format::Folded => folded::decode(data, &options.limits)?,
-            Format::PerfScript => perf::decode(
+        let limits = &options.limits;
+        let plain = |profile| Decoded {
+            profile,
+            labels: Vec::new(),
+        };
+        let all = match format {
+            Format::Pprof => vec![plain(pprof::decode(data, limits)?)],
+            Format::Folded => vec![plain(folded::decode(data, limits)?)],
+            Format::PerfScript => vec![plain(perf::decode(
                 data,
                 &perf::PerfOptions {
                     limits: options.limits,
                     event: options.perf_event.clone(),
                 },
-            )?,
+            )?)],
+            Format::Speedscope => speedscope::decode(data, limits)?
+                .into_iter()
+                .map(plain)
+                .collect(),
+            Format::Otlp => {
+                let json = data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+                let request = if json {
+                    otlp::decode_request_json(data, limits)?
+                } else {
+                    otlp::decode_request(data, limits)?
+                };
+                request.into_iter().map(otlp_decoded).collect()
+            }
+            Format::Jfr => {
+                return Err(Error::UnknownFormat(
+                    "jfr: the decoder is not wired in yet".into(),
+                ));
+            }
         };
-        Ok((format, profile))
+        Ok((format, all))
     })
+}
+
+/// An OTLP profile as [`Decoded`]: `samples/count` on-CPU profiles as CPU time (as
+/// Pyroscope ingests them), attributes as labels.
+fn otlp_decoded(mut o: otlp::OtlpProfile) -> Decoded {
+    o.samples_as_cpu_time();
+    let mut labels: Vec<(String, String)> = Vec::new();
+    for (k, v) in o
+        .resource_attributes
+        .into_iter()
+        .chain(o.scope_attributes)
+        .chain(o.profile_attributes)
+    {
+        labels.retain(|(key, _)| *key != k);
+        labels.push((k, v));
+    }
+    Decoded {
+        profile: o.profile,
+        labels,
+    }
 }

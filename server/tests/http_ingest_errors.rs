@@ -175,11 +175,11 @@ async fn bad_requests_get_4xx_with_a_message_and_the_server_stays_healthy() {
         ),
         (
             "pyroscope format",
-            http.post(server.url("/ingest?name=a.cpu&format=jfr"))
+            http.post(server.url("/ingest?name=a.cpu&format=trie"))
                 .bearer_auth("right")
                 .body("x"),
             StatusCode::BAD_REQUEST,
-            "jfr",
+            "trie",
         ),
     ];
     for (what, req, status, says) in cases {

@@ -538,6 +538,9 @@ fn format_code(f: Option<Format>) -> u8 {
         Some(Format::Pprof) => 1,
         Some(Format::Folded) => 2,
         Some(Format::PerfScript) => 3,
+        Some(Format::Jfr) => 4,
+        Some(Format::Speedscope) => 5,
+        Some(Format::Otlp) => 6,
     }
 }
 
@@ -643,6 +646,9 @@ fn read_entry(c: &mut Cursor<'_>, with_duration: bool) -> Option<Replayed> {
         1 => Some(Format::Pprof),
         2 => Some(Format::Folded),
         3 => Some(Format::PerfScript),
+        4 => Some(Format::Jfr),
+        5 => Some(Format::Speedscope),
+        6 => Some(Format::Otlp),
         _ => return None,
     };
     let time_nanos = c.u64()? as i64;

@@ -23,7 +23,7 @@ use std::time::Instant;
 /// Arguments of `flamedb ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Profile files (pprof, folded, perf script; gzipped or not). `FILE@TIME` (when no
+    /// Profile files (pprof, folded, perf script, JFR, speedscope, OTLP; gzipped or not). `FILE@TIME` (when no
     /// file is named so) gives the file's profile time, as `--time` does.
     #[arg(required = true, value_name = "FILE[@TIME]")]
     files: Vec<PathBuf>,
@@ -108,7 +108,7 @@ async fn ingest_local(args: &IngestArgs, labels: Vec<(String, String)>) -> Resul
         ..StoreConfig::default()
     };
     let files = files(args)?;
-    let store = args.storage.open(config).await?;
+    let store = args.storage.open(config.clone()).await?;
     let bar = progress_bar(files.len());
     let started = Instant::now();
     let (mut profiles, mut samples, mut bytes, mut failed) = (0u64, 0u64, 0u64, 0usize);
@@ -118,25 +118,31 @@ async fn ingest_local(args: &IngestArgs, labels: Vec<(String, String)>) -> Resul
             let labels = labels.clone();
             async move {
                 let (n, format, data) = read_file(args, path).await?;
-                let receipt = store
-                    .append(WalRecord {
-                        tenant: args.tenant.clone(),
-                        labels,
-                        format,
-                        time_nanos: *time_nanos,
-                        perf_event: args.event.clone().unwrap_or_default(),
-                        data,
-                    })
-                    .await?;
-                anyhow::Ok((n, receipt))
+                let record = WalRecord {
+                    tenant: args.tenant.clone(),
+                    labels: flamedb_service::ingest::canonical_labels(labels),
+                    format,
+                    time_nanos: *time_nanos,
+                    perf_event: args.event.clone().unwrap_or_default(),
+                    data,
+                };
+                // A file of several profiles (JFR, speedscope, OTLP) is one entry each,
+                // stored together or not at all.
+                let limits = config.decode;
+                let entries = tokio::task::spawn_blocking(move || {
+                    flamedb_service::ingest::expand(vec![record.into()], &limits)
+                })
+                .await??;
+                let receipts = store.append_batch(entries).await?;
+                anyhow::Ok((n, receipts))
             }
         });
         for ((path, _), result) in chunk.iter().zip(futures::future::join_all(appends).await) {
             bar.inc(1);
             match result {
-                Ok((n, receipt)) => {
-                    profiles += 1;
-                    samples += receipt.samples;
+                Ok((n, receipts)) => {
+                    profiles += receipts.len() as u64;
+                    samples += receipts.iter().map(|r| r.samples).sum::<u64>();
                     bytes += n;
                 }
                 Err(e) => {

@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use flamedb_profile::{DecodeOptions, Format, Summary};
 use serde::Serialize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `flamedb inspect`.
@@ -38,6 +38,12 @@ pub enum FormatArg {
     Folded,
     /// `perf script` text.
     PerfScript,
+    /// Java Flight Recorder (one profile per event kind).
+    Jfr,
+    /// speedscope JSON (one profile per speedscope profile).
+    Speedscope,
+    /// OpenTelemetry `ExportProfilesServiceRequest`, protobuf or JSON.
+    Otlp,
 }
 
 impl FormatArg {
@@ -48,6 +54,9 @@ impl FormatArg {
             FormatArg::Pprof => Some(Format::Pprof),
             FormatArg::Folded => Some(Format::Folded),
             FormatArg::PerfScript => Some(Format::PerfScript),
+            FormatArg::Jfr => Some(Format::Jfr),
+            FormatArg::Speedscope => Some(Format::Speedscope),
+            FormatArg::Otlp => Some(Format::Otlp),
         }
     }
 }
@@ -57,6 +66,10 @@ impl FormatArg {
 struct Report {
     file: String,
     format: &'static str,
+    /// Which profile of the file (formats that hold several: JFR, speedscope, OTLP).
+    profile_index: usize,
+    /// The labels the file gives this profile (OTLP attributes, a JFR kind's `__name__`).
+    labels: Vec<(String, String)>,
     sample_types: Vec<ValueTypeJson>,
     period_type: Option<ValueTypeJson>,
     period: i64,
@@ -97,11 +110,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     for path in &args.files {
         match inspect_file(path, args.format.format(), &options) {
-            Ok(report) => {
-                if args.json {
-                    writeln!(out, "{}", serde_json::to_string(&report)?)?;
-                } else {
-                    write_text(&mut out, &report)?;
+            Ok(reports) => {
+                for report in reports {
+                    if args.json {
+                        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+                    } else {
+                        write_text(&mut out, &report)?;
+                    }
                 }
             }
             Err(err) => {
@@ -117,17 +132,28 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// One report per profile the file holds.
 fn inspect_file(
     path: &PathBuf,
     format: Option<Format>,
     options: &DecodeOptions,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Vec<Report>> {
     let data = std::fs::read(path)?;
-    let (format, profile) = flamedb_profile::decode(&data, format, options)?;
-    let s = Summary::of(&profile);
-    Ok(Report {
+    let (format, all) = flamedb_profile::decode_all(&data, format, options)?;
+    Ok(all
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| report(path, format, i, d))
+        .collect())
+}
+
+fn report(path: &Path, format: Format, index: usize, d: flamedb_profile::Decoded) -> Report {
+    let s = Summary::of(&d.profile);
+    Report {
         file: path.display().to_string(),
         format: format.name(),
+        profile_index: index,
+        labels: d.labels,
         sample_types: s.sample_types.into_iter().map(ValueTypeJson::new).collect(),
         period_type: s.period_type.map(ValueTypeJson::new),
         period: s.period,
@@ -143,7 +169,7 @@ fn inspect_file(
         label_keys: s.label_keys_str,
         numeric_label_keys: s.label_keys_num,
         has_inlined_frames: s.has_inlined_frames,
-    })
+    }
 }
 
 fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
@@ -154,6 +180,11 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         .collect();
     writeln!(out, "{}", r.file)?;
     writeln!(out, "  format            {}", r.format)?;
+    if r.profile_index > 0 || !r.labels.is_empty() {
+        writeln!(out, "  profile           #{}", r.profile_index)?;
+        let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(out, "  labels            {}", labels.join(", "))?;
+    }
     writeln!(out, "  sample types      {}", types.join(", "))?;
     if let Some(pt) = &r.period_type {
         writeln!(

@@ -15,7 +15,7 @@
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
 //!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
 //!   rates, which `flamedb ingest --sample-rate` shares);
-//!   [`push`]: the Connect push RPC; [`querier`]: Pyroscope's querier API (Connect, for
+//!   [`push`]: the Connect push RPC; [`otlp`]: OTLP/HTTP profiles; [`querier`]: Pyroscope's querier API (Connect, for
 //!   Grafana, Drilldown and Pyroscope's UI; messages in [`querier_proto`]); [`events`]: change events posted and listed;
 //!   [`findings`]: regression findings, their states, inspections now; [`alerts`]: the
 //!   webhooks new findings go to (outbound, in the background).
@@ -32,6 +32,7 @@ pub mod import;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod otlp;
 pub mod push;
 pub mod pyroscope;
 pub mod querier;
@@ -121,6 +122,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/ingest", post(pyroscope::ingest))
         .route(push::PUSH_PATH, post(push::push))
+        .route(otlp::OTLP_PATH, post(otlp::export))
         .route("/querier.v1.QuerierService/{method}", post(querier::call))
         .route("/pyroscope/render", get(querier::legacy::render))
         .route("/pyroscope/render-diff", get(querier::legacy::render_diff))

@@ -14,8 +14,10 @@
 //! - `format`: `folded` (default; Pyroscope calls it `groups`), `lines` (one stack per
 //!   line, each one sample), `pprof` (raw body, stored as sent, or multipart/form-data
 //!   with a `profile` part and optional `sample_type_config` (JSON) and `prev_profile`
-//!   parts, applied as [`sample_types`] describes). A multipart body is read as
-//!   pprof whatever `format` says, as Pyroscope does.
+//!   parts, applied as [`sample_types`] describes), `jfr` (a JFR recording: one profile
+//!   per event kind, each named by its kind as Pyroscope names it, e.g. `process_cpu`,
+//!   `memory`, `mutex`), `speedscope` (one profile per speedscope profile). A multipart
+//!   body is read as pprof whatever `format` says, as Pyroscope does.
 //! - `sampleRate`, `spyName`, `units`, `aggregationType`: stored as the series labels
 //!   `sample_rate`, `spy_name`, `units`, `aggregation` when given. With `sampleRate`, a
 //!   folded (or lines) body of a CPU profile (`PROFILE` `cpu`, `itimer` or none) or a wall
@@ -129,11 +131,13 @@ async fn body_format(
         "folded" | "groups" | "collapsed" => Ok(Some((Format::Folded, data))),
         "lines" => Ok(Some((Format::Folded, lines_to_folded(&data)))),
         "pprof" => Ok(Some((Format::Pprof, data))),
-        f @ ("jfr" | "speedscope" | "trie" | "tree") => Err(ApiError::bad_request(format!(
-            "format {f:?} is not supported by flamedb: send folded, lines or pprof"
+        "jfr" => Ok(Some((Format::Jfr, data))),
+        "speedscope" => Ok(Some((Format::Speedscope, data))),
+        f @ ("trie" | "tree") => Err(ApiError::bad_request(format!(
+            "format {f:?} is not supported by flamedb: send folded, lines, pprof, jfr or speedscope"
         ))),
         other => Err(ApiError::bad_request(format!(
-            "unknown format {other:?}: use folded, lines or pprof"
+            "unknown format {other:?}: use folded, lines, pprof, jfr or speedscope"
         ))),
     }
 }

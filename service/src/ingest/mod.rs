@@ -88,6 +88,57 @@ pub fn record(
     }
 }
 
+/// Splits every entry whose body holds several profiles (JFR, speedscope, OTLP: named by
+/// its format, or detected from its first bytes) into one entry per profile, each the
+/// profile encoded as pprof with the labels the input gave it (OTLP attributes, a JFR
+/// event kind's `__name__`) over the entry's own, made canonical. Other entries pass
+/// unchanged. The store then takes each like any pprof, so the write-ahead log holds
+/// one profile per record whatever came in.
+pub fn expand(
+    entries: Vec<WalEntry>,
+    limits: &flamedb_profile::DecodeLimits,
+) -> Result<Vec<WalEntry>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let format = match entry.record.format {
+            Some(f) => Some(f),
+            None => flamedb_profile::detect_prefix(&entry.record.data).ok(),
+        };
+        if !format.is_some_and(Format::is_multi) {
+            out.push(entry);
+            continue;
+        }
+        let options = flamedb_profile::DecodeOptions {
+            limits: *limits,
+            perf_event: None,
+        };
+        let (format, all) = flamedb_profile::decode_all(&entry.record.data, format, &options)?;
+        if all.is_empty() {
+            return Err(crate::Error::invalid(format!(
+                "the {format} input holds no profile"
+            )));
+        }
+        for decoded in all {
+            let mut labels = entry.record.labels.clone();
+            for (k, v) in decoded.labels {
+                labels.retain(|(key, _)| *key != k);
+                labels.push((k, v));
+            }
+            out.push(WalEntry {
+                record: WalRecord {
+                    labels: canonical_labels(labels),
+                    format: Some(Format::Pprof),
+                    data: Bytes::from(flamedb_profile::pprof::encode(&decoded.profile)),
+                    perf_event: String::new(),
+                    ..entry.record.clone()
+                },
+                duration_nanos: entry.duration_nanos,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Stores the request's profiles all or nothing ([`Store::append_batch`]: every profile
 /// is decoded and validated first, then all go into one write-ahead log record) and
 /// returns once they are durable.
@@ -105,7 +156,19 @@ pub async fn ingest(store: &Store, request: IngestRequest) -> Result<IngestSumma
             "the profile body is empty: send the profile's bytes",
         ));
     }
-    let receipts = store.append_batch(request.entries).await?;
+    let entries = if request
+        .entries
+        .iter()
+        .any(|e| e.record.format.is_none_or(Format::is_multi))
+    {
+        let limits = store.config().decode;
+        tokio::task::spawn_blocking(move || expand(request.entries, &limits))
+            .await
+            .map_err(crate::Error::internal)??
+    } else {
+        request.entries
+    };
+    let receipts = store.append_batch(entries).await?;
     Ok(IngestSummary {
         profiles: receipts.len() as u64,
         samples: receipts.iter().map(|r| r.samples).sum(),

@@ -1,0 +1,198 @@
+//! The formats that hold several profiles, through every ingest path of a real server:
+//! OTLP (`POST /v1development/profiles`, protobuf and JSON), speedscope (`/api/v1/ingest`
+//! detected, `/ingest?format=speedscope`, `flamedb ingest`), read back with SQL and
+//! checked against the corpus facts (expected.json, made by an independent parser) and
+//! against Pyroscope's own answers for the same OTLP request.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::query::Api;
+use common::{Server, corpus, expected};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const OTLP_PB: &str = "otel/pyroscope/otel-ebpf-profile.pb.bin";
+const OTLP_JSON: &str = "otel/pyroscope/otel-ebpf-profile.pb.json";
+const SPEEDSCOPE: &str = "speedscope/speedscope/0.6.0__two-sampled.speedscope.json";
+
+/// `{sample_type: sum(value)}` of `sql_where` in the tenant.
+async fn sums(api: &Api, sql_where: &str) -> Value {
+    let rows = api
+        .rows(&format!(
+            "SELECT sample_type, sum(value) AS v FROM samples WHERE {sql_where} \
+             GROUP BY sample_type ORDER BY sample_type"
+        ))
+        .await;
+    Value::Object(
+        rows.iter()
+            .map(|r| {
+                (
+                    r["sample_type"].as_str().unwrap().to_string(),
+                    r["v"].clone(),
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn post(
+    server: &Server,
+    tenant: &str,
+    path: &str,
+    ctype: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
+    let resp = reqwest::Client::new()
+        .post(server.url(path))
+        .header("X-Scope-OrgID", tenant)
+        .header("content-type", ctype)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_requests_are_stored_with_their_attributes() {
+    let Some(dir) = corpus() else { return };
+    let facts = expected(&dir, OTLP_PB);
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--inspect-interval-secs", "0"]);
+    let (status, text) = post(
+        &server,
+        "pb",
+        "/v1development/profiles",
+        "application/x-protobuf",
+        std::fs::read(dir.join(OTLP_PB)).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) = post(
+        &server,
+        "js",
+        "/v1development/profiles",
+        "application/json",
+        std::fs::read(dir.join(OTLP_JSON)).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(text, "{}");
+
+    let off_cpu = &facts["by_sample_type"]["off_cpu/nanoseconds"];
+    for tenant in ["pb", "js"] {
+        let api = Api::new(&server, tenant);
+        let all = sums(&api, "true").await;
+        assert_eq!(all["off_cpu"], off_cpu["value_sum"], "{tenant}: {all}");
+        // Pyroscope's answers for service_name=unknown_service (resources without a
+        // service.name or an executable name): its off-CPU and CPU flame graph totals.
+        let unknown = sums(&api, "app = 'unknown_service'").await;
+        let pyro_off = expected(&dir, "otel/pyroscope/otel-ebpf-profile-offcpu.out.json");
+        let pyro_cpu = expected(&dir, "otel/pyroscope/otel-ebpf-profile-cpu.out.json");
+        assert_eq!(
+            unknown["off_cpu"], pyro_off["value_sum"],
+            "{tenant}: {unknown}"
+        );
+        assert_eq!(unknown["cpu"], pyro_cpu["value_sum"], "{tenant}: {unknown}");
+        // Resource attributes are series labels.
+        let pids = api
+            .rows("SELECT count(DISTINCT labels['process.pid']) AS n FROM profiles")
+            .await;
+        assert!(pids[0]["n"].as_i64().unwrap() > 1, "{pids:?}");
+    }
+    // Malformed requests are a 400 naming the problem; nothing is stored.
+    let (status, text) = post(
+        &server,
+        "bad",
+        "/v1development/profiles",
+        "application/x-protobuf",
+        vec![0xff; 64],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    let (status, text) = post(
+        &server,
+        "bad",
+        "/v1development/profiles",
+        "text/plain",
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("application/x-protobuf"), "{text}");
+    let bad = Api::new(&server, "bad");
+    assert_eq!(
+        bad.rows("SELECT count(*) AS n FROM profiles").await,
+        vec![json!({"n": 0})]
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speedscope_files_are_stored_through_every_path() {
+    let Some(dir) = corpus() else { return };
+    let facts = expected(&dir, SPEEDSCOPE);
+    let profiles = facts["profiles"].as_array().unwrap();
+    // The sampled profiles are in seconds: stored as nanoseconds of CPU time.
+    let want: i64 = profiles
+        .iter()
+        .map(|p| {
+            assert_eq!(p["unit"], "seconds");
+            p["weight_sum"].as_i64().unwrap() * 1_000_000_000
+        })
+        .sum();
+    let file = dir.join(SPEEDSCOPE);
+    let body = std::fs::read(&file).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+
+    // The CLI into the data directory, detected.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "cli", "--tenant", "t", "--data"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let server = Server::start(&data, &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "t");
+    api.ingest("app=api&format=auto", body.clone()).await;
+    let (status, text) = post(
+        &server,
+        "t",
+        "/ingest?name=pyro.cpu&format=speedscope",
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    for app in ["cli", "api", "pyro"] {
+        let n = api
+            .rows(&format!(
+                "SELECT count(*) AS n FROM profiles WHERE app = '{app}'"
+            ))
+            .await;
+        assert_eq!(
+            n[0]["n"].as_u64().unwrap() as usize,
+            profiles.len(),
+            "{app}"
+        );
+        let s = sums(&api, &format!("app = '{app}'")).await;
+        assert_eq!(s, json!({"cpu": want}), "{app}");
+    }
+    // An evented file whose events do not nest is a 400 naming the event.
+    let bad =
+        std::fs::read(dir.join("speedscope/speedscope/invalid__out-of-order-events.json")).unwrap();
+    let a = api
+        .post_body("/api/v1/ingest?app=bad", "application/json", bad)
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    assert!(a.text().contains("events[6]"), "{}", a.text());
+    server.stop();
+}
