@@ -24,6 +24,8 @@
 //!   many profiles' stacks into one dictionary (a store head) with one probe per stack.
 //! - [`pprof`], [`folded`], [`perf`]: one module per format, each with `decode` (and
 //!   `encode` where the format is written).
+//! - [`jfr`]: Java Flight Recorder recordings, decoded into one profile per kind of
+//!   sample (CPU, wall, allocations, locks, ...) as Grafana Pyroscope ingests them.
 //! - [`detect`]: format detection; [`decode`] is the entry point taking any format.
 //! - [`flame`]: [`flame::FlameTree`], the merged or diffed call tree of a flame graph, with
 //!   truncation, per-function totals and its renderers (folded, Pyroscope flamebearer,
@@ -40,6 +42,7 @@ pub mod flame;
 pub mod folded;
 pub mod gzip;
 pub mod ids;
+pub mod jfr;
 pub mod labels;
 pub mod limits;
 pub mod location_cache;
