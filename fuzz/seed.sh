@@ -18,3 +18,4 @@ seed pprof_decode pprof
 seed folded_decode folded collapsed-async-profiler
 seed perf_decode perf-script
 seed any_decode pprof folded collapsed-async-profiler perf-script
+seed jfr_decode jfr

@@ -236,7 +236,7 @@ impl<'o> Decoder<'o> {
             ticks_per_second: be(56, 8) as i64,
         });
         let mut r = Reader::new(data, start + meta_offset as usize, end, compressed);
-        let m = Metadata::read(&mut r)?;
+        let m = Metadata::read(&mut r).map_err(|e| context(e, "metadata"))?;
         let pools = Pools::read(
             &m,
             data,
@@ -244,7 +244,8 @@ impl<'o> Decoder<'o> {
             cp_offset,
             compressed,
             &self.opts.limits,
-        )?;
+        )
+        .map_err(|e| context(e, "constant pool"))?;
         let mut chunk = Chunk {
             m: &m,
             pools,
@@ -407,6 +408,17 @@ impl<'o> Decoder<'o> {
         b.add(resolved, frames, &self.names, labels, values, limits)?;
         self.stats.samples += 1;
         Ok(())
+    }
+}
+
+/// `e` with `what` (the part of the chunk being read) in front of its message.
+fn context(e: Error, what: &str) -> Error {
+    match e {
+        Error::Jfr { offset, message } if !message.starts_with(what) => Error::Jfr {
+            offset,
+            message: format!("{what}: {message}"),
+        },
+        e => e,
     }
 }
 
