@@ -101,6 +101,23 @@ impl Plan {
         Plan { class, steps }
     }
 
+    /// With compressed integers, the number of fields when every field of the class is
+    /// one varint (a reference, short, char, int or long): such values can be skipped
+    /// by counting varints.
+    pub(super) fn varint_fields(&self, m: &Metadata, compressed: bool) -> Option<usize> {
+        let fields = &m.classes[self.class as usize].fields;
+        let scalar = |f: &Field| {
+            !f.array && (f.cp || matches!(f.kind, Kind::Short | Kind::Int | Kind::Long))
+        };
+        (compressed && self.steps.len() == fields.len() && fields.iter().all(scalar))
+            .then_some(fields.len())
+    }
+
+    /// The slots of the fields, in order (`None` for a skipped field).
+    pub(super) fn slots(&self) -> impl Iterator<Item = Option<Slot>> + '_ {
+        self.steps.iter().map(|s| s.slot)
+    }
+
     /// Reads one value: captured fields into `out`, frames (with `frame_plan`) appended to
     /// `frames`, at most `max_frames` per array.
     pub(super) fn read<'a>(
@@ -147,7 +164,8 @@ pub(super) struct FrameSink<'s> {
 }
 
 impl FrameSink<'_> {
-    fn read(&mut self, m: &Metadata, r: &mut Reader<'_>) -> Result<()> {
+    /// Reads an array of frames: the count, then the frames.
+    pub(super) fn read(&mut self, m: &Metadata, r: &mut Reader<'_>) -> Result<()> {
         let n = r.count("stack frame")?;
         if n > self.max_depth {
             return Err(crate::Error::Limit {
@@ -158,6 +176,32 @@ impl FrameSink<'_> {
         let (Some(plan), Some(frames)) = (self.plan, self.frames.as_deref_mut()) else {
             return Err(r.err("stack frames where none are expected"));
         };
+        frames.reserve(n);
+        // Fast path: every field one varint (references and ints, compressed): read them
+        // in a row, each into its slot (0 method, 1 line, 2 type) or nowhere.
+        if let Some(k) = plan.varint_fields(m, r.compressed).filter(|&k| k <= 8) {
+            let mut slot_of = [usize::MAX; 8];
+            for (j, slot) in plan.slots().enumerate().take(k) {
+                if let Some(Slot::Num(i)) = slot {
+                    slot_of[j] = usize::from(i);
+                }
+            }
+            for _ in 0..n {
+                let mut v = [0u64; 4];
+                for &slot in &slot_of[..k] {
+                    let x = r.varint()?;
+                    if let Some(dst) = v.get_mut(slot) {
+                        *dst = x;
+                    }
+                }
+                frames.push(RawFrame {
+                    method: v[0],
+                    line: v[1] as u32,
+                    kind: v[2],
+                });
+            }
+            return Ok(());
+        }
         let mut v = Values::default();
         for _ in 0..n {
             v.num[..3].fill(0);

@@ -34,12 +34,11 @@ pub(super) struct Names {
 
 impl Names {
     pub(super) fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.map.get(s) {
-            return i;
+        let next = self.list.len() as u32;
+        let i = *self.map.entry_ref(s).or_insert(next);
+        if i == next {
+            self.list.push(s.to_string());
         }
-        let i = self.list.len() as u32;
-        self.list.push(s.to_string());
-        self.map.insert(s.to_string(), i);
         i
     }
 

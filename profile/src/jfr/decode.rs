@@ -3,7 +3,7 @@
 use super::bind::{Binding, FrameSink, Plan, Slot, Values};
 use super::builder::{Builder, Correlation, FrameKey, Names};
 use super::metadata::Metadata;
-use super::pools::Pools;
+use super::pools::{Frames, Pools};
 use super::reader::{JStr, Reader};
 use super::snapshot::LabelsSnapshot;
 use super::{ChunkInfo, JfrOptions, JfrStats, SampleType};
@@ -147,6 +147,14 @@ pub(super) struct Decoder<'o> {
 struct Chunk<'m> {
     m: &'m Metadata,
     pools: Pools,
+    /// The input, its chunk's end and integer encoding, for frames read on use.
+    data: &'m [u8],
+    end: usize,
+    compressed: bool,
+    /// Frame type id -> kind.
+    kinds: Vec<(u64, FrameKind)>,
+    /// Scratch for frame names.
+    name_buf: String,
     /// Stack trace id -> index into `stacks` (`u32::MAX`: no such stack trace).
     stack_index: HashMap<u64, u32>,
     /// Resolved stacks: ranges of `frames`, root first.
@@ -246,9 +254,17 @@ impl<'o> Decoder<'o> {
             &self.opts.limits,
         )
         .map_err(|e| context(e, "constant pool"))?;
+        let kinds = (pools.frame_types.iter())
+            .map(|(&id, d)| (id, frame_kind(d)))
+            .collect();
         let mut chunk = Chunk {
             m: &m,
             pools,
+            data,
+            end,
+            compressed,
+            kinds,
+            name_buf: String::new(),
             stack_index: HashMap::new(),
             stacks: Vec::new(),
             frames: Vec::new(),
@@ -437,6 +453,24 @@ fn resolve_stack(
         c.stack_index.insert(id, u32::MAX);
         return None;
     };
+    let (from, to) = match rec.frames {
+        Frames::Read(from, to) => (from as usize, to as usize),
+        Frames::Lazy(at) => {
+            let from = c.pools.frames.len();
+            let mut r = Reader::new(c.data, at, c.end, c.compressed);
+            let mut sink = FrameSink {
+                plan: c.pools.frame_plan.as_ref(),
+                frames: Some(&mut c.pools.frames),
+                max_depth: opts.limits.max_stack_depth,
+            };
+            // The frames were counted when the pool was read; an error now means they
+            // are not what they seemed: a stack trace with no frames.
+            if sink.read(c.m, &mut r).is_err() {
+                c.pools.frames.truncate(from);
+            }
+            (from, c.pools.frames.len())
+        }
+    };
     let start = c.frames.len() as u32;
     if opts.truncated_frame && rec.truncated {
         let name = names.intern("[truncated]");
@@ -446,26 +480,21 @@ fn resolve_stack(
             kind: FrameKind::Unspecified,
         });
     }
-    let raw = c
-        .pools
-        .frames
-        .get(rec.start as usize..rec.end as usize)
-        .unwrap_or_default();
-    for f in raw.iter().rev() {
+    for i in (from..to).rev() {
+        let f = c.pools.frames[i];
         let name = match c.methods.get(&f.method) {
             Some(&n) => n,
             None => {
-                let n = frame_name(&c.pools, f.method, stats).map(|s| names.intern(&s));
+                let n = frame_name(&c.pools, f.method, stats, &mut c.name_buf)
+                    .then(|| names.intern(&c.name_buf));
                 c.methods.insert(f.method, n);
                 n
             }
         };
         let Some(name) = name else { continue };
-        let kind = c
-            .pools
-            .frame_types
-            .get(&f.kind)
-            .map_or(FrameKind::Unspecified, |d| frame_kind(d));
+        let kind = (c.kinds.iter())
+            .find(|k| k.0 == f.kind)
+            .map_or(FrameKind::Unspecified, |k| k.1);
         c.frames.push(FrameKey {
             name,
             line: f.line,
@@ -478,19 +507,23 @@ fn resolve_stack(
     Some(i)
 }
 
-/// `class.method` for method `id`, `None` (counted) when the method or its class is
+/// `class.method` for method `id` into `out`; false (counted) when the method or its class is
 /// missing; a missing symbol is an empty name, as in jfr-parser.
-fn frame_name(p: &Pools, id: u64, stats: &mut JfrStats) -> Option<String> {
+fn frame_name(p: &Pools, id: u64, stats: &mut JfrStats, out: &mut String) -> bool {
     let Some(&(class, name)) = p.methods.get(&id) else {
         stats.method_not_found += 1;
-        return None;
+        return false;
     };
     let Some(class_name) = p.classes.get(&class) else {
         stats.class_not_found += 1;
-        return None;
+        return false;
     };
     let sym = |s: &u64| p.symbols.get(s).map_or("", String::as_str);
-    Some(format!("{}.{}", sym(class_name), sym(&name)))
+    out.clear();
+    out.push_str(sym(class_name));
+    out.push('.');
+    out.push_str(sym(&name));
+    true
 }
 
 /// The frame kind of a `jdk.types.FrameType` description.

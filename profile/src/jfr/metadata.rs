@@ -219,12 +219,11 @@ impl Metadata {
         } else {
             1
         };
-        if !f.cp {
-            if let Kind::Struct(i) = f.kind {
-                if self.classes[i as usize].zero_size {
-                    return Ok(());
-                }
-            }
+        if let Kind::Struct(i) = f.kind
+            && !f.cp
+            && self.classes[i as usize].zero_size
+        {
+            return Ok(());
         }
         for _ in 0..n {
             if f.cp {

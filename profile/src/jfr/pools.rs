@@ -13,12 +13,23 @@ use super::symbols::merge_generated;
 use crate::{DecodeLimits, Result};
 use hashbrown::{HashMap, HashSet};
 
-/// A stack trace: its frames in [`Pools::frames`], leaf first.
+/// A stack trace: its frames in [`Pools::frames`], leaf first, or where they are still
+/// to be read.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StackRec {
-    pub(super) start: u32,
-    pub(super) end: u32,
+    pub(super) frames: Frames,
     pub(super) truncated: bool,
+}
+
+/// Where the frames of a stack trace are.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Frames {
+    /// Read: `Pools::frames[start..end]`.
+    Read(u32, u32),
+    /// Not read yet: the frame count is at this offset of the input. Stack traces are
+    /// most of a recording's pools and most are not used by the events a profile takes,
+    /// so when frames are plain varints they are skipped by counting and read on use.
+    Lazy(usize),
 }
 
 /// A string as a pool entry holds it: text, or a reference to the string pool.
@@ -46,6 +57,8 @@ pub(super) struct Pools {
     pub(super) thread_states: HashMap<u64, String>,
     /// `jdk.types.FrameType`: the description (`Interpreted`, `JIT compiled`, ...).
     pub(super) frame_types: HashMap<u64, String>,
+    /// How `jdk.types.StackFrame` values are read.
+    pub(super) frame_plan: Option<Plan>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,6 +137,9 @@ impl Pools {
         let frame_plan = m
             .class_named("jdk.types.StackFrame")
             .map(|c| Plan::new(m, c, FRAME, false));
+        let frame_varints = frame_plan
+            .as_ref()
+            .and_then(|p| p.varint_fields(m, compressed));
         let mut plans: HashMap<u64, PoolPlan> = HashMap::new();
         let mut pools = Pools::default();
         let mut pending: Vec<(Target, u64, PStr)> = Vec::new();
@@ -190,6 +206,23 @@ impl Pools {
                                 m.skip_value(&mut r, m.value_kind(c), 0)?;
                             }
                         }
+                        PoolPlan::Bound(Target::Stack, plan)
+                            if frame_varints.is_some() && lazy_layout(plan) =>
+                        {
+                            let truncated = r.u8()? != 0;
+                            let at = r.pos;
+                            let n = r.count("stack frame")?;
+                            if n > limits.max_stack_depth {
+                                return Err(crate::Error::Limit {
+                                    what: "stack depth",
+                                    limit: limits.max_stack_depth as u64,
+                                });
+                            }
+                            let per_frame = frame_varints.unwrap_or(0);
+                            r.skip_varints(n.saturating_mul(per_frame))?;
+                            let frames = Frames::Lazy(at);
+                            pools.stacks.insert(id, StackRec { frames, truncated });
+                        }
                         PoolPlan::Bound(target, plan) => {
                             let mut v = Values::default();
                             let start = pools.frames.len();
@@ -210,6 +243,7 @@ impl Pools {
             at = at.wrapping_add(delta as u64);
         }
         pools.resolve(pending);
+        pools.frame_plan = frame_plan;
         Ok(pools)
     }
 
@@ -239,8 +273,7 @@ impl Pools {
             Target::Stack => {
                 // Frames are bounded by the input size, far below u32::MAX.
                 let rec = StackRec {
-                    start: start as u32,
-                    end: self.frames.len() as u32,
+                    frames: Frames::Read(start as u32, self.frames.len() as u32),
                     truncated: v.num[0] != 0,
                 };
                 self.stacks.insert(id, rec);
@@ -272,6 +305,12 @@ impl Pools {
             }
         }
     }
+}
+
+/// Whether a `jdk.types.StackTrace` plan is `truncated: boolean, frames: StackFrame[]`,
+/// the layout the lazy path reads.
+fn lazy_layout(plan: &Plan) -> bool {
+    plan.slots().eq([Some(Slot::Num(0)), Some(Slot::Frames)])
 }
 
 fn pool_plan(m: &Metadata, class_id: u64) -> Option<PoolPlan> {

@@ -140,6 +140,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads past `n` compressed integers without decoding them.
+    pub(super) fn skip_varints(&mut self, mut n: usize) -> Result<()> {
+        let data = &self.data[..self.end];
+        let (mut pos, mut run) = (self.pos, 0);
+        while n > 0 {
+            let Some(&b) = data.get(pos) else {
+                self.pos = pos;
+                return Err(self.eof());
+            };
+            pos += 1;
+            // The ninth byte of a varint ends it whatever its high bit.
+            if b < 0x80 || run == 8 {
+                n -= 1;
+                run = 0;
+            } else {
+                run += 1;
+            }
+        }
+        self.pos = pos;
+        Ok(())
+    }
+
     /// A count of items each at least `min_bytes` long (at least 1 is assumed for 0):
     /// fails when the rest of the region cannot hold them, so no allocation or loop sized
     /// by the count can exceed the input.

@@ -37,17 +37,29 @@ fn compressed_and_fixed_integers_and_pooled_strings_decode_alike() {
                 ..Synth::default()
             };
             let rec = dec(&synthetic::recording(&synth)).unwrap();
-            assert_eq!(stacks(&rec), want(10_000_000), "{compressed} {pooled_strings}");
+            assert_eq!(
+                stacks(&rec),
+                want(10_000_000),
+                "{compressed} {pooled_strings}"
+            );
             let p = &rec.profiles[0];
             assert_eq!(p.sample_type, SampleType::Cpu);
             assert_eq!(p.profile.strings.get(p.profile.name), "process_cpu");
             assert_eq!(p.profile.samples.len(), 3, "equal stacks are one sample");
-            assert_eq!(rec.stats.method_not_found, 1, "method 99 is not in the pool");
+            assert_eq!(
+                rec.stats.method_not_found, 1,
+                "method 99 is not in the pool"
+            );
             assert_eq!(rec.chunks[0].version, (2, 1));
             assert_eq!(p.profile.time_nanos, 1_700_000_000_000_000_000);
             assert_eq!(p.profile.duration_nanos, 5_000_000_000);
             // Frame types become frame kinds.
-            let leaf = p.profile.samples.iter().map(|s| p.profile.frames(s.stack)).next();
+            let leaf = p
+                .profile
+                .samples
+                .iter()
+                .map(|s| p.profile.frames(s.stack))
+                .next();
             let kinds: Vec<FrameKind> = leaf.unwrap().iter().map(|f| f.kind).collect();
             assert_eq!(kinds, [FrameKind::Interpreted, FrameKind::Jit]);
         }
@@ -70,7 +82,10 @@ fn gzip_and_several_chunks() {
 #[test]
 fn the_period_comes_from_the_rate_else_the_recording_else_10ms() {
     let data = synthetic::recording(&Synth {
-        settings: vec![(synthetic::EXECUTION, "period", "20 ms"), (0, "event", "cpu")],
+        settings: vec![
+            (synthetic::EXECUTION, "period", "20 ms"),
+            (0, "event", "cpu"),
+        ],
         ..Synth::default()
     });
     let rec = dec(&data).unwrap();
@@ -95,7 +110,11 @@ fn wall_mode_sends_execution_samples_to_wall_too() {
         ..Synth::default()
     });
     let rec = dec(&data).unwrap();
-    let keys: Vec<&str> = rec.profiles.iter().map(|p| p.sample_type.metric()).collect();
+    let keys: Vec<&str> = rec
+        .profiles
+        .iter()
+        .map(|p| p.sample_type.metric())
+        .collect();
     assert_eq!(keys, ["process_cpu", "wall"]);
     assert_eq!(collapsed(&rec.profiles[1].profile), want(10_000_000));
 }
@@ -108,7 +127,10 @@ fn truncated_stacks_get_a_root_frame_when_asked() {
         ..JfrOptions::default()
     };
     let got = stacks(&decode_with(&data, &opts).unwrap());
-    assert_eq!(got["[truncated]:0;Main.main:1;Lib$$Lambda_.run:3"], [10_000_000]);
+    assert_eq!(
+        got["[truncated]:0;Main.main:1;Lib$$Lambda_.run:3"],
+        [10_000_000]
+    );
     assert_eq!(got.len(), 3);
 }
 
@@ -140,8 +162,13 @@ fn context_ids_map_to_labels_through_the_snapshot() {
         .map(|(i, s)| {
             let labels = (p.labels(s).iter())
                 .map(|l| {
-                    let LabelValue::Str(v) = l.value else { panic!("string label") };
-                    (p.strings.get(l.key).to_string(), p.strings.get(v).to_string())
+                    let LabelValue::Str(v) = l.value else {
+                        panic!("string label")
+                    };
+                    (
+                        p.strings.get(l.key).to_string(),
+                        p.strings.get(v).to_string(),
+                    )
                 })
                 .collect();
             (labels, p.sample_values(i)[0])
@@ -175,7 +202,16 @@ fn context_ids_map_to_labels_through_the_snapshot() {
         ..DecodeLimits::default()
     };
     let err = decode(&data, Some(&bytes), &few).unwrap_err();
-    assert!(matches!(err, Error::Limit { what: "labels per sample", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Limit {
+                what: "labels per sample",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 /// Decoding `data` fails with a JFR error whose message contains `needle`.
@@ -269,7 +305,16 @@ fn hostile_counts_references_and_types_are_refused() {
     pool.long(STACK).int(1).long(1).byte(0).int(5000);
     pool.buf.resize(pool.buf.len() + 6000, 0);
     let err = dec(&chunk(&classes, &pool.buf, 1, &[])).unwrap_err();
-    assert!(matches!(err, Error::Limit { what: "stack depth", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Limit {
+                what: "stack depth",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let mut pool = W::new(true);
     pool.long(STACK).int(1).long(1).byte(0).int(1000);
     fails(&chunk(&classes, &pool.buf, 1, &[]), "stack frame count");
@@ -285,11 +330,20 @@ fn hostile_counts_references_and_types_are_refused() {
     // References to pool entries that do not exist: the sample has no stack trace (and
     // is counted), its missing thread state keeps it out of the CPU profile.
     let mut ev = W::new(true);
-    ev.long(synthetic::EXECUTION).long(0).long(12345).long(1).long(0).long(0).long(0);
+    ev.long(synthetic::EXECUTION)
+        .long(0)
+        .long(12345)
+        .long(1)
+        .long(0)
+        .long(0)
+        .long(0);
     let mut events = W::new(true);
     events.event(&ev.buf);
     let mut pool = W::new(true);
-    pool.long(synthetic::STATE).int(1).long(1).str("STATE_RUNNABLE");
+    pool.long(synthetic::STATE)
+        .int(1)
+        .long(1)
+        .str("STATE_RUNNABLE");
     let rec = dec(&chunk(&classes, &pool.buf, 1, &events.buf)).unwrap();
     assert_eq!(rec.stats.stacktrace_not_found, 1);
     assert_eq!(rec.profiles.len(), 1);
@@ -300,7 +354,11 @@ fn hostile_counts_references_and_types_are_refused() {
 fn recursive_and_deeply_nested_types_are_refused() {
     // A struct that contains itself (and a number, so it is not empty) as a setting value.
     let mut classes = synthetic::classes();
-    classes.push((40, "Loop", vec![("again", 40, false, false), ("n", LONG, false, false)]));
+    classes.push((
+        40,
+        "Loop",
+        vec![("again", 40, false, false), ("n", LONG, false, false)],
+    ));
     let mut pool = W::new(true);
     pool.long(40).int(1).long(1);
     pool.buf.resize(pool.buf.len() + 100, 1);

@@ -162,7 +162,11 @@ fn heavy_jfr_from_the_jdk_recorder_matches_its_facts() {
     for (path, f) in files.iter().filter(|(_, f)| f["format"] == "jfr") {
         let data = std::fs::read(corpus.join(path)).unwrap();
         let rec = decode_with(&data, &pyroscope_opts()).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(rec.chunks.len() as u64, f["chunks"].as_u64().unwrap(), "{path}");
+        assert_eq!(
+            rec.chunks.len() as u64,
+            f["chunks"].as_u64().unwrap(),
+            "{path}"
+        );
         let versions: Vec<String> = (rec.chunks.iter())
             .map(|c| format!("{}.{}", c.version.0, c.version.1))
             .collect();
@@ -175,21 +179,30 @@ fn heavy_jfr_from_the_jdk_recorder_matches_its_facts() {
         want.sort();
         assert_eq!(got, want, "{path}");
         let duration: i64 = rec.chunks.iter().map(|c| c.duration_nanos).sum();
-        assert_eq!(duration, f["chunk_duration_nanos_sum"].as_i64().unwrap(), "{path}");
+        assert_eq!(
+            duration,
+            f["chunk_duration_nanos_sum"].as_i64().unwrap(),
+            "{path}"
+        );
         let start = rec.chunks[0].start_nanos;
-        assert_eq!(start, f["first_chunk_start_nanos"].as_i64().unwrap(), "{path}");
+        assert_eq!(
+            start,
+            f["first_chunk_start_nanos"].as_i64().unwrap(),
+            "{path}"
+        );
         for p in &rec.profiles {
             assert_eq!(p.profile.time_nanos, start, "{path}");
         }
         // The value sums of the expected outputs, profile by profile.
         let outputs = f["expected_outputs"].as_array().unwrap();
         for (o, p) in outputs.iter().zip(&rec.profiles) {
-            let sums: Vec<i64> = collapsed(&p.profile)
-                .values()
-                .fold(vec![0; p.profile.sample_types.len()], |mut acc, v| {
+            let sums: Vec<i64> = collapsed(&p.profile).values().fold(
+                vec![0; p.profile.sample_types.len()],
+                |mut acc, v| {
                     acc.iter_mut().zip(v).for_each(|(a, v)| *a += v);
                     acc
-                });
+                },
+            );
             let want: Vec<i64> = (o["value_sums"].as_array().unwrap().iter())
                 .map(|v| v.as_i64().unwrap())
                 .collect();
@@ -203,8 +216,16 @@ fn heavy_jfr_from_the_jdk_recorder_matches_its_facts() {
             assert!(outputs.is_empty());
             let keys: Vec<String> = rec.profiles.iter().map(|p| p.sample_type.key()).collect();
             assert!(keys.contains(&SampleType::Cpu.key()), "{keys:?}");
-            let cpu = &rec.profiles.iter().find(|p| p.sample_type == SampleType::Cpu).unwrap();
-            assert!(cpu.profile.samples.len() > 100, "{}", cpu.profile.samples.len());
+            let cpu = &rec
+                .profiles
+                .iter()
+                .find(|p| p.sample_type == SampleType::Cpu)
+                .unwrap();
+            assert!(
+                cpu.profile.samples.len() > 100,
+                "{}",
+                cpu.profile.samples.len()
+            );
             assert_eq!(rec.stats.method_not_found + rec.stats.class_not_found, 0);
             let own = decode_with(&data, &JfrOptions::default()).unwrap();
             assert!(own.period_nanos > 0);

@@ -98,8 +98,16 @@ pub(crate) fn classes() -> Vec<ClassDef> {
         (INT, "int", vec![]),
         (BOOLEAN, "boolean", vec![]),
         (STRING, "java.lang.String", vec![]),
-        (SYMBOL, "jdk.types.Symbol", vec![("string", STRING, false, false)]),
-        (CLASS, "java.lang.Class", vec![("name", SYMBOL, true, false)]),
+        (
+            SYMBOL,
+            "jdk.types.Symbol",
+            vec![("string", STRING, false, false)],
+        ),
+        (
+            CLASS,
+            "java.lang.Class",
+            vec![("name", SYMBOL, true, false)],
+        ),
         (
             METHOD,
             "jdk.types.Method",
@@ -117,10 +125,21 @@ pub(crate) fn classes() -> Vec<ClassDef> {
         (
             STACK,
             "jdk.types.StackTrace",
-            vec![("truncated", BOOLEAN, false, false), ("frames", FRAME, false, true)],
+            vec![
+                ("truncated", BOOLEAN, false, false),
+                ("frames", FRAME, false, true),
+            ],
         ),
-        (STATE, "jdk.types.ThreadState", vec![("name", STRING, false, false)]),
-        (FRAME_TYPE, "jdk.types.FrameType", vec![("description", STRING, false, false)]),
+        (
+            STATE,
+            "jdk.types.ThreadState",
+            vec![("name", STRING, false, false)],
+        ),
+        (
+            FRAME_TYPE,
+            "jdk.types.FrameType",
+            vec![("description", STRING, false, false)],
+        ),
         (
             EXECUTION,
             "jdk.ExecutionSample",
@@ -157,7 +176,13 @@ pub(crate) fn metadata(classes: &[ClassDef], compressed: bool) -> Vec<u8> {
     };
     let mut tree = W::new(compressed);
     let (root, meta, class, field) = (s("root"), s("metadata"), s("class"), s("field"));
-    let (id, name, cls, cp, dim) = (s("id"), s("name"), s("class"), s("constantPool"), s("dimension"));
+    let (id, name, cls, cp, dim) = (
+        s("id"),
+        s("name"),
+        s("class"),
+        s("constantPool"),
+        s("dimension"),
+    );
     let (t, one) = (s("true"), s("1"));
     tree.int(root).int(0).int(1);
     tree.int(meta).int(0).int(classes.len() as u64);
@@ -168,7 +193,12 @@ pub(crate) fn metadata(classes: &[ClassDef], compressed: bool) -> Vec<u8> {
         for (fname, ftype, fcp, farray) in fields {
             let (fname, ftype) = (s(fname), s(&ftype.to_string()));
             let attrs = 2 + u64::from(*fcp) + u64::from(*farray);
-            tree.int(field).int(attrs).int(name).int(fname).int(cls).int(ftype);
+            tree.int(field)
+                .int(attrs)
+                .int(name)
+                .int(fname)
+                .int(cls)
+                .int(ftype);
             if *fcp {
                 tree.int(cp).int(t);
             }
@@ -179,7 +209,11 @@ pub(crate) fn metadata(classes: &[ClassDef], compressed: bool) -> Vec<u8> {
         }
     }
     let mut body = W::new(compressed);
-    body.long(0).long(0).long(0).long(0).int(strings.len() as u64);
+    body.long(0)
+        .long(0)
+        .long(0)
+        .long(0)
+        .int(strings.len() as u64);
     for x in &strings {
         body.str(x);
     }
@@ -226,7 +260,13 @@ pub(crate) fn recording(o: &Synth) -> Vec<u8> {
     }
     for &(stack, ctx, span, span_name) in &o.samples {
         let mut e = W::new(c);
-        e.long(EXECUTION).long(5).long(stack).long(1).long(ctx).long(span).long(span_name);
+        e.long(EXECUTION)
+            .long(5)
+            .long(stack)
+            .long(1)
+            .long(ctx)
+            .long(span)
+            .long(span_name);
         w.event(&e.buf);
     }
     let cp_at = w.buf.len();
@@ -259,11 +299,24 @@ pub(crate) fn recording(o: &Synth) -> Vec<u8> {
     pool.long(CLASS).int(2).long(1).long(1).long(2).long(5);
     types += 1;
     pool.long(METHOD).int(3);
-    pool.long(1).long(1).long(2).long(2).long(1).long(3).long(3).long(2).long(4);
+    pool.long(1)
+        .long(1)
+        .long(2)
+        .long(2)
+        .long(1)
+        .long(3)
+        .long(3)
+        .long(2)
+        .long(4);
     types += 1;
     pool.long(STATE).int(1).long(1).str("STATE_RUNNABLE");
     types += 1;
-    pool.long(FRAME_TYPE).int(2).long(1).str("Interpreted").long(2).str("JIT compiled");
+    pool.long(FRAME_TYPE)
+        .int(2)
+        .long(1)
+        .str("Interpreted")
+        .long(2)
+        .str("JIT compiled");
     types += 1;
     pool.long(STACK).int(3);
     // Leaf first.
@@ -272,7 +325,15 @@ pub(crate) fn recording(o: &Synth) -> Vec<u8> {
     pool.long(2).byte(1).int(2);
     pool.long(3).int(3).long(1).long(1).int(1).long(1);
     pool.long(3).byte(0).int(3);
-    pool.long(2).int(8).long(1).long(99).int(5).long(1).long(1).int(1).long(1);
+    pool.long(2)
+        .int(8)
+        .long(1)
+        .long(99)
+        .int(5)
+        .long(1)
+        .long(1)
+        .int(1)
+        .long(1);
     p.int(types);
     p.buf.extend_from_slice(&pool.buf);
     w.event(&p.buf);
