@@ -41,12 +41,13 @@ fn main() -> anyhow_free::Result {
             _ => start.elapsed().as_secs_f64(),
         } / f64::from(runs);
         println!(
-            "{:<60} {:>8.1} ms {:>8} samples {:>6.2} M samples/s {:>7.1} MB/s",
+            "{:<52} {:>8.1} ms {:>8} samples {:>6.2} M samples/s {:>7.1} MB/s  period {} ns",
             f.file_name().unwrap_or_default().to_string_lossy(),
             secs * 1e3,
             samples,
             samples as f64 / secs / 1e6,
-            raw.len() as f64 / secs / 1e6
+            raw.len() as f64 / secs / 1e6,
+            first.period_nanos
         );
         total_samples += samples;
         total_secs += secs;

@@ -1,6 +1,6 @@
 //! Walking the chunks and events of a recording and handing each sample to its profile.
 
-use super::bind::{Binding, FrameSink, Plan, Slot, Values};
+use super::bind::{Binding, FrameSink, Plan, RawFrame, Slot, Values};
 use super::builder::{Builder, Correlation, FrameKey, Names};
 use super::metadata::Metadata;
 use super::pools::{Frames, Pools};
@@ -155,6 +155,8 @@ struct Chunk<'m> {
     kinds: Vec<(u64, FrameKind)>,
     /// Scratch for frame names.
     name_buf: String,
+    /// Scratch for the frames of one stack trace read on use.
+    scratch: Vec<RawFrame>,
     /// Stack trace id -> index into `stacks` (`u32::MAX`: no such stack trace).
     stack_index: HashMap<u64, u32>,
     /// Resolved stacks: ranges of `frames`, root first.
@@ -265,6 +267,7 @@ impl<'o> Decoder<'o> {
             compressed,
             kinds,
             name_buf: String::new(),
+            scratch: Vec::new(),
             stack_index: HashMap::new(),
             stacks: Vec::new(),
             frames: Vec::new(),
@@ -453,23 +456,26 @@ fn resolve_stack(
         c.stack_index.insert(id, u32::MAX);
         return None;
     };
-    let (from, to) = match rec.frames {
-        Frames::Read(from, to) => (from as usize, to as usize),
-        Frames::Lazy(at) => {
-            let from = c.pools.frames.len();
-            let mut r = Reader::new(c.data, at, c.end, c.compressed);
-            let mut sink = FrameSink {
-                plan: c.pools.frame_plan.as_ref(),
-                frames: Some(&mut c.pools.frames),
-                max_depth: opts.limits.max_stack_depth,
-            };
-            // The frames were counted when the pool was read; an error now means they
-            // are not what they seemed: a stack trace with no frames.
-            if sink.read(c.m, &mut r).is_err() {
-                c.pools.frames.truncate(from);
-            }
-            (from, c.pools.frames.len())
+    // Lazy frames are read into a scratch vector reused by every stack of the chunk.
+    if let Frames::Lazy(at) = rec.frames {
+        c.scratch.clear();
+        let mut r = Reader::new(c.data, at, c.end, c.compressed);
+        let mut sink = FrameSink {
+            plan: c.pools.frame_plan.as_ref(),
+            frames: Some(&mut c.scratch),
+            max_depth: opts.limits.max_stack_depth,
+        };
+        // The frames were counted when the pool was read; an error now means they are
+        // not what they seemed: a stack trace with no frames.
+        if sink.read(c.m, &mut r).is_err() {
+            c.scratch.clear();
         }
+    }
+    let raw: &[RawFrame] = match rec.frames {
+        Frames::Read(from, to) => (c.pools.frames)
+            .get(from as usize..to as usize)
+            .unwrap_or_default(),
+        Frames::Lazy(_) => &c.scratch,
     };
     let start = c.frames.len() as u32;
     if opts.truncated_frame && rec.truncated {
@@ -480,8 +486,7 @@ fn resolve_stack(
             kind: FrameKind::Unspecified,
         });
     }
-    for i in (from..to).rev() {
-        let f = c.pools.frames[i];
+    for f in raw.iter().rev() {
         let name = match c.methods.get(&f.method) {
             Some(&n) => n,
             None => {

@@ -295,13 +295,12 @@ pub fn decode_with(data: &[u8], opts: &JfrOptions<'_>) -> Result<JfrRecording> {
     })
 }
 
-/// The CPU sampling period a recording states: async-profiler's `interval` (ns) or the
-/// JDK's `jdk.ExecutionSample` `period` (`10 ms`), the last one given.
+/// The CPU sampling period a recording states, the last one given: the JDK's
+/// `jdk.ExecutionSample#period` (`10 ms`; dd-trace-java: `9 ms`) or async-profiler's
+/// `jdk.ExecutionSample#interval` (nanoseconds, `10000000`).
 fn recorded_period(settings: &[(String, String, String)]) -> Option<i64> {
     settings.iter().rev().find_map(|(event, name, value)| {
-        let relevant = (event == "jdk.ExecutionSample" && name == "period")
-            || (name == "interval" && !event.is_empty())
-            || (name == "interval" && event.is_empty());
+        let relevant = event == "jdk.ExecutionSample" && (name == "period" || name == "interval");
         relevant.then(|| parse_duration(value)).flatten()
     })
 }
