@@ -88,7 +88,9 @@ impl Metadata {
             r.long()?; // start time, duration, metadata id
         }
         let n = r.count("metadata string")?;
-        let mut strings = Vec::with_capacity(n);
+        // Capacity by what the input can hold, not by the count alone: a string takes at
+        // least one byte, a `String` 24.
+        let mut strings = Vec::with_capacity(n.min(1 << 16));
         for _ in 0..n {
             let s = r.string()?;
             strings.push(match s {
@@ -300,12 +302,12 @@ fn element(r: &mut Reader<'_>, strings: &[String], depth: usize) -> Result<Eleme
     };
     let name = index(r)?;
     let n = r.count("metadata attribute")?;
-    let mut attrs = Vec::with_capacity(n);
+    let mut attrs = Vec::with_capacity(n.min(16));
     for _ in 0..n {
         attrs.push((index(r)?, index(r)?));
     }
     let n = r.count("metadata element")?;
-    let mut children = Vec::with_capacity(n);
+    let mut children = Vec::with_capacity(n.min(64));
     for _ in 0..n {
         children.push(element(r, strings, depth + 1)?);
     }

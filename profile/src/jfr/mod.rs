@@ -43,8 +43,20 @@
 //!
 //! Why not a crate: `jfrs` 0.2.5 (crates.io, the only Rust JFR reader found) reads each
 //! chunk into a buffer sized by the chunk header before checking it against the input
-//! (an allocation sized by untrusted input), builds a generic value tree per event, and
-//! knows nothing of the profile mapping above, which is most of the work here.
+//! (an allocation sized by untrusted input), deserializes every event into a generic
+//! value tree, and knows nothing of the profile mapping above, which is most of the work
+//! here; it was not measured.
+//!
+//! Speed (`cargo run --release -p flamedb-profile --example jfr_speed`, thread CPU time,
+//! gunzip excluded, 2-core shared VM, 2026-12-07): the 18 corpus recordings together
+//! 0.58 M samples/s, 130 MB/s; recordings made mostly of samples 1.3 to 2.7 M samples/s
+//! (dump2 2.7, cortex cpu_lock0_alloc0 2.1, dd-trace-java 2.0, wall 1.7). The largest,
+//! goland-multichunk (12 MB raw, 6 chunks, 41,050 samples over 15,800 distinct stacks of
+//! 1.33 M frames), takes 115 ms: 0.36 M samples/s, 108 MB/s, about 85 ns per frame
+//! (reading it, naming its method, interning its location and stack node). What made it
+//! so (perf): stack traces are read only when an event uses them (frames skipped by
+//! counting varints while the pool is read) and into a reused buffer, plain-varint frames
+//! are read in a row, frame names are built in one buffer: 600 -> 115 ms.
 //!
 //! Bounds: every count read from the input is checked against the bytes left before a
 //! loop or an allocation uses it; nested values and metadata elements are limited in
