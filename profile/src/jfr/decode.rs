@@ -135,7 +135,7 @@ pub(super) struct Decoder<'o> {
     /// grafana/jfr-parser keeps one `values` array for all events: a wall clock sample's
     /// `samples` stays the first value of every later event. Kept for identical output.
     first_value: i64,
-    /// Settings seen: (event type name, setting name) -> value, for the sampling period.
+    /// `jdk.ExecutionSample` settings seen (event type, name, value), for the period.
     pub(super) settings: Vec<(String, String, String)>,
     /// Frame names of the whole recording, interned.
     names: Names,
@@ -390,12 +390,11 @@ impl<'o> Decoder<'o> {
                     s => r.text(s).unwrap_or_default(),
                 };
                 let (name, value) = (text(v.text[0]), text(v.text[1]));
-                let event_type = c.m.type_name(v.num[0]).to_string();
+                let event_type = c.m.type_name(v.num[0]);
                 if name == "event" {
-                    self.event = Some(value.clone());
-                }
-                if self.settings.len() < 10_000 {
-                    self.settings.push((event_type, name, value));
+                    self.event = Some(value);
+                } else if event_type == "jdk.ExecutionSample" && self.settings.len() < 1000 {
+                    self.settings.push((event_type.to_string(), name, value));
                 }
             }
         }
