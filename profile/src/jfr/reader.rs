@@ -99,6 +99,24 @@ impl<'a> Reader<'a> {
     /// last byte; the ninth byte, if reached, gives its full 8 bits.
     #[inline]
     pub(super) fn varint(&mut self) -> Result<u64> {
+        // Fast path: nine bytes are left, so no byte needs its own bounds check.
+        if self.pos + 9 <= self.end {
+            let bytes = &self.data[self.pos..self.pos + 9];
+            let mut v = 0u64;
+            for (i, &b) in bytes[..8].iter().enumerate() {
+                v |= u64::from(b & 0x7f) << (7 * i);
+                if b < 0x80 {
+                    self.pos += i + 1;
+                    return Ok(v);
+                }
+            }
+            self.pos += 9;
+            return Ok(v | (u64::from(bytes[8]) << 56));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for i in 0..8 {
             let b = self.u8()?;
