@@ -20,3 +20,11 @@ seed perf_decode perf-script
 seed any_decode pprof folded collapsed-async-profiler perf-script
 seed otlp_decode otel
 seed speedscope_decode speedscope
+seed jfr_decode jfr
+# Raw copies of the small recordings: mutating raw JFR reaches far more code than gzip.
+for f in "$src"/jfr/jfr-parser/*.jfr.gz; do
+  if [ "$(stat -c %s "$f")" -lt 60000 ]; then
+    gzip -dc "$f" > "corpus/jfr_decode/raw_$(basename "$f" .gz)"
+  fi
+done
+echo "jfr_decode: $(ls corpus/jfr_decode | wc -l) seeds with raw copies (run with -max_len=160000)"

@@ -49,6 +49,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A Java Flight Recorder recording is malformed.
+    #[error("jfr at byte {offset}: {message}")]
+    Jfr {
+        /// Byte offset in the (decompressed) recording.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
     /// Text is neither UTF-8 nor UTF-16 with a byte-order mark.
     #[error("text encoding: {0}")]
     Encoding(String),

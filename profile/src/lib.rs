@@ -29,6 +29,8 @@
 //!   dictionary is checked once and each profile copies what it references.
 //! - [`speedscope`]: speedscope JSON files (sampled and evented profiles) in, and a
 //!   [`flame::FlameTree`] or [`Profile`] out as sampled profiles.
+//! - [`jfr`]: Java Flight Recorder recordings, decoded into one profile per kind of
+//!   sample (CPU, wall, allocations, locks, ...) as Grafana Pyroscope ingests them.
 //! - [`detect`]: format detection; [`decode`] is the entry point taking any format.
 //! - [`flame`]: [`flame::FlameTree`], the merged or diffed call tree of a flame graph, with
 //!   truncation, per-function totals and its renderers (folded, Pyroscope flamebearer,
@@ -45,6 +47,7 @@ pub mod flame;
 pub mod folded;
 pub mod gzip;
 pub mod ids;
+pub mod jfr;
 pub mod labels;
 pub mod limits;
 pub mod location_cache;
@@ -155,14 +158,22 @@ pub fn decode_all(
                 };
                 request.into_iter().map(otlp_decoded).collect()
             }
-            Format::Jfr => {
-                return Err(Error::UnknownFormat(
-                    "jfr: the decoder is not wired in yet".into(),
-                ));
-            }
+            Format::Jfr => jfr::decode(data, None, limits)?
+                .into_iter()
+                .map(jfr_decoded)
+                .collect(),
         };
         Ok((format, all))
     })
+}
+
+/// A JFR profile as [`Decoded`], named (`__name__`) by its kind as Pyroscope names it
+/// (`process_cpu`, `wall`, `memory`, `mutex`, `block`).
+pub fn jfr_decoded(p: jfr::JfrProfile) -> Decoded {
+    Decoded {
+        labels: vec![("__name__".to_string(), p.sample_type.metric().to_string())],
+        profile: p.profile,
+    }
 }
 
 /// An OTLP profile as [`Decoded`]: `samples/count` on-CPU profiles as CPU time (as

@@ -194,6 +194,10 @@ pub struct Profile {
     pub default_sample_type: Option<StrId>,
     /// Free-form comments.
     pub comments: Vec<StrId>,
+    /// The profile type name a source gives, empty when none: Pyroscope's `__name__`
+    /// (`process_cpu`, `memory`, `mutex`, `block`, `wall`) for the profiles of a JFR
+    /// recording ([`crate::jfr`]), which has several kinds of profile in one file.
+    pub name: StrId,
     /// pprof `drop_frames` regex, empty when none.
     pub drop_frames: StrId,
     /// pprof `keep_frames` regex, empty when none.

@@ -196,3 +196,121 @@ async fn speedscope_files_are_stored_through_every_path() {
     assert!(a.text().contains("events[6]"), "{}", a.text());
     server.stop();
 }
+
+const JFR: &str = "jfr/jfr-parser/example.jfr.gz";
+
+/// `{"NAME/TYPE": sum}` of the facts' expected outputs: jfr-parser's metric names are
+/// `NAME_TYPE1__UNIT1+TYPE2__UNIT2` with NAME one of Pyroscope's profile types.
+fn jfr_facts(facts: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for o in facts["expected_outputs"].as_array().unwrap() {
+        let metric = o["metric"].as_str().unwrap();
+        let name = ["process_cpu", "memory", "mutex", "block", "wall"]
+            .into_iter()
+            .find(|n| metric.starts_with(&format!("{n}_")))
+            .unwrap();
+        let types = metric[name.len() + 1..].split('+');
+        for (t, sum) in types.zip(o["value_sums"].as_array().unwrap()) {
+            let kind = t.split("__").next().unwrap();
+            out.insert(format!("{name}/{kind}"), sum.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// `{"NAME/TYPE": sum}` of what `app` holds.
+async fn named_sums(api: &Api, app: &str) -> Value {
+    let rows = api
+        .rows(&format!(
+            "SELECT labels['__name__'] AS name, sample_type AS t, sum(value) AS v \
+             FROM samples WHERE app = '{app}' GROUP BY 1, 2"
+        ))
+        .await;
+    Value::Object(
+        rows.iter()
+            .map(|r| {
+                let key = format!(
+                    "{}/{}",
+                    r["name"].as_str().unwrap(),
+                    r["t"].as_str().unwrap()
+                );
+                (key, r["v"].clone())
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jfr_recordings_are_stored_through_every_path() {
+    let Some(dir) = corpus() else { return };
+    let want = jfr_facts(&expected(&dir, JFR));
+    let file = dir.join(JFR);
+    let body = std::fs::read(&file).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "cli", "--tenant", "t", "--data"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&data, &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "t");
+    api.ingest("app=api", body.clone()).await;
+    let (status, text) = post(
+        &server,
+        "t",
+        "/ingest?name=raw.cpu&format=jfr",
+        "application/octet-stream",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // As Pyroscope's Java agent sends it: multipart with `jfr` and `labels` parts.
+    let boundary = "flamedbjfrboundary";
+    let mut form = Vec::new();
+    for (name, part) in [("jfr", body.as_slice()), ("labels", &[][..])] {
+        form.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        form.extend_from_slice(part);
+        form.extend_from_slice(b"\r\n");
+    }
+    form.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let (status, text) = post(
+        &server,
+        "t",
+        "/ingest?name=agent.itimer&format=jfr",
+        &format!("multipart/form-data; boundary={boundary}"),
+        form,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    for app in ["cli", "api", "raw", "agent"] {
+        assert_eq!(named_sums(&api, app).await, want, "{app}");
+    }
+    // A recording cut short is a 400 naming JFR.
+    let raw = flamedb_profile::gzip::maybe_gunzip(&body, &Default::default())
+        .unwrap()
+        .into_owned();
+    let (status, text) = post(
+        &server,
+        "t",
+        "/ingest?name=cut.cpu&format=jfr",
+        "application/octet-stream",
+        raw[..raw.len() / 2].to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.to_lowercase().contains("jfr"), "{text}");
+    server.stop();
+}

@@ -16,8 +16,10 @@
 //!   with a `profile` part and optional `sample_type_config` (JSON) and `prev_profile`
 //!   parts, applied as [`sample_types`] describes), `jfr` (a JFR recording: one profile
 //!   per event kind, each named by its kind as Pyroscope names it, e.g. `process_cpu`,
-//!   `memory`, `mutex`), `speedscope` (one profile per speedscope profile). A multipart
-//!   body is read as pprof whatever `format` says, as Pyroscope does.
+//!   `memory`, `mutex`; `sampleRate` weighs its CPU and wall samples), `speedscope` (one
+//!   profile per speedscope profile). A multipart body is a JFR recording when it has a
+//!   `jfr` part (and its `labels` part: Pyroscope's `LabelsSnapshot` of context ids, as
+//!   the Java agent sends them), else pprof whatever `format` says, as Pyroscope does.
 //! - `sampleRate`, `spyName`, `units`, `aggregationType`: stored as the series labels
 //!   `sample_rate`, `spy_name`, `units`, `aggregation` when given. With `sampleRate`, a
 //!   folded (or lines) body of a CPU profile (`PROFILE` `cpu`, `itimer` or none) or a wall
@@ -84,9 +86,27 @@ pub async fn ingest(
     let (data, received) = body_of(&state, &tenant, &headers, body).await?;
     let limits = state.store.config().decode;
     let mut entries = Vec::new();
-    if let Some((mut format, mut data)) =
-        body_format(&content_type, get("format"), data, limits).await?
+    let payload = body_format(&content_type, get("format"), data, limits).await?;
+    if let Some(Payload::Jfr {
+        data,
+        labels: snapshot,
+    }) = payload
     {
+        // metadata_labels checked the rate.
+        let rate = get("sampleRate").and_then(|r| r.parse::<u32>().ok());
+        let entry = WalEntry {
+            record: record(&tenant, labels, Some(Format::Jfr), time_nanos, data),
+            duration_nanos,
+        };
+        let entries = tokio::task::spawn_blocking(move || {
+            flamedb_service::ingest::expand_jfr(entry, snapshot.as_deref(), rate, &limits)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        store_all(&state, &tenant, "/ingest", received, entries).await?;
+        return Ok(StatusCode::OK);
+    }
+    if let Some(Payload::Profile(mut format, mut data)) = payload {
         let profile_name = labels
             .iter()
             .find(|(k, _)| k == "__name__")
@@ -111,28 +131,50 @@ pub async fn ingest(
     Ok(StatusCode::OK)
 }
 
-/// The format of the body and the profile bytes to store: multipart is pprof (with its
-/// sample type config applied; `None` when nothing is left to store), else `format`
-/// decides (folded by default; `lines` is rewritten as folded).
+/// What an `/ingest` body holds.
+enum Payload {
+    /// One profile of a format, as bytes to store.
+    Profile(Format, Bytes),
+    /// A JFR recording, with the `LabelsSnapshot` of its context ids when sent.
+    Jfr { data: Bytes, labels: Option<Bytes> },
+}
+
+/// What the body holds: multipart is a JFR recording when it has a `jfr` part (with its
+/// `labels` part, as Pyroscope's Java agent sends them), else pprof (with its sample type
+/// config applied; `None` when nothing is left to store); otherwise `format` decides
+/// (folded by default; `lines` is rewritten as folded).
 async fn body_format(
     content_type: &str,
     format: Option<&str>,
     data: Bytes,
     limits: DecodeLimits,
-) -> ApiResult<Option<(Format, Bytes)>> {
+) -> ApiResult<Option<Payload>> {
     if content_type.starts_with("multipart/form-data") {
-        let parts = read_multipart(content_type, data).await?;
+        let mut parts = read_multipart(content_type, data).await?;
+        if let Some(data) = parts.jfr.take() {
+            return Ok(Some(Payload::Jfr {
+                data,
+                labels: parts.labels.take(),
+            }));
+        }
         let converted = tokio::task::spawn_blocking(move || convert_multipart(parts, limits))
             .await
             .map_err(ApiError::internal)??;
-        return Ok(converted.map(|data| (Format::Pprof, data)));
+        return Ok(converted.map(|data| Payload::Profile(Format::Pprof, data)));
     }
+    let profile = |f| Ok(Some(Payload::Profile(f, data.clone())));
     match format.unwrap_or("folded") {
-        "folded" | "groups" | "collapsed" => Ok(Some((Format::Folded, data))),
-        "lines" => Ok(Some((Format::Folded, lines_to_folded(&data)))),
-        "pprof" => Ok(Some((Format::Pprof, data))),
-        "jfr" => Ok(Some((Format::Jfr, data))),
-        "speedscope" => Ok(Some((Format::Speedscope, data))),
+        "folded" | "groups" | "collapsed" => profile(Format::Folded),
+        "lines" => Ok(Some(Payload::Profile(
+            Format::Folded,
+            lines_to_folded(&data),
+        ))),
+        "pprof" => profile(Format::Pprof),
+        "jfr" => Ok(Some(Payload::Jfr {
+            data: data.clone(),
+            labels: None,
+        })),
+        "speedscope" => profile(Format::Speedscope),
         f @ ("trie" | "tree") => Err(ApiError::bad_request(format!(
             "format {f:?} is not supported by flamedb: send folded, lines, pprof, jfr or speedscope"
         ))),
@@ -238,13 +280,18 @@ struct MultipartParts {
     profile: Bytes,
     prev_profile: Option<Bytes>,
     configs: Option<SampleTypeConfigs>,
+    /// A JFR recording (Pyroscope's Java agent), instead of `profile`.
+    jfr: Option<Bytes>,
+    /// Its `LabelsSnapshot`.
+    labels: Option<Bytes>,
 }
 
-/// Reads the `profile`, `prev_profile` and `sample_type_config` parts (others are
-/// skipped); `sample_type_config` must be valid.
+/// Reads the `profile`, `prev_profile`, `sample_type_config`, `jfr` and `labels` parts
+/// (others are skipped); `sample_type_config` must be valid.
 async fn read_multipart(content_type: &str, body: Bytes) -> ApiResult<MultipartParts> {
     let mut form = super::multipart_form(content_type, body, "multipart Content-Type")?;
     let (mut profile, mut prev_profile, mut configs) = (None, None, None);
+    let (mut jfr, mut labels) = (None, None);
     let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
@@ -253,15 +300,22 @@ async fn read_multipart(content_type: &str, body: Bytes) -> ApiResult<MultipartP
             "profile" => profile = Some(bytes),
             "prev_profile" => prev_profile = Some(bytes).filter(|b| !b.is_empty()),
             "sample_type_config" => configs = Some(sample_types::parse_configs(&bytes)?),
+            "jfr" => jfr = Some(bytes),
+            "labels" => labels = Some(bytes).filter(|b| !b.is_empty()),
             _ => {}
         }
     }
-    let profile =
-        profile.ok_or_else(|| ApiError::bad_request("multipart body has no `profile` part"))?;
+    if profile.is_none() && jfr.is_none() {
+        return Err(ApiError::bad_request(
+            "multipart body has no `profile` part (nor a `jfr` one)",
+        ));
+    }
     Ok(MultipartParts {
-        profile,
+        profile: profile.unwrap_or_default(),
         prev_profile,
         configs,
+        jfr,
+        labels,
     })
 }
 

@@ -118,13 +118,21 @@ pub fn expand(
                 "the {format} input holds no profile"
             )));
         }
-        for decoded in all {
+        out.extend(split(&entry, all));
+    }
+    Ok(out)
+}
+
+/// One pprof entry per decoded profile of `entry`, its labels over the entry's own.
+fn split(entry: &WalEntry, all: Vec<flamedb_profile::Decoded>) -> Vec<WalEntry> {
+    all.into_iter()
+        .map(|decoded| {
             let mut labels = entry.record.labels.clone();
             for (k, v) in decoded.labels {
                 labels.retain(|(key, _)| *key != k);
                 labels.push((k, v));
             }
-            out.push(WalEntry {
+            WalEntry {
                 record: WalRecord {
                     labels: canonical_labels(labels),
                     format: Some(Format::Pprof),
@@ -133,10 +141,39 @@ pub fn expand(
                     ..entry.record.clone()
                 },
                 duration_nanos: entry.duration_nanos,
-            });
-        }
+            }
+        })
+        .collect()
+}
+
+/// A JFR recording as Pyroscope's Java agent sends it (`entry`'s bytes): with its
+/// `LabelsSnapshot` part (each event's context id to labels) and `sampleRate` (the weight
+/// of a CPU or wall sample, `1e9 / rate` ns; else the recording's own period). One pprof
+/// entry per kind of sample, named by its kind ([`flamedb_profile::jfr_decoded`]).
+pub fn expand_jfr(
+    entry: WalEntry,
+    labels: Option<&[u8]>,
+    sample_rate: Option<u32>,
+    limits: &flamedb_profile::DecodeLimits,
+) -> Result<Vec<WalEntry>> {
+    let opts = flamedb_profile::jfr::JfrOptions {
+        limits: *limits,
+        labels,
+        sample_rate,
+        ..Default::default()
+    };
+    let recording = flamedb_profile::jfr::decode_with(&entry.record.data, &opts)?;
+    if recording.profiles.is_empty() {
+        return Err(crate::Error::invalid(
+            "the JFR recording holds no sample the ingest keeps (execution, wall, allocation, lock, park, malloc or live object samples)",
+        ));
     }
-    Ok(out)
+    let all = recording
+        .profiles
+        .into_iter()
+        .map(flamedb_profile::jfr_decoded)
+        .collect();
+    Ok(split(&entry, all))
 }
 
 /// Stores the request's profiles all or nothing ([`Store::append_batch`]: every profile
