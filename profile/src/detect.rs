@@ -110,6 +110,11 @@ pub fn detect(data: &[u8]) -> Result<Format> {
         if line.starts_with("//") {
             continue;
         }
+        // ` 1`: a folded sample without a stack (py-spy); says nothing either way.
+        let count = line.trim_start();
+        if line.len() > count.len() && count.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            continue;
+        }
         return Err(Error::UnknownFormat(format!(
             "first line {:?} is neither folded stacks nor perf script",
             truncate(line, 80)

@@ -314,3 +314,53 @@ async fn jfr_recordings_are_stored_through_every_path() {
     assert!(text.to_lowercase().contains("jfr"), "{text}");
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_samples_without_a_stack_keep_the_files_total() {
+    // As py-spy writes them: ` 1` for a sample it could not unwind.
+    let body = " 1\nmain;work 2\n 4\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("py.folded");
+    std::fs::write(&file, body).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", "cli", "--tenant", "t", "--data"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&data, &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "t");
+    api.ingest("app=api&format=folded", body).await;
+    let (status, text) = post(
+        &server,
+        "t",
+        "/ingest?name=pyro.cpu",
+        "text/plain",
+        body.into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    for app in ["cli", "api", "pyro"] {
+        let rows = api
+            .rows(&format!(
+                "SELECT folded(stack) AS s, sum(value) AS v FROM samples WHERE app = '{app}' \
+                 GROUP BY 1 ORDER BY 1"
+            ))
+            .await;
+        assert_eq!(
+            rows,
+            vec![
+                json!({"s": "[unknown]", "v": 5}),
+                json!({"s": "main;work", "v": 2})
+            ],
+            "{app}"
+        );
+    }
+    server.stop();
+}

@@ -11,6 +11,9 @@ use super::{FoldedReport, MAX_INVALID_REPORTED};
 use crate::{DecodeLimits, Error, FrameKind, LabelSetId, LocationId, Profile, Result, StackId};
 use hashbrown::HashMap;
 
+/// The stack of a sample line without frames.
+const UNKNOWN_STACK: &str = "[unknown]";
+
 /// Decodes folded text (already gunzipped and turned into a `str`).
 pub(super) fn decode_text(
     text: &str,
@@ -86,6 +89,16 @@ impl<'a> Decoder<'a> {
             LineKind::Blank => self.report.blank_lines += 1,
             LineKind::Comment => self.report.comment_lines += 1,
             LineKind::Other => match text::split_count(line) {
+                // A count after nothing but whitespace: a sample whose stack the profiler
+                // could not unwind (py-spy writes ` 1`). Kept, under one `[unknown]` frame,
+                // so the totals match the file.
+                None if self.columns != 2
+                    && line.starts_with(|c: char| c.is_ascii_whitespace())
+                    && let Ok(count) = text::parse_count(line.trim_start().as_bytes()) =>
+                {
+                    self.report.unknown_stack_lines += 1;
+                    self.sample_line(UNKNOWN_STACK, count, number)?
+                }
                 None => self.invalid(number),
                 Some(Err(e)) => return Err(count_error(e, number)),
                 Some(Ok((stack, count))) => self.sample_line(stack, count, number)?,

@@ -20,6 +20,10 @@
 //!   a frame without symbol) are kept, as inferno and the corpus facts count them: a
 //!   location whose function has no name, which the model shows as `0x0` like pprof's
 //!   location without symbol; encoding writes such a frame back as an empty frame.
+//! - **Samples without a stack**: a line of whitespace then a count (` 1`, as py-spy
+//!   writes a sample it could not unwind, up to 2 % of a capture) is a sample of the one
+//!   frame `[unknown]`, so the profile's total is the file's (the corpus convention would
+//!   call it invalid; no corpus file has one).
 //! - **Invalid lines** (any other line) are skipped and counted; [`decode_with_report`]
 //!   returns their number and the first [`MAX_INVALID_REPORTED`] line numbers so that a
 //!   caller can warn or reject, as inferno warns and goes on. When there is no sample line
@@ -89,6 +93,9 @@ pub struct FoldedReport {
     pub lines: usize,
     /// Valid sample lines (before summing equal stacks).
     pub sample_lines: usize,
+    /// Sample lines with a count but no stack (` 1`, as py-spy writes a sample it could
+    /// not unwind), stored under the one frame `[unknown]`; counted in `sample_lines` too.
+    pub unknown_stack_lines: usize,
     /// Lines of only whitespace.
     pub blank_lines: usize,
     /// Comment lines (`#`, `//`).

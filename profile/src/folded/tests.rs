@@ -248,3 +248,19 @@ fn unrepresentable_names_are_changed_so_lines_read_back() {
     let s = stacks(&back);
     assert_eq!(s[&key(&["_# root", "a:b c", "leaf_12"])], [1]);
 }
+
+#[test]
+fn a_count_without_a_stack_is_an_unknown_sample() {
+    // py-spy's ` 1`: the samples it could not unwind still count.
+    let (p, r) = dec(" 1\nmain;work 2\n\t3\nnot a sample\n");
+    assert_eq!(r.sample_lines, 3);
+    assert_eq!(r.unknown_stack_lines, 2);
+    assert_eq!(r.invalid_lines, 1);
+    let s = stacks(&p);
+    assert_eq!(s[&key(&["[unknown]"])], vec![4]);
+    assert_eq!(s[&key(&["main", "work"])], vec![2]);
+    assert_eq!(p.values.iter().sum::<i64>(), 6);
+    // A count alone at the start of a line is still not a sample.
+    let (_, r) = dec("main 1\n7\n");
+    assert_eq!((r.sample_lines, r.invalid_lines), (1, 1));
+}
