@@ -74,13 +74,11 @@ fn flame_options(rest: &Pairs) -> Result<(FlameFormat, Option<usize>)> {
     let mut max_nodes = None;
     for (k, v) in rest {
         match k.as_str() {
-            "format" => {
-                format = FlameFormat::from_name(v).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "format {v:?}: use json, flamebearer, grafana, svg, folded or pprof"
-                    ))
-                })?
-            }
+            "format" => format = FlameFormat::from_name(v).ok_or_else(|| {
+                Error::invalid(format!(
+                    "format {v:?}: use json, flamebearer, grafana, svg, folded, pprof or speedscope"
+                ))
+            })?,
             _ => {
                 max_nodes = Some(v.parse().map_err(|_| {
                     Error::invalid(format!("max_nodes {v:?}: use a whole number from 1"))

@@ -84,10 +84,10 @@ pub struct SideArgs {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output file (`-` for stdout); its extension picks the format unless --format is
-    /// given: .svg, .json (flamebearer), .pb.gz (pprof), .folded.
+    /// given: .svg, .speedscope.json, .json (flamebearer), .pb.gz (pprof), .folded.
     #[arg(short, long)]
     output: PathBuf,
-    /// Output format: svg, json, flamebearer, grafana, folded, pprof.
+    /// Output format: svg, json, flamebearer, grafana, folded, pprof, speedscope.
     #[arg(long)]
     format: Option<String>,
     /// Nodes kept; lighter ones fold into `other` (default 1024).
@@ -205,10 +205,10 @@ async fn draw(
     let path = output.output.to_string_lossy();
     let format = match &output.format {
         Some(f) => FlameFormat::from_name(f).with_context(|| {
-            format!("--format {f:?}: use svg, json, flamebearer, grafana, folded or pprof")
+            format!("--format {f:?}: use svg, json, flamebearer, grafana, folded, pprof or speedscope")
         })?,
         None => FlameFormat::from_path(&path).with_context(|| {
-            format!("-o {path}: name it .svg, .json, .pb.gz or .folded, or pass --format")
+            format!("-o {path}: name it .svg, .json, .speedscope.json, .pb.gz or .folded, or pass --format")
         })?,
     };
     pairs.push(("format".into(), format.name().into()));

@@ -30,6 +30,8 @@ pub enum FlameFormat {
     Folded,
     /// Gzipped pprof (a diff gives its right side).
     Pprof,
+    /// speedscope's file format: one sampled profile (a diff: left, then right).
+    Speedscope,
 }
 
 impl FlameFormat {
@@ -41,6 +43,7 @@ impl FlameFormat {
             "svg" => FlameFormat::Svg,
             "folded" => FlameFormat::Folded,
             "pprof" => FlameFormat::Pprof,
+            "speedscope" => FlameFormat::Speedscope,
             _ => return None,
         })
     }
@@ -53,16 +56,19 @@ impl FlameFormat {
             FlameFormat::Svg => "svg",
             FlameFormat::Folded => "folded",
             FlameFormat::Pprof => "pprof",
+            FlameFormat::Speedscope => "speedscope",
         }
     }
 
-    /// The format an output file name implies (`.svg`, `.json`, `.pb.gz`/`.pprof`,
-    /// `.folded`/`.txt`).
+    /// The format an output file name implies (`.svg`, `.speedscope.json`, `.json`,
+    /// `.pb.gz`/`.pprof`, `.folded`/`.txt`).
     pub fn from_path(path: &str) -> Option<FlameFormat> {
         let p = path.to_ascii_lowercase();
         let has = |ends: &[&str]| ends.iter().any(|e| p.ends_with(e));
         Some(if has(&[".svg"]) {
             FlameFormat::Svg
+        } else if has(&[".speedscope.json", ".speedscope"]) {
+            FlameFormat::Speedscope
         } else if has(&[".json"]) {
             FlameFormat::Flamebearer
         } else if has(&[".pb.gz", ".pb", ".pprof"]) {
@@ -77,7 +83,9 @@ impl FlameFormat {
     /// The response content type.
     pub fn content_type(self) -> &'static str {
         match self {
-            FlameFormat::Flamebearer | FlameFormat::Grafana => "application/json",
+            FlameFormat::Flamebearer | FlameFormat::Grafana | FlameFormat::Speedscope => {
+                "application/json"
+            }
             FlameFormat::Svg => "image/svg+xml",
             FlameFormat::Folded => "text/plain; charset=utf-8",
             FlameFormat::Pprof => "application/octet-stream",
@@ -267,6 +275,10 @@ pub fn draw(
                 .into_bytes()
         }
         FlameFormat::Folded => render::folded(tree).into_bytes(),
+        FlameFormat::Speedscope => {
+            flamedb_profile::speedscope::encode(tree, &format!("{sample_type} {subtitle}"), unit)
+                .into_bytes()
+        }
         FlameFormat::Pprof => {
             let side = usize::from(tree.is_diff());
             flamedb_profile::pprof::encode_gzip(&render::to_profile(tree, side, sample_type, unit))

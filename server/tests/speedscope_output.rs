@@ -1,0 +1,199 @@
+//! `format=speedscope` flame graphs (and `flamedb flamegraph -o x.speedscope.json`) are
+//! files speedscope takes: validated with ajv against the JSON schema that the
+//! `speedscope` npm package ships (`dist/release/file-format-schema.json`), and read back
+//! here (frames resolved by index) to the hand-computed stacks of the ingested profile.
+//!
+//! npm fetches speedscope and ajv once into a cache directory; without npm the test says
+//! SKIPPED, unless `CI` is set, where it fails (`.ci/setup` installs Node.js and npm).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Server;
+use common::query::Api;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SPEEDSCOPE: &str = "speedscope@1.22.2";
+const AJV: &str = "ajv@8.17.1";
+
+const FOLDED: &str = "main;checkout;price 30\nmain;checkout;render 20\nmain;idle 50\n";
+
+/// The cache with the schema and ajv, made with npm when missing; `None`: skipped.
+fn validator() -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join("flamedb-speedscope-1.22.2-ajv-8.17.1");
+    let schema = dir.join("package/dist/release/file-format-schema.json");
+    if schema.is_file() && dir.join("node_modules/ajv").is_dir() {
+        return Some(dir);
+    }
+    let npm_ok = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !npm_ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "npm is missing (CI is set): run .ci/setup"
+        );
+        eprintln!("SKIPPED: npm is not installed (bash .ci/setup installs it)");
+        return None;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tarball = run(&["npm", "pack", SPEEDSCOPE, "--silent"]);
+    run(&[
+        "tar",
+        "xzf",
+        tarball.trim(),
+        "package/dist/release/file-format-schema.json",
+    ]);
+    run(&[
+        "npm",
+        "install",
+        "--prefix",
+        ".",
+        "--no-audit",
+        "--no-fund",
+        "--silent",
+        AJV,
+    ]);
+    Some(dir)
+}
+
+/// ajv's verdict on `file` against speedscope's schema.
+fn validate(dir: &Path, file: &Path) {
+    let script = "const Ajv = require(process.argv[1] + '/node_modules/ajv');\
+        const fs = require('fs');\
+        const schema = JSON.parse(fs.readFileSync(process.argv[1] + '/package/dist/release/file-format-schema.json'));\
+        const v = new Ajv({strict: false}).compile(schema);\
+        if (!v(JSON.parse(fs.readFileSync(process.argv[2])))) { console.error(JSON.stringify(v.errors)); process.exit(1); }";
+    let out = Command::new("node")
+        .args(["-e", script])
+        .arg(dir)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `frame;frame -> weight` of every sampled profile of a speedscope file.
+fn stacks(doc: &Value) -> Vec<BTreeMap<String, f64>> {
+    let frames: Vec<&str> = doc["shared"]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    doc["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["type"], "sampled");
+            let mut out = BTreeMap::new();
+            let weights = p["weights"].as_array().unwrap();
+            for (s, w) in p["samples"].as_array().unwrap().iter().zip(weights) {
+                let names: Vec<&str> = s
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| frames[i.as_u64().unwrap() as usize])
+                    .collect();
+                *out.entry(names.join(";")).or_insert(0.0) += w.as_f64().unwrap();
+            }
+            out
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speedscope_flame_graphs_follow_speedscopes_schema() {
+    let Some(tools) = validator() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "default");
+    api.ingest("app=shop&version=v1&format=folded", FOLDED)
+        .await;
+    api.ingest(
+        "app=shop&version=v2&format=folded",
+        "main;checkout;price 70\nmain;idle 50\n",
+    )
+    .await;
+
+    let merged = api
+        .get("/api/v1/flamegraph?app=shop&version=v1&format=speedscope")
+        .await
+        .ok();
+    assert_eq!(merged.content_type, "application/json");
+    let path = tmp.path().join("merged.speedscope.json");
+    std::fs::write(&path, &merged.body).unwrap();
+    validate(&tools, &path);
+    let want: BTreeMap<String, f64> = [
+        ("main;checkout;price", 30.0),
+        ("main;checkout;render", 20.0),
+        ("main;idle", 50.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(stacks(&merged.json()), vec![want.clone()]);
+
+    // A diff: the left profile, then the right one.
+    let diff = api
+        .get("/api/v1/diff?app=shop&left.version=v1&right.version=v2&format=speedscope")
+        .await
+        .ok();
+    let path = tmp.path().join("diff.speedscope.json");
+    std::fs::write(&path, &diff.body).unwrap();
+    validate(&tools, &path);
+    let right: BTreeMap<String, f64> = [("main;checkout;price", 70.0), ("main;idle", 50.0)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(stacks(&diff.json()), vec![want.clone(), right]);
+
+    // The CLI picks the format from the file name.
+    let out_path = tmp.path().join("cli.speedscope.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args([
+            "flamegraph",
+            "--app",
+            "shop",
+            "--version",
+            "v1",
+            "--server",
+            &server.base,
+            "-o",
+        ])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    validate(&tools, &out_path);
+    let cli: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(stacks(&cli), vec![want]);
+    server.stop();
+}
