@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod faulty;
 pub mod read;
 pub mod s3;
 
