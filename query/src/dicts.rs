@@ -20,6 +20,11 @@ use flamedb_storage::{BlockMeta, BlockPath, DictOwner};
 use hashbrown::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Most stack predicates whose node masks one dictionary keeps ([`BlockDict::stacks_matching`]);
+/// past it the oldest is dropped, so distinct predicates (one query each) cannot grow a
+/// cached dictionary without bound. Counted in the dictionary's cache weight.
+pub const MAX_CACHED_MASKS: usize = 16;
+
 /// A block's dictionary with the stack key of every node.
 #[derive(Debug)]
 pub struct BlockDict {
@@ -29,7 +34,8 @@ pub struct BlockDict {
     pub symbols: Symbols,
     /// `keys[node]`: the node's stack key.
     pub keys: Vec<u64>,
-    masks: Mutex<HashMap<String, Arc<Vec<bool>>>>,
+    /// Node masks per predicate, oldest first, at most [`MAX_CACHED_MASKS`].
+    masks: Mutex<Vec<(String, Arc<Vec<bool>>)>>,
     by_key: OnceLock<KeyIndex>,
     by_key_hash: OnceLock<HashMap<u64, u32>>,
     folded_len: OnceLock<Vec<u32>>,
@@ -107,13 +113,14 @@ impl BlockDict {
     pub fn new(owner: DictOwner, symbols: Symbols, file_bytes: usize) -> Self {
         let keys = stack_key::keys_of(&symbols);
         // Decoded symbols take a few times their compressed size; count that plus the keys,
-        // the key indexes (sorted, hash) and the folded lengths built on first use.
-        let bytes = file_bytes * 4 + keys.len() * 40 + 1024;
+        // the key indexes (sorted, hash), the folded lengths built on first use and the
+        // node masks kept (a byte per node each).
+        let bytes = file_bytes * 4 + keys.len() * (40 + MAX_CACHED_MASKS) + 1024;
         BlockDict {
             owner,
             symbols,
             keys,
-            masks: Mutex::new(HashMap::new()),
+            masks: Mutex::new(Vec::new()),
             by_key: OnceLock::new(),
             by_key_hash: OnceLock::new(),
             folded_len: OnceLock::new(),
@@ -178,17 +185,32 @@ impl BlockDict {
     }
 
     /// Which stack nodes have a frame satisfying `pred` (by frame name, inlined frames
-    /// included), cached per dictionary and predicate. One pass over locations and one
-    /// over nodes: a node matches when its parent does or its own location does.
+    /// included), cached per dictionary and predicate (the [`MAX_CACHED_MASKS`] most
+    /// recently computed). One pass over locations and one over nodes: a node matches
+    /// when its parent does or its own location does.
     pub fn stacks_matching(&self, pred: &StackPred) -> Arc<Vec<bool>> {
         let cache_key = pred.cache_key();
-        let mut cache = self.masks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = cache.get(&cache_key) {
-            return b.clone();
+        {
+            let cache = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, b)) = cache.iter().find(|(k, _)| *k == cache_key) {
+                return b.clone();
+            }
         }
+        // Computed outside the lock: other predicates' lookups do not wait for it.
         let hit = Arc::new(self.stacks_matching_uncached(pred));
-        cache.insert(cache_key, hit.clone());
+        let mut cache = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.iter().any(|(k, _)| *k == cache_key) {
+            if cache.len() >= MAX_CACHED_MASKS {
+                cache.remove(0);
+            }
+            cache.push((cache_key, hit.clone()));
+        }
         hit
+    }
+
+    /// How many node masks are cached (at most [`MAX_CACHED_MASKS`]).
+    pub fn cached_masks(&self) -> usize {
+        self.masks.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// [`BlockDict::stacks_matching`] computed and not kept (for predicates a caller
@@ -524,6 +546,22 @@ mod tests {
             (c, "main;0x1a2b"),
         ];
         (test_dict(s, 0), expected)
+    }
+
+    #[test]
+    fn cached_masks_are_bounded_and_answer_as_computed() {
+        let (d, _) = dict();
+        for i in 0..100 {
+            let pred = StackPred::new(&format!("f{i}"), false).unwrap();
+            assert!(d.stacks_matching(&pred).iter().all(|m| !m));
+            assert!(d.cached_masks() <= MAX_CACHED_MASKS);
+        }
+        assert_eq!(d.cached_masks(), MAX_CACHED_MASKS);
+        let parse = StackPred::new("parse", false).unwrap();
+        let first = d.stacks_matching(&parse);
+        assert_eq!(*first, d.stacks_matching_uncached(&parse));
+        assert!(first.iter().any(|m| *m));
+        assert!(Arc::ptr_eq(&first, &d.stacks_matching(&parse)), "kept");
     }
 
     #[test]
