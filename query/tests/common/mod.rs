@@ -60,6 +60,23 @@ pub const PROFILES: &[Profile] = &[
 pub async fn store_with(
     profiles: &[Profile],
 ) -> anyhow::Result<(tempfile::TempDir, Arc<FlameContext>)> {
+    let (dir, objects, root) = objects_with(profiles).await?;
+    let config = QueryConfig {
+        target_partitions: 2,
+        ..QueryConfig::default()
+    };
+    Ok((dir, FlameContext::new(objects, root, config)))
+}
+
+/// Writes `profiles` into a fresh local store (flushed to blocks) and returns its
+/// objects and root.
+pub async fn objects_with(
+    profiles: &[Profile],
+) -> anyhow::Result<(
+    tempfile::TempDir,
+    Arc<dyn object_store::ObjectStore>,
+    object_store::path::Path,
+)> {
     let dir = tempfile::tempdir()?;
     let (store, _) = DataDir(dir.path())
         .open_local(StoreConfig::default())
@@ -82,11 +99,7 @@ pub async fn store_with(
     }
     store.flush_due(true).await?;
     let (objects, root) = store.objects();
-    let config = QueryConfig {
-        target_partitions: 2,
-        ..QueryConfig::default()
-    };
-    let ctx = FlameContext::new(objects.clone(), root.clone(), config);
+    let (objects, root) = (objects.clone(), root.clone());
     store.close().await?;
-    Ok((dir, ctx))
+    Ok((dir, objects, root))
 }
