@@ -103,10 +103,33 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         writeln!(out, "listening on {addr}")?;
         out.flush()?;
     }
+    // The OTLP/gRPC listener serves the same router and stops with the main one.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let grpc = match &args.server.otlp_grpc_listen {
+        None => None,
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("--otlp-grpc-listen {a}"))?;
+            tracing::info!(addr = %l.local_addr()?, "OTLP/gRPC listening");
+            let serve = axum::serve(l, router(state.clone())).with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            });
+            Some(tokio::spawn(async move { serve.await }))
+        }
+    };
     axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
         .await
         .context("serving HTTP")?;
+    if let Some(grpc) = grpc {
+        grpc.await
+            .context("the OTLP/gRPC listener")?
+            .context("serving OTLP/gRPC")?;
+    }
     tracing::info!("stopped accepting; flushing");
     flusher.abort();
     let _ = flusher.await;

@@ -32,6 +32,11 @@ pub struct ServerArgs {
     /// was not given, or a write with a read-only token, is a 403.
     #[arg(long, env = "FLAMEDB_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
+    /// A second address serving the same API, for OTLP/gRPC exporters (the OpenTelemetry
+    /// default is `0.0.0.0:4317`); off by default. The API's own listener takes gRPC
+    /// (h2c) too.
+    #[arg(long, env = "FLAMEDB_OTLP_GRPC_LISTEN")]
+    pub otlp_grpc_listen: Option<String>,
     /// How often heads are checked for flushing to blocks, in seconds.
     #[arg(long, env = "FLAMEDB_FLUSH_INTERVAL_SECS", default_value_t = 1.0)]
     pub flush_interval_secs: f64,
@@ -185,8 +190,9 @@ pub struct HttpLimitArgs {
     #[arg(long, env = "FLAMEDB_MAX_PROFILES_PER_REQUEST", default_value_t = HttpLimits::default().max_profiles_per_request)]
     pub max_profiles_per_request: usize,
     /// Memory budget for ingest requests handled at once, in bytes: the default of
-    /// --max-concurrent-ingests is this over (--max-body-bytes + --max-decompressed-bytes),
-    /// at least 1 (12 with the default 4 GiB, 64 MiB and 256 MiB).
+    /// --max-concurrent-ingests is this over (--max-body-bytes + 1.5 x --max-decompressed-bytes),
+    /// at least 1 (9 with the default 4 GiB, 64 MiB and 256 MiB; the decompressed size
+    /// counts 1.5 times, for the buffer's last growth).
     #[arg(long, env = "FLAMEDB_INGEST_MEMORY_BYTES", default_value_t = DEFAULT_INGEST_MEMORY_BYTES)]
     pub ingest_memory_bytes: u64,
     /// Most ingest requests handled at once (/ingest, push, /api/v1/ingest); more get 429

@@ -15,7 +15,7 @@
 //! - [`ingest`]: the shared ingest path and `POST /api/v1/ingest`;
 //!   [`pyroscope`]: `POST /ingest` (with the service's sample type configs and sample
 //!   rates, which `flamedb ingest --sample-rate` shares);
-//!   [`push`]: the Connect push RPC; [`otlp`]: OTLP/HTTP profiles; [`querier`]: Pyroscope's querier API (Connect, for
+//!   [`push`]: the Connect push RPC; [`otlp`]: OTLP profiles over HTTP and gRPC; [`querier`]: Pyroscope's querier API (Connect, for
 //!   Grafana, Drilldown and Pyroscope's UI; messages in [`querier_proto`]); [`events`]: change events posted and listed;
 //!   [`findings`]: regression findings, their states, inspections now; [`alerts`]: the
 //!   webhooks new findings go to (outbound, in the background).
@@ -123,6 +123,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/ingest", post(pyroscope::ingest))
         .route(push::PUSH_PATH, post(push::push))
         .route(otlp::OTLP_PATH, post(otlp::export))
+        .route(otlp::OTLP_GRPC_PATH, post(otlp::export_grpc))
         .route("/querier.v1.QuerierService/{method}", post(querier::call))
         .route("/pyroscope/render", get(querier::legacy::render))
         .route("/pyroscope/render-diff", get(querier::legacy::render_diff))
@@ -153,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(from_fn(push::connect_errors))
+        .layer(from_fn(otlp::grpc_errors))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
