@@ -35,8 +35,8 @@ impl StackSums {
     pub fn add(&mut self, key: u64, v: [i64; 2]) {
         if !self.spilled {
             let e = self.map.entry(key).or_insert([0, 0]);
-            e[0] += v[0];
-            e[1] += v[1];
+            e[0] = e[0].saturating_add(v[0]);
+            e[1] = e[1].saturating_add(v[1]);
             if self.map.len() > Self::MAP_MAX {
                 self.spilled = true;
                 self.spill = self.map.drain().collect();
@@ -118,8 +118,8 @@ pub fn sort_and_sum(v: &mut Vec<(u64, [i64; 2])>) {
     for r in 0..v.len() {
         if w > 0 && v[w - 1].0 == v[r].0 {
             let x = v[r].1;
-            v[w - 1].1[0] += x[0];
-            v[w - 1].1[1] += x[1];
+            v[w - 1].1[0] = v[w - 1].1[0].saturating_add(x[0]);
+            v[w - 1].1[1] = v[w - 1].1[1].saturating_add(x[1]);
         } else {
             v[w] = v[r];
             w += 1;

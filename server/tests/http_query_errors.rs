@@ -152,3 +152,46 @@ async fn queries_over_memory_or_time_fail_clearly() {
     assert!(a.json()["error"].as_str().unwrap().contains("timed out"));
     api.assert_healthy().await;
 }
+
+/// Values whose sum passes 64 bits saturate at `i64::MAX` in flame graphs and function
+/// totals; they never wrap negative.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sums_past_64_bits_saturate_in_flame_graphs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "default");
+    let max = i64::MAX;
+    for _ in 0..2 {
+        api.ingest("app=big&format=folded", format!("main;a {max}\nmain;b 5\n"))
+            .await;
+    }
+    let fb = api.get("/api/v1/flamegraph?app=big").await.ok().json();
+    assert_eq!(fb["flamebearer"]["numTicks"], json!(max), "{fb}");
+    let folded = api
+        .get("/api/v1/flamegraph?app=big&format=folded")
+        .await
+        .ok()
+        .text();
+    assert!(!folded.contains('-'), "{folded}");
+    assert!(folded.contains(&format!("main;a {max}")), "{folded}");
+    for format in ["grafana", "svg", "pprof", "speedscope"] {
+        let a = api
+            .get(&format!("/api/v1/flamegraph?app=big&format={format}"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{format}: {}", a.text());
+    }
+    let rows = api
+        .rows(
+            "SELECT n['function'] AS name, n['self'] AS self, n['total'] AS total \
+             FROM (SELECT unnest(function_totals(stack, value)) AS n FROM samples) ORDER BY 1",
+        )
+        .await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for r in &rows {
+        assert!(r["total"].as_i64().unwrap() >= 0, "{rows:?}");
+        assert!(r["self"].as_i64().unwrap() >= 0, "{rows:?}");
+    }
+    assert_eq!(rows[0]["name"], "a");
+    assert_eq!(rows[0]["total"], json!(max));
+    server.stop();
+}

@@ -178,7 +178,7 @@ impl FlameTreeBuilder {
         if values.len() < n {
             values.resize(n, 0);
         }
-        values[node as usize] += value;
+        values[node as usize] = values[node as usize].saturating_add(value);
     }
 
     /// Walks (inserting as needed) the path `frames`, given root first, and adds `value`
@@ -283,7 +283,7 @@ impl FlameTreeBuilder {
             let p = parent[i] as usize;
             size[p] += size[i];
             for total in &mut totals {
-                total[p] += total[i];
+                total[p] = total[p].saturating_add(total[i]);
             }
         }
 

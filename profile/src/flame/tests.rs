@@ -298,3 +298,13 @@ fn wide_parents_find_children_past_the_list_limit() {
     assert_eq!(names, want);
     assert_eq!(t.total(0), (0..30).sum::<i64>());
 }
+
+#[test]
+fn sums_past_64_bits_saturate_instead_of_wrapping_negative() {
+    let t = single(&[("main;a", i64::MAX), ("main;a", i64::MAX), ("main;b", 5)]);
+    assert_eq!(t.total(0), i64::MAX);
+    assert!((0..t.len()).all(|i| t.total_at(i, 0) >= 0 && t.self_at(i, 0) >= 0));
+    // Truncated, the folded "other" sums saturate too.
+    let cut = t.truncate(2);
+    assert!((0..cut.len()).all(|i| cut.total_at(i, 0) >= 0));
+}

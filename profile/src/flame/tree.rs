@@ -145,9 +145,9 @@ impl FlameTree {
             }
             let entry = &mut out[slot[k] as usize];
             for side in 0..self.sides {
-                entry.self_[side] += self.self_at(i, side);
+                entry.self_[side] = entry.self_[side].saturating_add(self.self_at(i, side));
                 if on_path[k] == 0 {
-                    entry.total[side] += self.total_at(i, side);
+                    entry.total[side] = entry.total[side].saturating_add(self.total_at(i, side));
                 }
             }
             on_path[k] += 1;

@@ -42,7 +42,7 @@ impl FlameTree {
             for c in self.children(i, &ends) {
                 if !kept[c] {
                     for (side, sum) in cut.iter_mut().enumerate() {
-                        *sum += self.total_at(c, side);
+                        *sum = sum.saturating_add(self.total_at(c, side));
                     }
                 }
             }

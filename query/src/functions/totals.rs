@@ -198,7 +198,7 @@ impl Totals {
                 });
             }
             if let Some(top) = s.path.last_mut() {
-                top.sub += v;
+                top.sub = top.sub.saturating_add(v);
                 // Self: the innermost frame of the leaf location.
                 if let Some(&f) = top
                     .span
@@ -206,7 +206,7 @@ impl Totals {
                     .checked_sub(1)
                     .and_then(|e| s.fids.get(e as usize))
                 {
-                    self.self_[f as usize] += v;
+                    self.self_[f as usize] = self.self_[f as usize].saturating_add(v);
                 }
             }
         }
@@ -224,11 +224,11 @@ impl Totals {
             let c = &mut self.on_path[f as usize];
             *c -= 1;
             if *c == 0 {
-                self.total[f as usize] += e.sub;
+                self.total[f as usize] = self.total[f as usize].saturating_add(e.sub);
             }
         }
         if let Some(p) = s.path.last_mut() {
-            p.sub += e.sub;
+            p.sub = p.sub.saturating_add(e.sub);
         }
     }
 

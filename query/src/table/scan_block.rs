@@ -161,7 +161,7 @@ fn collapse_runs(
             .unwrap_or(samples.profile[r]);
         let (s, v) = (samples.stack[r], samples.value[r]);
         match &mut cur {
-            Some((cp, cs, cv)) if *cp == p && *cs == s => *cv += v,
+            Some((cp, cs, cv)) if *cp == p && *cs == s => *cv = cv.saturating_add(v),
             _ => {
                 if let Some((cp, cs, cv)) = cur.take() {
                     out.push(cp, cs, cv);
@@ -268,7 +268,7 @@ fn collapse(
         for &r in rows {
             let k = key(samples.profile[r as usize], samples.stack[r as usize]);
             if let (Some(v), Some(x)) = (dense.get_mut(k), seen.get_mut(k)) {
-                *v += samples.value[r as usize];
+                *v = v.saturating_add(samples.value[r as usize]);
                 *x = true;
             }
         }
@@ -280,7 +280,8 @@ fn collapse(
         let mut map: hashbrown::HashMap<usize, i64> = hashbrown::HashMap::new();
         for &r in rows {
             let k = key(samples.profile[r as usize], samples.stack[r as usize]);
-            *map.entry(k).or_default() += samples.value[r as usize];
+            let e = map.entry(k).or_default();
+            *e = e.saturating_add(samples.value[r as usize]);
         }
         map.into_iter().collect()
     };

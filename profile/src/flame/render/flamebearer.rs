@@ -122,13 +122,14 @@ pub fn flamebearer(tree: &FlameTree, opts: &FlamebearerOptions) -> FlamebearerPr
         for side in 0..sides {
             let x = next_x[level][side];
             levels[level].extend([
-                x - prev_end[level][side],
+                x.saturating_sub(prev_end[level][side]),
                 node.total[side],
                 node.self_[side],
             ]);
-            prev_end[level][side] = x + node.total[side];
-            next_x[level][side] = x + node.total[side];
-            child_x[side] = x + node.self_[side];
+            // Saturating: totals saturate at i64::MAX, so offsets past it stay there.
+            prev_end[level][side] = x.saturating_add(node.total[side]);
+            next_x[level][side] = x.saturating_add(node.total[side]);
+            child_x[side] = x.saturating_add(node.self_[side]);
             max_self = max_self.max(node.self_[side]);
         }
         levels[level].push(name_index);
