@@ -1,11 +1,13 @@
 #![allow(missing_docs)] // criterion macros generate undocumented items
-//! Decode throughput: pprof (corpus large.cpu), folded and perf script (seeded synthetic).
+//! Decode throughput: pprof (corpus large.cpu), folded and perf script (seeded synthetic),
+//! JFR (corpus goland-multichunk, the largest recording) and OTLP (the corpus request),
+//! in samples per second.
 //!
 //! `cargo bench -p flamedb-benches --bench decode`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flamedb_benches::synth::SynthApp;
-use flamedb_profile::{DecodeLimits, folded, gzip, perf, pprof};
+use flamedb_profile::{DecodeLimits, folded, gzip, jfr, otlp, perf, pprof};
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -68,5 +70,53 @@ fn bench_perf(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_pprof, bench_folded, bench_perf);
+fn bench_jfr(c: &mut Criterion) {
+    let Some(gz) = corpus_file("jfr/jfr-parser/goland-multichunk.jfr.gz") else {
+        eprintln!("corpus not found: skipping the JFR decode bench");
+        return;
+    };
+    let limits = DecodeLimits::default();
+    let raw = gzip::maybe_gunzip(&gz, &limits)
+        .expect("gunzip")
+        .into_owned();
+    let samples: usize = jfr::decode(&raw, None, &limits)
+        .expect("decode")
+        .iter()
+        .map(|p| p.profile.samples.len())
+        .sum();
+    let mut g = c.benchmark_group("jfr_goland_multichunk");
+    g.throughput(Throughput::Elements(samples as u64));
+    g.bench_function("raw", |b| {
+        b.iter(|| jfr::decode(black_box(&raw), None, &limits).expect("decode"))
+    });
+    g.finish();
+}
+
+fn bench_otlp(c: &mut Criterion) {
+    let Some(raw) = corpus_file("otel/pyroscope/otel-ebpf-profile.pb.bin") else {
+        eprintln!("corpus not found: skipping the OTLP decode bench");
+        return;
+    };
+    let limits = DecodeLimits::default();
+    let samples: usize = otlp::decode_request(&raw, &limits)
+        .expect("decode")
+        .iter()
+        .map(|p| p.profile.samples.len())
+        .sum();
+    let mut g = c.benchmark_group("otlp_ebpf_request");
+    g.throughput(Throughput::Elements(samples as u64));
+    g.bench_function("protobuf", |b| {
+        b.iter(|| otlp::decode_request(black_box(&raw), &limits).expect("decode"))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_pprof,
+    bench_folded,
+    bench_perf,
+    bench_jfr,
+    bench_otlp
+);
 criterion_main!(benches);
