@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::Server;
 use common::query::Api;
+use common::{Server, peak_rss};
 use reqwest::StatusCode;
 use std::io::Write;
 
@@ -17,21 +17,6 @@ fn gzip_bomb() -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(&vec![0u8; 1 << 20]).unwrap();
     e.finish().unwrap().repeat(1024)
-}
-
-/// Peak resident set of `pid` in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kb * 1024
 }
 
 const MIB: u64 = 1 << 20;

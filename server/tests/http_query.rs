@@ -8,7 +8,7 @@
 mod common;
 
 use common::query::Api;
-use common::{Server, corpus, expected};
+use common::{Server, corpus, expected, flamedb};
 use flamedb_profile::DecodeLimits;
 use serde_json::json;
 
@@ -30,13 +30,6 @@ fn value_sums(dir: &std::path::Path, file: &str) -> Vec<(String, i64)> {
 fn profile_total(p: &flamedb_profile::Profile) -> i64 {
     let n = p.sample_types.len().max(1);
     p.values.iter().step_by(n).sum()
-}
-
-fn flamedb(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,24 +8,9 @@
 
 mod common;
 
-use common::Server;
 use common::query::Api;
+use common::{Server, peak_rss};
 use reqwest::StatusCode;
-
-/// Peak resident set of `pid` in bytes (`VmHWM` in /proc/PID/status).
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kb * 1024
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_that_would_build_gigabytes_is_refused_and_slow_sql_stops_at_its_deadline() {

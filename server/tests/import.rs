@@ -6,13 +6,14 @@
 
 mod common;
 
+use common::flamedb;
+
 use arrow::array::{
     ArrayRef, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
     TimestampSecondArray, UInt64Array,
 };
 use parquet::arrow::ArrowWriter;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 const T: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -30,13 +31,6 @@ fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
         ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-}
-
-fn flamedb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn csv(data: &str, sql: &str) -> String {

@@ -148,17 +148,7 @@ async fn speedscope_files_are_stored_through_every_path() {
     let data = tmp.path().join("data");
 
     // The CLI into the data directory, detected.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args(["ingest", "--app", "cli", "--tenant", "t", "--data"])
-        .arg(&data)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::cli_ingest(&data, "cli", "t", &file);
 
     let server = Server::start(&data, &["--inspect-interval-secs", "0"]);
     let api = Api::new(&server, "t");
@@ -248,17 +238,7 @@ async fn jfr_recordings_are_stored_through_every_path() {
     let body = std::fs::read(&file).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args(["ingest", "--app", "cli", "--tenant", "t", "--data"])
-        .arg(&data)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::cli_ingest(&data, "cli", "t", &file);
     let server = Server::start(&data, &["--inspect-interval-secs", "0"]);
     let api = Api::new(&server, "t");
     api.ingest("app=api", body.clone()).await;
@@ -323,17 +303,7 @@ async fn folded_samples_without_a_stack_keep_the_files_total() {
     let data = tmp.path().join("data");
     let file = tmp.path().join("py.folded");
     std::fs::write(&file, body).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args(["ingest", "--app", "cli", "--tenant", "t", "--data"])
-        .arg(&data)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::cli_ingest(&data, "cli", "t", &file);
     let server = Server::start(&data, &["--inspect-interval-secs", "0"]);
     let api = Api::new(&server, "t");
     api.ingest("app=api&format=folded", body).await;

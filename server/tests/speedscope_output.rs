@@ -173,20 +173,17 @@ async fn speedscope_flame_graphs_follow_speedscopes_schema() {
 
     // The CLI picks the format from the file name.
     let out_path = tmp.path().join("cli.speedscope.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args([
-            "flamegraph",
-            "--app",
-            "shop",
-            "--version",
-            "v1",
-            "--server",
-            &server.base,
-            "-o",
-        ])
-        .arg(&out_path)
-        .output()
-        .unwrap();
+    let out = common::flamedb(&[
+        "flamegraph",
+        "--app",
+        "shop",
+        "--version",
+        "v1",
+        "--server",
+        &server.base,
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "{}",

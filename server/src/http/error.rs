@@ -38,6 +38,20 @@ pub fn connect_code(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// The gRPC status code of a kind (<https://grpc.io/docs/guides/status-codes/>), the
+/// same mapping as [`connect_code`].
+pub fn grpc_code(kind: ErrorKind) -> u16 {
+    match kind {
+        ErrorKind::Invalid => 3,
+        ErrorKind::Unauthenticated => 16,
+        ErrorKind::Forbidden => 7,
+        ErrorKind::NotFound => 5,
+        ErrorKind::TooLarge | ErrorKind::RateLimited | ErrorKind::OverLimit => 8,
+        ErrorKind::Internal => 13,
+        ErrorKind::Unavailable => 14,
+    }
+}
+
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]

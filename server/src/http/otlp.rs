@@ -20,7 +20,7 @@
 
 use super::AppState;
 use super::auth::Tenant;
-use super::error::{ApiError, ApiResult, ErrorKind};
+use super::error::{ApiError, ApiResult, grpc_code};
 use super::ingest::{admit, body_of, record, store_all};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use flamedb_profile::Format;
 use http_body::Frame;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 /// The route.
 pub const OTLP_PATH: &str = "/v1development/profiles";
@@ -171,19 +172,6 @@ fn grpc_message(headers: &HeaderMap, data: &[u8], max_decompressed: u64) -> ApiR
     }
 }
 
-/// The gRPC status code of an error kind.
-fn grpc_code(kind: ErrorKind) -> u8 {
-    match kind {
-        ErrorKind::Invalid => 3,
-        ErrorKind::Unauthenticated => 16,
-        ErrorKind::Forbidden => 7,
-        ErrorKind::NotFound => 5,
-        ErrorKind::TooLarge | ErrorKind::OverLimit | ErrorKind::RateLimited => 8,
-        ErrorKind::Internal => 13,
-        ErrorKind::Unavailable => 14,
-    }
-}
-
 /// Middleware: on the gRPC route, an [`ApiError`] answer (from the handler, auth or the
 /// timeout) becomes a trailers-only gRPC answer: HTTP 200, `grpc-status` and a
 /// percent-encoded `grpc-message`.
@@ -195,24 +183,13 @@ pub async fn grpc_errors(request: Request, next: Next) -> Response {
     }
     match response.extensions().get::<ApiError>() {
         Some(e) => {
-            let message: String = e
-                .message
-                .bytes()
-                .flat_map(|b| {
-                    if (0x20..0x7f).contains(&b) && b != b'%' {
-                        vec![b as char]
-                    } else {
-                        format!("%{b:02X}").chars().collect()
-                    }
-                })
-                .collect();
+            // gRPC's rule: bytes outside printable ASCII, and `%`, are percent-encoded.
+            const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
+            let message = utf8_percent_encode(&e.message, GRPC_MESSAGE).to_string();
             let mut r = Response::new(Body::empty());
             let h = r.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-            h.insert(
-                "grpc-status",
-                HeaderValue::from(u16::from(grpc_code(e.kind))),
-            );
+            h.insert("grpc-status", HeaderValue::from(grpc_code(e.kind)));
             if let Ok(v) = HeaderValue::from_str(&message) {
                 h.insert("grpc-message", v);
             }

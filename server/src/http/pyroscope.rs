@@ -162,26 +162,29 @@ async fn body_format(
             .map_err(ApiError::internal)??;
         return Ok(converted.map(|data| Payload::Profile(Format::Pprof, data)));
     }
-    let profile = |f| Ok(Some(Payload::Profile(f, data.clone())));
-    match format.unwrap_or("folded") {
-        "folded" | "groups" | "collapsed" => profile(Format::Folded),
-        "lines" => Ok(Some(Payload::Profile(
-            Format::Folded,
-            lines_to_folded(&data),
-        ))),
-        "pprof" => profile(Format::Pprof),
-        "jfr" => Ok(Some(Payload::Jfr {
-            data: data.clone(),
-            labels: None,
-        })),
-        "speedscope" => profile(Format::Speedscope),
-        f @ ("trie" | "tree") => Err(ApiError::bad_request(format!(
-            "format {f:?} is not supported by flamedb: send folded, lines, pprof, jfr or speedscope"
-        ))),
-        other => Err(ApiError::bad_request(format!(
-            "unknown format {other:?}: use folded, lines, pprof, jfr or speedscope"
-        ))),
-    }
+    let format = match format.unwrap_or("folded") {
+        "folded" | "groups" | "collapsed" => Format::Folded,
+        "lines" => {
+            return Ok(Some(Payload::Profile(
+                Format::Folded,
+                lines_to_folded(&data),
+            )));
+        }
+        "pprof" => Format::Pprof,
+        "jfr" => return Ok(Some(Payload::Jfr { data, labels: None })),
+        "speedscope" => Format::Speedscope,
+        f @ ("trie" | "tree") => {
+            return Err(ApiError::bad_request(format!(
+                "format {f:?} is not supported by flamedb: send folded, lines, pprof, jfr or speedscope"
+            )));
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown format {other:?}: use folded, lines, pprof, jfr or speedscope"
+            )));
+        }
+    };
+    Ok(Some(Payload::Profile(format, data)))
 }
 
 /// A folded body of sample counts at `rate` Hz as a pprof profile of `kind` nanoseconds

@@ -77,6 +77,45 @@ impl Drop for Server {
     }
 }
 
+/// Runs the `flamedb` binary with `args`.
+pub fn flamedb(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `flamedb ingest --app APP --tenant TENANT --data DATA FILE` (format detected), which
+/// must succeed.
+pub fn cli_ingest(data: &Path, app: &str, tenant: &str, file: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_flamedb"))
+        .args(["ingest", "--app", app, "--tenant", tenant, "--data"])
+        .arg(data)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Peak resident set of process `pid` in bytes (`VmHWM` in /proc/PID/status).
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
 /// The corpus directory (`None`: skipped, see `corpus_dir`).
 pub fn corpus() -> Option<PathBuf> {
     flamedb_profile::testing::corpus_dir()

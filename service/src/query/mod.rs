@@ -96,12 +96,12 @@ impl QueryRuntime {
             .map(|rt| QueryRuntime(Some(rt)))
     }
 
-    /// Runs `work` on the query runtime; dropping the returned future aborts it (at its
-    /// next await). A panic in a query is an internal error, not a dead server.
-    async fn run<T: Send + 'static>(
+    /// Starts `work` on the query runtime; it is aborted (at its next await) when the
+    /// returned guard is dropped.
+    fn spawn<T: Send + 'static>(
         &self,
-        work: impl Future<Output = Result<T>> + Send + 'static,
-    ) -> Result<T> {
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<(tokio::task::JoinHandle<T>, AbortOnDrop)> {
         let Some(rt) = &self.0 else {
             return Err(Error::new(
                 ErrorKind::Unavailable,
@@ -109,7 +109,17 @@ impl QueryRuntime {
             ));
         };
         let task = rt.spawn(work);
-        let _abort = AbortOnDrop(task.abort_handle());
+        let abort = AbortOnDrop(task.abort_handle());
+        Ok((task, abort))
+    }
+
+    /// Runs `work` on the query runtime; dropping the returned future aborts it (at its
+    /// next await). A panic in a query is an internal error, not a dead server.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let (task, _abort) = self.spawn(work)?;
         match task.await {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => Err(Error::new(
@@ -315,19 +325,14 @@ impl Engine {
         // The rest of the batches are computed on the query runtime too, one ahead of
         // the encoder.
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let pump = self.runtime.0.as_ref().map(|rt| {
-            AbortOnDrop(
-                rt.spawn(async move {
-                    let mut stream = stream;
-                    while let Some(batch) = stream.next().await {
-                        if tx.send(batch.map_err(query_error)).await.is_err() {
-                            break;
-                        }
-                    }
-                })
-                .abort_handle(),
-            )
-        });
+        let (_, pump) = self.runtime.spawn(async move {
+            let mut stream = stream;
+            while let Some(batch) = stream.next().await {
+                if tx.send(batch.map_err(query_error)).await.is_err() {
+                    break;
+                }
+            }
+        })?;
         Ok(ResultStream {
             schema,
             first,
@@ -442,7 +447,7 @@ pub struct ResultStream {
     /// The batches after the first, computed on the query runtime.
     batches: tokio::sync::mpsc::Receiver<Result<RecordBatch>>,
     /// The task computing them, aborted when the result is dropped.
-    _pump: Option<AbortOnDrop>,
+    _pump: AbortOnDrop,
     admission: Admission,
 }
 
