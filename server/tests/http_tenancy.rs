@@ -98,7 +98,8 @@ fn reads() -> Vec<Route> {
     ]
 }
 
-/// Every route that takes a tenant and writes.
+/// Every route that takes a tenant and writes (OTLP/gRPC answers its refusals as gRPC
+/// statuses: server/tests/otlp_grpc.rs crosses it).
 fn writes() -> Vec<Route> {
     let json = "application/json";
     vec![
@@ -115,6 +116,7 @@ fn writes() -> Vec<Route> {
             "main;serve 2\n",
         ),
         route(Method::POST, "/push.v1.PusherService/Push", json, "{}"),
+        route(Method::POST, "/v1development/profiles", json, "{}"),
         route(
             Method::POST,
             "/api/v1/import",
