@@ -9,49 +9,14 @@
 mod common;
 
 use common::Server;
+use common::browser::chromium;
 use common::query::Api;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const FOLDED: &str = "main;checkout_handler;compute_price 30\n\
                       main;checkout_handler;render_receipt 20\n\
                       main;idle_loop 50\n";
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The Chromium binary, installed first if needed; `None` means skip.
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = on_path("chromium").or_else(|| on_path("chromium-browser")) {
-        return Some(p);
-    }
-    let ci = std::env::var_os("CI").is_some();
-    if on_path("apt-get").is_none() {
-        assert!(
-            !ci,
-            "chromium is missing and apt-get is not available (CI is set)"
-        );
-        eprintln!("SKIPPED: chromium is not installed and apt-get is not available");
-        return None;
-    }
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !install() {
-        // A fresh image may have no package lists yet.
-        let updated = Command::new("apt-get").arg("update").status().unwrap();
-        assert!(updated.success(), "apt-get update failed");
-        assert!(install(), "apt-get install chromium failed");
-    }
-    Some(on_path("chromium").expect("chromium installed but not on PATH"))
-}
 
 /// The DOM Chromium renders for `file`, after its scripts ran.
 fn dump_dom(chromium: &Path, file: &Path, profile_dir: &Path) -> String {

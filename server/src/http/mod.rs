@@ -18,7 +18,8 @@
 //!   [`push`]: the Connect push RPC; [`otlp`]: OTLP profiles over HTTP and gRPC; [`querier`]: Pyroscope's querier API (Connect, for
 //!   Grafana, Drilldown and Pyroscope's UI; messages in [`querier_proto`]); [`events`]: change events posted and listed;
 //!   [`findings`]: regression findings, their states, inspections now; [`alerts`]: the
-//!   webhooks new findings go to (outbound, in the background).
+//!   webhooks new findings go to (outbound, in the background); [`explorer`]: the page at
+//!   `/` and `GET /api/v1/whoami`.
 //! - [`auth`]: bearer tokens and tenants; [`limits`]: bodies and deadlines (rate limits
 //!   and ingest slots are the service's, `flamedb_service::limits`);
 //!   [`metrics`]: `GET /metrics`.
@@ -27,6 +28,7 @@ pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod explorer;
 pub mod findings;
 pub mod import;
 pub mod ingest;
@@ -140,17 +142,20 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/findings", get(findings::list))
         .route("/api/v1/findings/{id}", patch(findings::patch))
         .route("/api/v1/inspect", post(findings::inspect))
+        .route("/api/v1/whoami", get(explorer::whoami))
         .merge(query::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_token))
 }
 
-/// The whole HTTP API: [`api_routes`] plus `/healthz` and `/metrics` (no token needed),
+/// The whole HTTP API: [`api_routes`] plus `/healthz`, `/metrics` and the explorer page
+/// at `/` ([`explorer`]; no token needed: they serve no tenant's data),
 /// with the metrics, Connect-error and timeout layers.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api_routes(&state))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
+        .merge(explorer::routes())
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(from_fn(push::connect_errors))

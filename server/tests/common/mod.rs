@@ -188,6 +188,7 @@ impl Rng {
     }
 }
 
+pub mod browser;
 pub mod push;
 #[allow(dead_code)]
 pub mod pyroscope_api;
