@@ -67,12 +67,23 @@ impl Browser {
     /// Starts `chromium` headless with a fresh profile and a `width`x`height` window, and
     /// attaches to its page.
     pub async fn launch(chromium: &Path, width: u32, height: u32) -> Browser {
+        Browser::launch_with(chromium, width, height, &["--disable-gpu"]).await
+    }
+
+    /// [`Browser::launch`] with WebGL (software rendering by SwiftShader), for pages that
+    /// draw with it (speedscope).
+    pub async fn launch_webgl(chromium: &Path, width: u32, height: u32) -> Browser {
+        let flags = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
+        Browser::launch_with(chromium, width, height, &flags).await
+    }
+
+    async fn launch_with(chromium: &Path, width: u32, height: u32, flags: &[&str]) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new(chromium)
+            .args(flags)
             .args([
                 "--headless",
                 "--no-sandbox",
-                "--disable-gpu",
                 "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--remote-debugging-port=0",
