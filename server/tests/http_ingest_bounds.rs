@@ -109,3 +109,47 @@ async fn concurrent_gzip_bombs_stay_within_the_ingest_memory_budget() {
     eprintln!("peak RSS {} MiB", peak / MIB);
     server.stop();
 }
+
+/// A pprof body of 2,000,001 empty `Location` messages (4 MB; 2 bytes each on the wire,
+/// tens of bytes each once decoded) is refused by its table count, over HTTP and by the
+/// CLI, before it is decoded; 2,000,000 is the default `--max-table-entries`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_with_huge_tables_are_refused_before_decoding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut body = vec![0x32, 0x00]; // string_table: [""]
+    body.extend([0x22, 0x00].repeat(2_000_001)); // location {} x 2,000,001
+    let server = Server::start(&tmp.path().join("data"), &["--inspect-interval-secs", "0"]);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(server.url("/api/v1/ingest?app=huge&format=pprof"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_client_error(), "{status}: {text}");
+    assert!(
+        text.contains("locations") && text.contains("2000000"),
+        "{status}: {text}"
+    );
+    // 2,000,000 empty locations are within the limit (the profile has no samples).
+    let within = [&[0x32u8, 0x00][..], &[0x22, 0x00].repeat(2_000_000)].concat();
+    let r = http
+        .post(server.url("/api/v1/ingest?app=huge&format=pprof"))
+        .body(within)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("locations"), "{status}: {text}");
+    server.stop();
+
+    let file = tmp.path().join("huge.pb");
+    std::fs::write(&file, &body).unwrap();
+    let out = common::flamedb(&["inspect", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "inspect accepted it");
+    assert!(stderr.contains("locations"), "{stderr}");
+}

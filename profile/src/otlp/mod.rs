@@ -122,6 +122,7 @@ impl OtlpProfile {
 pub fn decode_request(data: &[u8], limits: &DecodeLimits) -> Result<Vec<OtlpProfile>> {
     check_size(data, limits)?;
     scan::check_samples(data, limits)?;
+    scan::check_tables(data, limits)?;
     let request = proto::ExportProfilesServiceRequest::decode(data).map_err(|e| {
         // v1.9.0 and older put `Sample.attribute_indices` (packed) in field 3, the
         // `link_index` of v1.10.0: name the likely cause.

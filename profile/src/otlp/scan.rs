@@ -4,9 +4,39 @@
 //! empty samples (2 bytes each) would take 40 times its size in memory before the
 //! decoder could look at `DecodeLimits::max_samples`. This walk counts the samples of each
 //! profile from the framing alone (no allocation) and refuses a profile over the limit
-//! first. Anything malformed ends the walk quietly: prost then reports it.
+//! first; the same for the entries of each dictionary table (an empty `Location` is 2
+//! bytes on the wire and about 100 in memory) against `DecodeLimits::max_table_entries`.
+//! Anything malformed ends the walk quietly: prost then reports it.
 
 use crate::{DecodeLimits, Result};
+
+/// The dictionary's tables (fields of `ProfilesDictionary`), as named in errors.
+const TABLES: [(u64, &str); 7] = [
+    (1, "mapping table entries"),
+    (2, "location table entries"),
+    (3, "function table entries"),
+    (4, "link table entries"),
+    (5, "string table entries"),
+    (6, "attribute table entries"),
+    (7, "stack table entries"),
+];
+
+/// Fails with [`Error::Limit`](crate::Error::Limit) when a table of the binary request's
+/// dictionary has more entries than `limits.max_table_entries`.
+pub(super) fn check_tables(data: &[u8], limits: &DecodeLimits) -> Result<()> {
+    // request.dictionary (2) -> each table
+    each(data, 2, &mut |dict| {
+        for (field, what) in TABLES {
+            let mut n = 0usize;
+            each(dict, field, &mut |_| {
+                n += 1;
+                Ok(())
+            })?;
+            DecodeLimits::check(what, n, limits.max_table_entries)?;
+        }
+        Ok(())
+    })
+}
 
 /// Fails with [`Error::Limit`](crate::Error::Limit) when a profile of the binary request
 /// `data` has more samples than `limits.max_samples`.

@@ -631,6 +631,33 @@ fn sample_counts_are_checked_before_decoding() {
 }
 
 #[test]
+fn dictionary_tables_are_counted_before_decoding() {
+    let mut r = request();
+    let dict = r.dictionary.as_mut().unwrap();
+    let locations = dict.location_table.len();
+    dict.location_table
+        .resize(locations + 100, proto::Location::default());
+    let bytes = r.encode_to_vec();
+    let at = |n: usize| DecodeLimits {
+        max_table_entries: n,
+        ..DecodeLimits::default()
+    };
+    let n = locations + 100;
+    assert!(matches!(
+        decode_request(&bytes, &at(n - 1)),
+        Err(Error::Limit {
+            what: "location table entries",
+            ..
+        })
+    ));
+    assert!(scan::check_tables(&bytes, &at(n)).is_ok());
+    // Every table is counted: the string table is the longest of the hand-made request.
+    let strings = r.dictionary.as_ref().unwrap().string_table.len();
+    let limits = at(strings.max(n) - 1);
+    assert!(scan::check_tables(&bytes, &limits).is_err());
+}
+
+#[test]
 fn a_v1_9_sample_is_refused_with_the_likely_cause() {
     // v1.9.0: values = 2, attribute_indices = 3 (packed), timestamps = 5.
     let sample = [0x08, 0x01, 0x12, 0x01, 0x05, 0x1a, 0x02, 0x01, 0x02];

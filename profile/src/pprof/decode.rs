@@ -55,7 +55,7 @@ pub fn decode(data: &[u8], limits: &DecodeLimits) -> Result<Profile> {
             limit: limits.max_decompressed_bytes,
         });
     }
-    let profile = match wire::split(data) {
+    let profile = match wire::split(data, limits)? {
         Some(parts) => from_parts(&parts, limits)?,
         None => from_proto(&proto::Profile::decode(data)?, limits)?,
     };

@@ -2,9 +2,13 @@
 //!
 //! Only the framing of the outermost message is read here (keys, varints, length
 //! prefixes); every sub-message is still decoded by prost (see `decode.rs` for why this
-//! split exists and what it saves). Anything unusual — a malformed key or length, a group
-//! wire type, a length past the end — makes [`split`] give up, and the caller lets prost
-//! decode the whole message, so prost alone decides what is valid and words every error.
+//! split exists and what it saves). Anything malformed — a bad key or length, a length
+//! past the end — makes [`split`] give up, and the caller lets prost decode the whole
+//! message, so prost alone decides what is valid and words every error (prost stops at
+//! the same place, and what comes before it was counted against the limits here). A group
+//! wire type is an error here: prost would skip it and decode what follows unbounded.
+
+use crate::{DecodeLimits, Error, Result};
 
 /// The fields of a `Profile` message: the repeated messages and strings as slices of the
 /// input, in file order, and every other field copied (key and value bytes) into `rest`,
@@ -25,48 +29,69 @@ pub(super) struct Parts<'a> {
     pub rest: Vec<u8>,
 }
 
-/// Splits a `Profile` message into its fields; `None` when its framing is not plain
-/// (see the module docs).
-pub(super) fn split(data: &[u8]) -> Option<Parts<'_>> {
+/// Splits a `Profile` message into its fields; `Ok(None)` when its framing is not plain
+/// (see the module docs). Each list is bounded while it is built: more samples than
+/// `limits.max_samples`, or more mappings, locations, functions or strings than
+/// `limits.max_table_entries`, is an [`Error::Limit`](crate::Error::Limit). A protobuf
+/// group (which pprof never uses) is an error too rather than a fallback: prost would
+/// decode everything after it unbounded.
+pub(super) fn split<'a>(data: &'a [u8], limits: &DecodeLimits) -> Result<Option<Parts<'a>>> {
     let mut parts = Parts::default();
     let mut pos = 0;
     while pos < data.len() {
         let start = pos;
-        let key = varint(data, &mut pos)?;
+        let Some(key) = varint(data, &mut pos) else {
+            return Ok(None);
+        };
         let tag = key >> 3;
         if tag == 0 || tag > u64::from(u32::MAX >> 3) {
-            return None;
+            return Ok(None);
         }
-        match key & 7 {
-            0 => {
-                varint(data, &mut pos)?;
-            }
-            1 => pos = advance(data, pos, 8)?,
-            5 => pos = advance(data, pos, 4)?,
+        let next = match key & 7 {
+            0 => varint(data, &mut pos).map(|_| pos),
+            1 => advance(data, pos, 8),
+            5 => advance(data, pos, 4),
             2 => {
-                let len = varint(data, &mut pos)?;
-                let end = advance(data, pos, usize::try_from(len).ok()?)?;
+                let Some(len) = varint(data, &mut pos) else {
+                    return Ok(None);
+                };
+                let Some(end) = usize::try_from(len)
+                    .ok()
+                    .and_then(|len| advance(data, pos, len))
+                else {
+                    return Ok(None);
+                };
                 let value = &data[pos..end];
                 pos = end;
-                let list = match tag {
-                    2 => &mut parts.samples,
-                    3 => &mut parts.mappings,
-                    4 => &mut parts.locations,
-                    5 => &mut parts.functions,
-                    6 => &mut parts.strings,
+                let (list, what, limit) = match tag {
+                    2 => (&mut parts.samples, "samples", limits.max_samples),
+                    3 => (&mut parts.mappings, "mappings", limits.max_table_entries),
+                    4 => (&mut parts.locations, "locations", limits.max_table_entries),
+                    5 => (&mut parts.functions, "functions", limits.max_table_entries),
+                    6 => (&mut parts.strings, "strings", limits.max_table_entries),
                     _ => {
                         parts.rest.extend_from_slice(&data[start..end]);
                         continue;
                     }
                 };
                 list.push(value);
+                DecodeLimits::check(what, list.len(), limit)?;
                 continue;
             }
-            _ => return None,
-        }
+            3 | 4 => {
+                return Err(Error::Pprof {
+                    message: format!("field {tag} is a protobuf group, which pprof does not use"),
+                });
+            }
+            _ => None,
+        };
+        let Some(next) = next else {
+            return Ok(None);
+        };
+        pos = next;
         parts.rest.extend_from_slice(&data[start..pos]);
     }
-    Some(parts)
+    Ok(Some(parts))
 }
 
 /// `pos + n` when that is within `data`.
@@ -111,15 +136,44 @@ mod tests {
     }
 
     #[test]
-    fn split_sorts_fields_and_gives_up_on_groups_and_overruns() {
+    fn split_sorts_fields_and_gives_up_on_overruns() {
+        let limits = DecodeLimits::default();
         // string_table "a", sample {}, time_nanos 5, unknown field 99 (fixed32).
         let msg = [0x32, 1, b'a', 0x12, 0, 0x48, 5, 0x9d, 0x06, 1, 2, 3, 4];
-        let parts = split(&msg).unwrap();
+        let parts = split(&msg, &limits).unwrap().unwrap();
         assert_eq!(parts.strings, vec![b"a".as_slice()]);
         assert_eq!(parts.samples, vec![b"".as_slice()]);
         assert_eq!(parts.rest, vec![0x48, 5, 0x9d, 0x06, 1, 2, 3, 4]);
-        assert!(split(&[0x32, 5, b'a']).is_none(), "length past the end");
-        assert!(split(&[0x0b, 0x0c]).is_none(), "group");
-        assert!(split(&[0x00]).is_none(), "tag 0");
+        let none = |m: &[u8]| split(m, &limits).unwrap().is_none();
+        assert!(none(&[0x32, 5, b'a']), "length past the end");
+        assert!(none(&[0x00]), "tag 0");
+    }
+
+    #[test]
+    fn split_refuses_groups_and_tables_over_the_limit() {
+        let limits = DecodeLimits {
+            max_table_entries: 3,
+            max_samples: 2,
+            ..DecodeLimits::default()
+        };
+        let err = split(&[0x0b, 0x0c], &limits).unwrap_err().to_string();
+        assert!(err.contains("group"), "{err}");
+        // Three empty locations (field 4) pass, four do not; the same for functions (5),
+        // mappings (3) and strings (6); three samples (field 2) are over 2.
+        for (field, what) in [
+            (4u8, "locations"),
+            (5, "functions"),
+            (3, "mappings"),
+            (6, "strings"),
+        ] {
+            let entry = [field << 3 | 2, 0];
+            assert!(split(&entry.repeat(3), &limits).is_ok());
+            let err = split(&entry.repeat(4), &limits).unwrap_err().to_string();
+            assert!(err.contains(what) && err.contains('3'), "{err}");
+        }
+        let err = split(&[0x12, 0].repeat(3), &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("samples"), "{err}");
     }
 }

@@ -21,6 +21,10 @@ pub struct LimitArgs {
     /// Most distinct label sets in one profile (each is a series of its own downstream).
     #[arg(long, env = "FLAMEDB_MAX_LABEL_SETS", default_value_t = DecodeLimits::default().max_label_sets)]
     max_label_sets: usize,
+    /// Most entries in one table of a profile (pprof locations, functions, mappings,
+    /// strings; OTLP dictionary tables), counted before they are decoded.
+    #[arg(long, env = "FLAMEDB_MAX_TABLE_ENTRIES", default_value_t = DecodeLimits::default().max_table_entries)]
+    max_table_entries: usize,
 }
 
 impl LimitArgs {
@@ -32,6 +36,7 @@ impl LimitArgs {
             max_labels_per_sample: self.max_labels_per_sample,
             max_samples: self.max_samples,
             max_label_sets: self.max_label_sets,
+            max_table_entries: self.max_table_entries,
             ..DecodeLimits::default()
         }
     }
