@@ -527,3 +527,78 @@ async fn document_hidden(b: &mut Browser, id: &str) -> bool {
         .as_bool()
         .unwrap()
 }
+
+/// One pod of `version` of app `web`: `render` doubles in version 2 (a regression).
+fn pod_profile(version: u32, pod: u32) -> String {
+    let j = pod % 3;
+    let render = if version == 2 { 200 } else { 100 } + j;
+    format!(
+        "main;handle;parse {}\nmain;handle;render {render}\nmain;gc {}\nmain;idle {}\n",
+        300 + j,
+        200 - j,
+        400 + j
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_lists_findings_and_opens_their_diff() {
+    let Some(chromium) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "default");
+    let start = now_secs() - 40 * 60;
+    for version in [1u32, 2] {
+        for pod in 0..4u32 {
+            let q = format!(
+                "app=web&version={version}&label.pod=p{pod}&format=folded&time={}",
+                start + i64::from(version) * 600 + i64::from(pod)
+            );
+            api.ingest(&q, pod_profile(version, pod)).await;
+        }
+    }
+    let r = api.post("/api/v1/inspect").await.ok().json();
+    assert_eq!(r["new_findings"], 1, "{r}");
+
+    let mut b = Browser::launch(&chromium, 1400, 1000).await;
+    b.navigate(&server.url("/#tab=findings")).await;
+    ready(&mut b, &["findings"]).await;
+    let rows = b
+        .eval(
+            "[...document.querySelectorAll('#findings tbody tr')].map(tr => \
+             [...tr.cells].map(c => c.textContent))",
+        )
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let cells: Vec<&str> = rows[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    // App, function, kind, versions, ..., state.
+    assert_eq!(
+        (cells[0], cells[1], cells[2], cells[3], cells[7]),
+        ("web", "render", "increase", "1 → 2", "open")
+    );
+    b.screenshot(&screenshots().join("findings.png")).await;
+
+    // Its diff: version 1 against 2 over the finding's window, searching for render.
+    b.eval("document.querySelector('#findings tbody tr button').click()")
+        .await;
+    ready(&mut b, &["diff"]).await;
+    assert_eq!(
+        b.eval("document.getElementById('diff-summary').textContent")
+            .await,
+        "Baseline version 1; comparison version 2."
+    );
+    assert_eq!(
+        b.eval("window.flamedbExplorer.state.search").await,
+        "render"
+    );
+    let (r, _, bl) = fill(&mut b, "diff", "render").await;
+    assert!(r > bl, "render doubled but is not red: {r} vs {bl}");
+    b.screenshot(&screenshots().join("finding-diff.png")).await;
+    drop(b);
+    server.stop();
+}

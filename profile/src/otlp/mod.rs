@@ -142,6 +142,7 @@ pub fn decode_request(data: &[u8], limits: &DecodeLimits) -> Result<Vec<OtlpProf
 /// span ids) into its profiles, in request order.
 pub fn decode_request_json(data: &[u8], limits: &DecodeLimits) -> Result<Vec<OtlpProfile>> {
     check_size(data, limits)?;
+    scan::check_json(data, limits)?;
     let request: proto::ExportProfilesServiceRequest =
         serde_json::from_slice(data).map_err(|e| bad(format!("JSON: {e}")))?;
     from_request(&request, limits)

@@ -6,7 +6,10 @@
 //! profile from the framing alone (no allocation) and refuses a profile over the limit
 //! first; the same for the entries of each dictionary table (an empty `Location` is 2
 //! bytes on the wire and about 100 in memory) against `DecodeLimits::max_table_entries`.
-//! Anything malformed ends the walk quietly: prost then reports it.
+//! Anything malformed ends the walk quietly: prost then reports it, stopping where the
+//! walk stopped. A group wire type is an error: prost would skip it and go on. JSON
+//! requests get the same counts from a walk over the JSON ([`check_json`]) that keeps
+//! nothing of the values.
 
 use crate::{DecodeLimits, Result};
 
@@ -68,6 +71,13 @@ fn each(msg: &[u8], field: u64, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Resul
             1 => Some(8),
             2 => varint(msg, &mut pos).and_then(|len| usize::try_from(len).ok()),
             5 => Some(4),
+            // prost would skip a group and decode what follows it, unseen by this walk.
+            3 | 4 => {
+                return Err(super::dictionary::bad(format!(
+                    "field {} is a protobuf group, which OTLP does not use",
+                    key >> 3
+                )));
+            }
             _ => None,
         };
         let Some(len) = skip else {
@@ -95,4 +105,161 @@ fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
         }
     }
     None
+}
+
+/// [`check_samples`] and [`check_tables`] for an OTLP/JSON request: a serde walk over
+/// the document that counts the elements of `resourceProfiles[].scopeProfiles[]
+/// .profiles[].samples` and of each `dictionary` table and keeps nothing else (an empty
+/// `{}` is 3 bytes of JSON and about 100 bytes decoded). Malformed JSON ends the walk
+/// quietly: the decoder then reports it.
+pub(super) fn check_json(data: &[u8], limits: &DecodeLimits) -> Result<()> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let mut found = None;
+    let walk = Walk {
+        at: Node::Request,
+        limits,
+        found: &mut found,
+    };
+    let _ = walk.deserialize(&mut de);
+    match found {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Where a [`Walk`] is in the request.
+#[derive(Clone, Copy)]
+enum Node {
+    Request,
+    ResourceProfiles,
+    ScopeProfiles,
+    Profile,
+    Dictionary,
+    /// An array whose elements are counted against a limit.
+    Counted(&'static str, usize),
+    Other,
+}
+
+impl Node {
+    /// The node under key `key` of an object at `self`.
+    fn child(self, key: &str, limits: &DecodeLimits) -> Node {
+        let table = |what| Node::Counted(what, limits.max_table_entries);
+        match (self, key) {
+            (Node::Request, "resourceProfiles") => Node::ResourceProfiles,
+            (Node::Request, "dictionary") => Node::Dictionary,
+            (Node::ResourceProfiles, "scopeProfiles") => Node::ScopeProfiles,
+            (Node::ScopeProfiles, "profiles") => Node::Profile,
+            (Node::Profile, "samples") => Node::Counted("samples", limits.max_samples),
+            (Node::Dictionary, k) => match TABLES.iter().find(|(_, w)| json_name(w) == k) {
+                Some((_, what)) => table(what),
+                None => Node::Other,
+            },
+            _ => Node::Other,
+        }
+    }
+}
+
+/// `mapping table entries` -> `mappingTable`.
+fn json_name(what: &str) -> String {
+    let mut words = what.split(' ');
+    let mut out = words.next().unwrap_or("").to_string();
+    if let Some(w) = words.next() {
+        let mut c = w.chars();
+        out.extend(c.next().map(|c| c.to_ascii_uppercase()));
+        out.push_str(c.as_str());
+    }
+    out
+}
+
+struct Walk<'l, 'f> {
+    at: Node,
+    limits: &'l DecodeLimits,
+    found: &'f mut Option<crate::Error>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let at = self.at.child(&key, self.limits);
+            map.next_value_seed(Walk {
+                at,
+                limits: self.limits,
+                found: &mut *self.found,
+            })?;
+            if self.found.is_some() {
+                return Err(serde::de::Error::custom("over a limit"));
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        let mut n = 0usize;
+        loop {
+            let more = match self.at {
+                Node::Counted(..) | Node::Other => {
+                    seq.next_element::<serde::de::IgnoredAny>()?.is_some()
+                }
+                at => seq
+                    .next_element_seed(Walk {
+                        at,
+                        limits: self.limits,
+                        found: &mut *self.found,
+                    })?
+                    .is_some(),
+            };
+            if !more {
+                return Ok(());
+            }
+            if self.found.is_some() {
+                return Err(serde::de::Error::custom("over a limit"));
+            }
+            n += 1;
+            if let Node::Counted(what, limit) = self.at
+                && let Err(e) = DecodeLimits::check(what, n, limit)
+            {
+                *self.found = Some(e);
+                return Err(serde::de::Error::custom("over a limit"));
+            }
+        }
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
 }

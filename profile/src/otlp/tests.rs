@@ -627,7 +627,48 @@ fn sample_counts_are_checked_before_decoding() {
     assert!(scan::check_samples(&bytes, &limits).is_ok());
     // Bad framing is left to prost.
     assert!(scan::check_samples(&bytes[..bytes.len() / 2], &limits).is_ok());
-    assert!(scan::check_samples(&[0x0b, 0xff], &limits).is_ok());
+    // A group is refused: prost would skip it and decode what follows unseen.
+    assert!(scan::check_samples(&[0x0b, 0xff], &limits).is_err());
+}
+
+#[test]
+fn json_requests_are_counted_before_decoding() {
+    let at = |tables: usize, samples: usize| DecodeLimits {
+        max_table_entries: tables,
+        max_samples: samples,
+        ..DecodeLimits::default()
+    };
+    let locations = vec!["{}"; 50].join(",");
+    let samples = vec!["{\"values\": [\"1\"]}"; 20].join(",");
+    let doc = format!(
+        "{{\"resourceProfiles\": [{{\"scopeProfiles\": [{{\"profiles\": [{{\"samples\": [{samples}]}}]}}]}}], \
+         \"dictionary\": {{\"stringTable\": [\"\", \"a\"], \"locationTable\": [{locations}]}}}}"
+    );
+    let err = decode_request_json(doc.as_bytes(), &at(49, 100)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit {
+                what: "location table entries",
+                limit: 49
+            }
+        ),
+        "{err}"
+    );
+    let err = decode_request_json(doc.as_bytes(), &at(100, 19)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Limit {
+                what: "samples",
+                limit: 19
+            }
+        ),
+        "{err}"
+    );
+    assert!(scan::check_json(doc.as_bytes(), &at(50, 20)).is_ok());
+    // Malformed JSON is left to the decoder.
+    assert!(scan::check_json(b"{\"dictionary\": [", &at(1, 1)).is_ok());
 }
 
 #[test]

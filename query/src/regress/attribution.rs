@@ -23,8 +23,8 @@
 //! calls of it, or slower code spread over its callees), or it did not move at all (the
 //! change is below, elsewhere in the subtree). A node counts as unmoved when its ratio
 //! is nearer 1 and it is away from the node's ratio by more than two standard deviations
-//! of counting noise (Poisson on both sides, in units of the smallest value: a sample of
-//! a sampled profile). The node is the origin unless its unmoved nodes would have carried
+//! of counting noise (Poisson on both sides, in units of one sample: the greatest common
+//! divisor of the values). The node is the origin unless its unmoved nodes would have carried
 //! a tenth of its change under the first explanation, or nodes that moved by another
 //! ratio (beyond noise: further than the node, or new inside it) are a tenth of it away
 //! from the node's ratio; the second part found `compute` instead of its two callees
@@ -79,8 +79,7 @@ pub struct TreeDiff<'a> {
     pub(crate) functions: std::collections::HashMap<String, FunctionTotal>,
     /// Per node, the pre-order index past its subtree.
     end: Vec<usize>,
-    /// The smallest positive self value on either side: one sample of a sampled profile,
-    /// the unit of counting noise.
+    /// One sample of a sampled profile, the unit of counting noise: see [`sample_unit`].
     unit: f64,
     /// Per node: sum over its subtree of positive self deltas, and of negative ones.
     flow: Vec<[f64; 2]>,
@@ -100,6 +99,27 @@ pub const UNMOVED_SHARE: f64 = 0.1;
 /// of them is the origin. (At a tenth, a caller whose ratio was 1.65 was taken for the
 /// planted callee's 1.82 on the small fleet.)
 const SAME_CHANGE: f64 = 0.03;
+
+/// The value of one sample: the greatest common divisor of the positive self values of
+/// both sides (every value of a sampled profile is a count times the sample's weight:
+/// 1 for counts, the period in ns for CPU time). The smallest value, used before, is one
+/// sample only when some stack was seen once: on profiles whose every stack is heavy (few
+/// stacks, hundreds of samples each) it made every change look like counting noise, so
+/// the rise of a function was left in the unchanged work that scales the later side, and
+/// its unchanged siblings were reported as decreases (dilution).
+fn sample_unit(tree: &FlameTree) -> f64 {
+    let gcd = |mut a: i64, mut b: i64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    (0..tree.len())
+        .flat_map(|i| [tree.self_at(i, 0), tree.self_at(i, 1)])
+        .filter(|v| *v > 0)
+        .fold(0, gcd)
+        .max(1) as f64
+}
 
 impl<'a> TreeDiff<'a> {
     /// Prepares `tree` (a diff tree). `None` when a side is empty or the tree has one side.
@@ -143,11 +163,7 @@ impl<'a> TreeDiff<'a> {
                 .map(|f| (f.name.clone(), f))
                 .collect(),
             end: vec![n; n],
-            unit: (0..n)
-                .flat_map(|i| [tree.self_at(i, 0), tree.self_at(i, 1)])
-                .filter(|v| *v > 0)
-                .min()
-                .unwrap_or(1) as f64,
+            unit: sample_unit(tree),
             flow: vec![],
             old_totals: old_totals(tree),
         };
@@ -226,7 +242,7 @@ impl<'a> TreeDiff<'a> {
     }
 
     /// Whether an origin's change is more than 3 standard deviations of counting noise
-    /// (Poisson on both sides, in units of the smallest value, one sample).
+    /// (Poisson on both sides, in units of one sample, [`sample_unit`]).
     fn beyond_noise(&self, o: &Origin) -> bool {
         let t = self.tree;
         let (b, a) = if o.self_only {
