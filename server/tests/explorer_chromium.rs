@@ -602,3 +602,123 @@ async fn the_explorer_lists_findings_and_opens_their_diff() {
     drop(b);
     server.stop();
 }
+
+/// Sets `<select id=ID>` to `value` as a person picking it would (a change event).
+async fn pick(b: &mut Browser, id: &str, value: &str) {
+    b.eval(&format!(
+        "(() => {{ const s = document.getElementById('{id}'); s.value = '{value}'; \
+         s.dispatchEvent(new Event('change')); return s.value; }})()"
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_filters_by_label_and_diffs_a_range_with_the_one_before() {
+    let Some(chromium) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--inspect-interval-secs", "0"]);
+    let api = Api::new(&server, "default");
+    let now = now_secs();
+    // The hour before the last one: V1 on pod a. The last hour: V1 on pod a, V2 on pod b.
+    for (pod, body, ago) in [("a", V1, 90 * 60), ("a", V1, 30 * 60), ("b", V2, 20 * 60)] {
+        let q = format!(
+            "app=shop&version=1&label.pod={pod}&format=folded&time={}",
+            now - ago
+        );
+        api.ingest(&q, body).await;
+    }
+
+    let mut b = Browser::launch(&chromium, 1400, 1000).await;
+    b.navigate(&server.url("/")).await;
+    ready(&mut b, &["series", "flame", "functions"]).await;
+    // The last hour: pods a and b, 100 + 120.
+    assert_eq!(
+        b.eval("document.getElementById('total').dataset.value")
+            .await,
+        "220"
+    );
+    let labels = b
+        .eval("[...document.getElementById('label-name').options].map(o => o.value)")
+        .await;
+    assert_eq!(labels, serde_json::json!(["", "pod"]));
+
+    // label pod, then its value b: V2 alone.
+    pick(&mut b, "label-name", "pod").await;
+    b.wait_for(
+        "[...document.getElementById('label-value').options].map(o => o.value).join(',') === ',a,b'",
+        "[...document.getElementById('label-value').options].map(o => o.value).join(',')",
+        WAIT_MS,
+    )
+    .await;
+    let before = generation(&mut b, "flame").await;
+    pick(&mut b, "label-value", "b").await;
+    reloaded(&mut b, "flame", before).await;
+    ready(&mut b, &["series", "functions"]).await;
+    assert_eq!(
+        b.eval("document.getElementById('total').dataset.value")
+            .await,
+        "120"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('flame').dataset.total")
+            .await,
+        "120"
+    );
+    let mut table = functions(&mut b).await;
+    table.sort();
+    assert_eq!(
+        table,
+        vec![
+            ("checkout_handler".to_string(), 0, 80),
+            ("compute_price".to_string(), 70, 70),
+            ("idle_loop".to_string(), 40, 40),
+            ("main".to_string(), 0, 120),
+            ("render_receipt".to_string(), 10, 10),
+        ]
+    );
+
+    // Pod a alone, then the label dropped: this hour (both pods) against the hour before,
+    // on the diff tab.
+    pick(&mut b, "label-value", "a").await;
+    ready(&mut b, &["series"]).await;
+    b.eval("document.querySelector('.tab[data-tab=diff]').click()")
+        .await;
+    let series_before = generation(&mut b, "series").await;
+    pick(&mut b, "label-name", "").await;
+    let before = generation(&mut b, "diff").await;
+    pick(&mut b, "diff-mode", "period").await;
+    b.eval("document.getElementById('diff-run').click()").await;
+    reloaded(&mut b, "diff", before).await;
+    let summary = b
+        .eval("document.getElementById('diff-summary').textContent")
+        .await;
+    assert!(
+        summary.as_str().unwrap().starts_with("Baseline "),
+        "{summary}"
+    );
+    // The hour before: V1 (compute_price 30); this hour: V1 + V2 (30 + 70 = 100).
+    let (r, _, bl) = fill(&mut b, "diff", "compute_price").await;
+    assert!(
+        r > bl,
+        "compute_price grew 30 -> 100 but is not red: {r} vs {bl}"
+    );
+    // The totals show both pods again, once the selectors are read again.
+    reloaded(&mut b, "series", series_before).await;
+    assert_eq!(
+        b.eval("document.getElementById('total').dataset.value")
+            .await,
+        "220"
+    );
+    b.screenshot(&screenshots().join("period-diff.png")).await;
+    let diff = sql_of(&mut b, "diff").await;
+    let cp = diff
+        .iter()
+        .find(|r| r["function"] == "compute_price")
+        .unwrap();
+    assert_eq!(
+        (num(cp, "baseline_total"), num(cp, "comparison_total")),
+        (30, 100)
+    );
+    drop(b);
+    server.stop();
+}

@@ -169,6 +169,12 @@ function begin(el) {
 function end(el, gen, status) {
   if (el.dataset.gen === gen) el.dataset.state = status;
 }
+// Whether a newer load of view `el` began since load `gen`: its answer must not be shown
+// (answers can arrive out of order).
+function stale(el, gen) {
+  return el.dataset.gen !== gen;
+}
+
 // Runs one load of view `el`: work(gen) answers the view's state; a failure is "error".
 async function track(el, work) {
   const gen = begin(el);
@@ -319,11 +325,13 @@ let chart = null; // {left, width, from, until} of the drawn chart
 
 function loadSeries() {
   const svg = $("series");
-  return track(svg, async () => {
-    seriesStep = chooseStep();
+  return track(svg, async (gen) => {
+    const step = chooseStep();
     const p = selectionParams();
-    p.set("step", seriesStep + "s");
+    p.set("step", step + "s");
     const answer = await (await api("/api/v1/series?" + p)).json();
+    if (stale(svg, gen)) return "loading";
+    seriesStep = step;
     const points = answer.series.flatMap((s) => s.points);
     if (answer.unit) unit = answer.unit;
     const total = points.reduce((a, [, v]) => a + v, 0);
@@ -416,12 +424,16 @@ function loadFrame(id, url) {
   return track(frame, async (gen) => {
     const r = await api(url);
     const svg = await r.text();
-    if (frame.dataset.gen !== gen) return "loading";
+    if (stale(frame, gen)) return "loading";
     const blob = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
     await new Promise((resolve) => {
       frame.onload = () => setTimeout(resolve, 0); // after inferno's own deferred layout
       frame.src = blob;
     });
+    if (stale(frame, gen)) {
+      URL.revokeObjectURL(blob);
+      return "loading";
+    }
     if (frameUrls[id]) URL.revokeObjectURL(frameUrls[id]);
     frameUrls[id] = blob;
     // inferno keeps its zoom and search in its URL's query; a blob: URL cannot take one
@@ -445,8 +457,9 @@ function loadFlame() {
 
 function loadFunctions() {
   const table = $("functions");
-  return track(table, async () => {
+  return track(table, async (gen) => {
     const rows = await sql(SQL.functions());
+    if (stale(table, gen)) return "loading";
     const body = table.tBodies[0];
     body.replaceChildren(...rows.map((row) => {
       const tr = document.createElement("tr");
@@ -516,11 +529,12 @@ function loadDiff() {
 
 function loadFindings() {
   const table = $("findings");
-  return track(table, async () => {
+  return track(table, async (gen) => {
     const p = new URLSearchParams();
     if (state.fstate) p.set("state", state.fstate);
     if (state.app) p.set("app", state.app);
     const answer = await (await api("/api/v1/findings?" + p)).json();
+    if (stale(table, gen)) return "loading";
     table.tBodies[0].replaceChildren(...answer.findings.map((rec) => {
       const f = rec.finding || {};
       const tr = document.createElement("tr");
@@ -566,6 +580,7 @@ async function runSql() {
   status.textContent = "running";
   try {
     const rows = await sql($("sql").value);
+    if (stale(table, gen)) return;
     const columns = rows.length ? Object.keys(rows[0]) : [];
     const head = document.createElement("tr");
     for (const c of columns) { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); }
