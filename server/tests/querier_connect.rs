@@ -411,6 +411,58 @@ async fn grafana_and_the_uis_query_flamedb_through_the_querier_api() {
     assert_eq!(st, "samples");
     assert_eq!(p.sample.iter().map(|s| s.value[0]).sum::<i64>(), sql_total);
 
+    // The same in JSON, as the Pyroscope UI asks: proto3 JSON of google.v1.Profile
+    // (int64 as strings), read here by hand: the sample type, the total and every leaf's
+    // self value against SQL's.
+    let (status, j) = c
+        .json(
+            "SelectMergeProfile",
+            json!({
+                "profileTypeID": pt,
+                "labelSelector": "{service_name=\"web\"}",
+                "start": start.to_string(),
+                "end": end.to_string(),
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{j}");
+    let int = |v: &Value| v.as_str().unwrap().parse::<i64>().unwrap();
+    let strings: Vec<&str> = j["stringTable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        strings[int(&j["sampleType"][0]["type"]) as usize],
+        "samples"
+    );
+    let function_name: BTreeMap<i64, &str> = j["function"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (int(&f["id"]), strings[int(&f["name"]) as usize]))
+        .collect();
+    let leaf_of: BTreeMap<i64, &str> = j["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                int(&l["id"]),
+                function_name[&int(&l["line"][0]["functionId"])],
+            )
+        })
+        .collect();
+    let mut json_self: BTreeMap<String, i64> = BTreeMap::new();
+    for s in j["sample"].as_array().unwrap() {
+        // pprof lists a stack leaf first.
+        let leaf = leaf_of[&int(&s["locationId"][0])];
+        *json_self.entry(leaf.to_string()).or_default() += int(&s["value"][0]);
+    }
+    assert_eq!(json_self.values().sum::<i64>(), sql_total);
+    assert_eq!(json_self, sql_self);
+
     let stats: t::GetProfileStatsResponse = c
         .proto("GetProfileStats", &t::GetProfileStatsRequest {})
         .await;

@@ -14,8 +14,8 @@
 //! LabelNames, LabelValues, Series, SelectMergeStacktraces (flame graph levels, the
 //! `other` node past `max_nodes`), SelectSeries (`step`, `group_by`, sums, `limit` top
 //! series), GetProfileStats, Diff (two selections aligned, 7 values per node),
-//! SelectMergeProfile in protobuf (the merged pprof). Every other method (and
-//! SelectMergeProfile in JSON) answers `unimplemented`. Profile types
+//! SelectMergeProfile (the merged pprof; in JSON, `google.v1.Profile`'s proto3 JSON
+//! mapping). Every other method answers `unimplemented`. Profile types
 //! are named as Pyroscope names them (`process_cpu:cpu:nanoseconds:cpu:nanoseconds`);
 //! flamedb's `version`, `dc` and stored labels are labels.
 
@@ -149,21 +149,23 @@ pub async fn call(
             let r: DiffRequest = decode(codec, &data, &method)?;
             encode(codec, &diff(&state, t, r).await?)
         }
-        "SelectMergeProfile" if codec == Codec::Proto => {
+        "SelectMergeProfile" => {
             let r: SelectMergeProfileRequest = decode(codec, &data, &method)?;
-            Ok((
-                [(CONTENT_TYPE, "application/proto")],
-                merge_profile(&state, t, r).await?,
-            )
-                .into_response())
+            let pprof = merge_profile(&state, t, r).await?;
+            Ok(match codec {
+                Codec::Proto => ([(CONTENT_TYPE, "application/proto")], pprof).into_response(),
+                Codec::Json => (
+                    [(CONTENT_TYPE, "application/json")],
+                    profile_json(&pprof)?.to_string(),
+                )
+                    .into_response(),
+            })
         }
-        "SelectMergeProfile" | "SelectMergeSpanProfile" | "SelectHeatmap" | "AnalyzeQuery" => {
-            Ok(connect_error(
-                StatusCode::NOT_IMPLEMENTED,
-                "unimplemented",
-                format!("querier.v1.QuerierService/{method} is not served by flamedb yet"),
-            ))
-        }
+        "SelectMergeSpanProfile" | "SelectHeatmap" | "AnalyzeQuery" => Ok(connect_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "unimplemented",
+            format!("querier.v1.QuerierService/{method} is not served by flamedb yet"),
+        )),
         _ => Ok(connect_error(
             StatusCode::NOT_FOUND,
             "unimplemented",
@@ -535,6 +537,57 @@ async fn merge_profile(
     Ok(flamedb_profile::pprof::encode(&render::to_profile(
         &tree, 0, st, unit,
     )))
+}
+
+/// A pprof message (as [`merge_profile`] encodes it) in the proto3 JSON mapping of
+/// Pyroscope's `google.v1.Profile`: lowerCamelCase names, 64-bit integers as strings, the
+/// string table as strings. Only the fields of that message (pprof's newer `doc_url` and
+/// `Line.column` are not in it, and strict JSON parsers refuse unknown fields).
+fn profile_json(pprof: &[u8]) -> ApiResult<serde_json::Value> {
+    use flamedb_profile::pprof::proto;
+    use prost::Message;
+    use serde_json::json;
+    let p =
+        proto::Profile::decode(pprof).map_err(|e| ApiError(flamedb_service::Error::internal(e)))?;
+    let n = |v: i64| json!(v.to_string());
+    let u = |v: u64| json!(v.to_string());
+    let vt = |t: &proto::ValueType| json!({ "type": n(t.r#type), "unit": n(t.unit) });
+    Ok(json!({
+        "sampleType": p.sample_type.iter().map(vt).collect::<Vec<_>>(),
+        "sample": p.sample.iter().map(|s| json!({
+            "locationId": s.location_id.iter().map(|&v| u(v)).collect::<Vec<_>>(),
+            "value": s.value.iter().map(|&v| n(v)).collect::<Vec<_>>(),
+            "label": s.label.iter().map(|l| json!({
+                "key": n(l.key), "str": n(l.str), "num": n(l.num), "numUnit": n(l.num_unit),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "mapping": p.mapping.iter().map(|m| json!({
+            "id": u(m.id), "memoryStart": u(m.memory_start), "memoryLimit": u(m.memory_limit),
+            "fileOffset": u(m.file_offset), "filename": n(m.filename), "buildId": n(m.build_id),
+            "hasFunctions": m.has_functions, "hasFilenames": m.has_filenames,
+            "hasLineNumbers": m.has_line_numbers, "hasInlineFrames": m.has_inline_frames,
+        })).collect::<Vec<_>>(),
+        "location": p.location.iter().map(|l| json!({
+            "id": u(l.id), "mappingId": u(l.mapping_id), "address": u(l.address),
+            "line": l.line.iter().map(|x| json!({
+                "functionId": u(x.function_id), "line": n(x.line),
+            })).collect::<Vec<_>>(),
+            "isFolded": l.is_folded,
+        })).collect::<Vec<_>>(),
+        "function": p.function.iter().map(|f| json!({
+            "id": u(f.id), "name": n(f.name), "systemName": n(f.system_name),
+            "filename": n(f.filename), "startLine": n(f.start_line),
+        })).collect::<Vec<_>>(),
+        "stringTable": p.string_table.iter().map(|b| String::from_utf8_lossy(b)).collect::<Vec<_>>(),
+        "dropFrames": n(p.drop_frames),
+        "keepFrames": n(p.keep_frames),
+        "timeNanos": n(p.time_nanos),
+        "durationNanos": n(p.duration_nanos),
+        "periodType": p.period_type.as_ref().map(vt),
+        "period": n(p.period),
+        "comment": p.comment.iter().map(|&v| n(v)).collect::<Vec<_>>(),
+        "defaultSampleType": n(p.default_sample_type),
+    }))
 }
 
 async fn merge_stacktraces(
