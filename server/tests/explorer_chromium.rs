@@ -72,6 +72,16 @@ async fn reloaded(b: &mut Browser, id: &str, after: i64) {
     .await;
 }
 
+/// What the page shows as totals: the series' total and the flame graph's root.
+async fn shown_totals(b: &mut Browser) -> (Value, Value) {
+    (
+        b.eval("document.getElementById('total').dataset.value")
+            .await,
+        b.eval("document.getElementById('flame').dataset.total")
+            .await,
+    )
+}
+
 async fn generation(b: &mut Browser, id: &str) -> i64 {
     let v = b
         .eval(&format!(
@@ -182,16 +192,7 @@ async fn the_explorer_shows_totals_flame_graph_search_zoom_diff_and_sql() {
         b.eval("document.getElementById('sample-type').value").await,
         "samples"
     );
-    assert_eq!(
-        b.eval("document.getElementById('total').dataset.value")
-            .await,
-        "220"
-    );
-    assert_eq!(
-        b.eval("document.getElementById('flame').dataset.total")
-            .await,
-        "220"
-    );
+    assert_eq!(shown_totals(&mut b).await, ("220".into(), "220".into()));
     let root = b
         .eval(
             "[...document.getElementById('flame').contentDocument\
@@ -336,16 +337,7 @@ async fn the_explorer_shows_totals_flame_graph_search_zoom_diff_and_sql() {
     b.mouse("mouseReleased", x1, y).await;
     reloaded(&mut b, "flame", before).await;
     ready(&mut b, &["series", "functions"]).await;
-    assert_eq!(
-        b.eval("document.getElementById('total').dataset.value")
-            .await,
-        "120"
-    );
-    assert_eq!(
-        b.eval("document.getElementById('flame').dataset.total")
-            .await,
-        "120"
-    );
+    assert_eq!(shown_totals(&mut b).await, ("120".into(), "120".into()));
     assert_eq!(b.eval("window.flamedbExplorer.state.range").await, "custom");
     let hash = b.eval("location.hash").await;
     assert!(hash.as_str().unwrap().contains("range=custom"), "{hash}");
@@ -654,16 +646,7 @@ async fn the_explorer_filters_by_label_and_diffs_a_range_with_the_one_before() {
     pick(&mut b, "label-value", "b").await;
     reloaded(&mut b, "flame", before).await;
     ready(&mut b, &["series", "functions"]).await;
-    assert_eq!(
-        b.eval("document.getElementById('total').dataset.value")
-            .await,
-        "120"
-    );
-    assert_eq!(
-        b.eval("document.getElementById('flame').dataset.total")
-            .await,
-        "120"
-    );
+    assert_eq!(shown_totals(&mut b).await, ("120".into(), "120".into()));
     let mut table = functions(&mut b).await;
     table.sort();
     assert_eq!(

@@ -430,12 +430,7 @@ async fn explain_answers_the_plan_over_http_and_the_cli() {
     assert!(text.contains("physical_plan"), "{text}");
     assert!(text.contains("app"), "{text}");
     server.stop();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flamedb"))
-        .args(["query", "--data"])
-        .arg(&data)
-        .arg(sql)
-        .output()
-        .unwrap();
+    let out = common::flamedb(&["query", "--data", data.to_str().unwrap(), sql]);
     assert!(
         out.status.success(),
         "{}",

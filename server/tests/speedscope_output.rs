@@ -37,16 +37,7 @@ fn validator() -> Option<PathBuf> {
     {
         return Some(dir);
     }
-    let npm_ok = Command::new("npm")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !npm_ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "npm is missing (CI is set): run .ci/setup"
-        );
-        eprintln!("SKIPPED: npm is not installed (bash .ci/setup installs it)");
+    if !common::npm_or_skip() {
         return None;
     }
     std::fs::create_dir_all(&dir).unwrap();

@@ -13,15 +13,15 @@
 
 use crate::{DecodeLimits, Result};
 
-/// The dictionary's tables (fields of `ProfilesDictionary`), as named in errors.
-const TABLES: [(u64, &str); 7] = [
-    (1, "mapping table entries"),
-    (2, "location table entries"),
-    (3, "function table entries"),
-    (4, "link table entries"),
-    (5, "string table entries"),
-    (6, "attribute table entries"),
-    (7, "stack table entries"),
+/// The dictionary's tables: field of `ProfilesDictionary`, name in errors, JSON name.
+const TABLES: [(u64, &str, &str); 7] = [
+    (1, "mapping table entries", "mappingTable"),
+    (2, "location table entries", "locationTable"),
+    (3, "function table entries", "functionTable"),
+    (4, "link table entries", "linkTable"),
+    (5, "string table entries", "stringTable"),
+    (6, "attribute table entries", "attributeTable"),
+    (7, "stack table entries", "stackTable"),
 ];
 
 /// Fails with [`Error::Limit`](crate::Error::Limit) when a table of the binary request's
@@ -29,7 +29,7 @@ const TABLES: [(u64, &str); 7] = [
 pub(super) fn check_tables(data: &[u8], limits: &DecodeLimits) -> Result<()> {
     // request.dictionary (2) -> each table
     each(data, 2, &mut |dict| {
-        for (field, what) in TABLES {
+        for (field, what, _) in TABLES {
             let mut n = 0usize;
             each(dict, field, &mut |_| {
                 n += 1;
@@ -151,25 +151,13 @@ impl Node {
             (Node::ResourceProfiles, "scopeProfiles") => Node::ScopeProfiles,
             (Node::ScopeProfiles, "profiles") => Node::Profile,
             (Node::Profile, "samples") => Node::Counted("samples", limits.max_samples),
-            (Node::Dictionary, k) => match TABLES.iter().find(|(_, w)| json_name(w) == k) {
-                Some((_, what)) => table(what),
+            (Node::Dictionary, k) => match TABLES.iter().find(|(_, _, json)| *json == k) {
+                Some((_, what, _)) => table(what),
                 None => Node::Other,
             },
             _ => Node::Other,
         }
     }
-}
-
-/// `mapping table entries` -> `mappingTable`.
-fn json_name(what: &str) -> String {
-    let mut words = what.split(' ');
-    let mut out = words.next().unwrap_or("").to_string();
-    if let Some(w) = words.next() {
-        let mut c = w.chars();
-        out.extend(c.next().map(|c| c.to_ascii_uppercase()));
-        out.push_str(c.as_str());
-    }
-    out
 }
 
 struct Walk<'l, 'f> {

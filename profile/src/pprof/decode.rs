@@ -111,7 +111,7 @@ pub fn from_proto(msg: &proto::Profile, limits: &DecodeLimits) -> Result<Profile
 
 /// Decodes the fields [`wire::split`] found, each sub-message with prost.
 fn from_parts(parts: &wire::Parts<'_>, limits: &DecodeLimits) -> Result<Profile> {
-    DecodeLimits::check("samples", parts.samples.len(), limits.max_samples)?;
+    // `wire::split` bounded the samples and tables already.
     let meta = proto::Profile::decode(parts.rest.as_slice())?;
     let mut b = Builder::new(parts.strings.iter().copied(), &meta, limits)?;
     let mut sample = proto::Sample::default();

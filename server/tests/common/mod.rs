@@ -101,6 +101,23 @@ pub fn cli_ingest(data: &Path, app: &str, tenant: &str, file: &Path) {
     );
 }
 
+/// Whether npm can run; without it the caller is SKIPPED (a failure when `CI` is set:
+/// `.ci/setup` installs Node.js and npm).
+pub fn npm_or_skip() -> bool {
+    let ok = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "npm is missing (CI is set): run .ci/setup"
+        );
+        eprintln!("SKIPPED: npm is not installed (bash .ci/setup installs it)");
+    }
+    ok
+}
+
 /// Peak resident set of process `pid` in bytes (`VmHWM` in /proc/PID/status).
 pub fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
